@@ -1,0 +1,97 @@
+// One batch of Python files → source records, validated candidate pairs, and skips.
+// Runs inside a worker thread (activities/code-worker.ts) or inline; pure apart from the clock.
+import type { QAPair, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
+import { codeSourceRecords, type RepoRef } from '../extractors/code-records.js';
+import { extractPythonSymbols } from '../extractors/python.js';
+import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
+import { validateCandidate, type LengthLimits } from '../validators/checks.js';
+import { bandKeys, qaKey, qaSignature } from '../validators/dedup.js';
+
+export interface CodeBatchFile {
+  path: string;
+  data: Uint8Array;
+}
+
+export interface CodeBatchInput {
+  files: CodeBatchFile[];
+  ref: RepoRef;
+  limits: LengthLimits;
+}
+
+export interface CheckedPair extends QAPair {
+  qaKey: string;
+  signature: number[];
+  bands: number[];
+}
+
+export interface CodeBatchOutput {
+  records: SourceRecord[];
+  pairs: CheckedPair[];
+  skips: SkipRecord[];
+  files: number;
+  bytes: number;
+  symbols: Record<SymbolKind, number>;
+  /** CPU seconds spent in each step inside the worker. */
+  seconds: { extract: number; generate: number; validate: number };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes a file as UTF-8, or says why it cannot be read as text. */
+export function decodeSource(data: Uint8Array): { text: string } | { reason: 'binary' | 'not_utf8'; detail: string } {
+  const head = data.subarray(0, 8000);
+  if (head.includes(0)) return { reason: 'binary', detail: 'NUL byte in the first 8000 bytes' };
+  try {
+    let text = utf8.decode(data);
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return { text };
+  } catch (e) {
+    return { reason: 'not_utf8', detail: `not valid UTF-8: ${(e as Error).message}` };
+  }
+}
+
+export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
+  const out: CodeBatchOutput = {
+    records: [],
+    pairs: [],
+    skips: [],
+    files: 0,
+    bytes: 0,
+    symbols: { module: 0, class: 0, function: 0, method: 0 },
+    seconds: { extract: 0, generate: 0, validate: 0 },
+  };
+  for (const f of input.files) {
+    out.files++;
+    out.bytes += f.data.byteLength;
+    let t = performance.now();
+    const decoded = decodeSource(f.data);
+    if (!('text' in decoded)) {
+      out.skips.push({ path: f.path, reason: decoded.reason, detail: decoded.detail });
+      continue;
+    }
+    const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
+    for (const e of errors)
+      out.skips.push({
+        path: f.path,
+        reason: 'syntax_error',
+        detail: `line ${e.line}, column ${e.column}: ${e.message}; ${symbols.length} symbols still extracted`,
+      });
+    for (const s of symbols) out.symbols[s.symbolKind]++;
+    const records = codeSourceRecords(f.path, decoded.text, symbols, input.ref);
+    out.records.push(...records);
+    let now = performance.now();
+    out.seconds.extract += (now - t) / 1000;
+    t = now;
+    const candidates = records.flatMap(ruleQuestionsForSymbol);
+    now = performance.now();
+    out.seconds.generate += (now - t) / 1000;
+    t = now;
+    for (const c of candidates) {
+      const checked = validateCandidate(c, input.limits);
+      const signature = qaSignature(checked.question, checked.answer);
+      out.pairs.push({ ...checked, qaKey: qaKey(checked.question, checked.answer), signature, bands: bandKeys(signature) });
+    }
+    out.seconds.validate += (performance.now() - t) / 1000;
+  }
+  return out;
+}

@@ -1,0 +1,185 @@
+// Git access: resolve a --repo (local path or URL) to a repository and commit, list its files,
+// and stream blobs through one `git cat-file --batch` process.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import picomatch from 'picomatch';
+import { simpleGit } from 'simple-git';
+import type { RepoRef } from '../extractors/code-records.js';
+import { UserError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+
+export interface ResolvedRepo extends RepoRef {
+  /** Local git directory or work tree that git commands run in. */
+  path: string;
+  /** The --repo value as given. */
+  spec: string;
+}
+
+const looksLikeUrl = (s: string) => /^(https?|ssh|git|file):\/\//.test(s) || /^[\w.-]+@[\w.-]+:/.test(s);
+
+/** owner/name from a GitHub remote URL, or null. */
+export function githubSlug(url: string): string | null {
+  const m = /github\.com[/:]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url.trim());
+  return m ? `${m[1]}/${m[2]}` : null;
+}
+
+async function cloneOrUpdate(url: string, dataDir: string, log: Logger): Promise<string> {
+  const slug = githubSlug(url) ?? url.replace(/^[a-z]+:\/\//, '').replace(/[^\w.-]+/g, '_');
+  const dest = resolve(dataDir, 'repos', slug.replace('/', '__'));
+  mkdirSync(resolve(dataDir, 'repos'), { recursive: true });
+  try {
+    if (existsSync(join(dest, '.git'))) {
+      log.info({ url, dest }, 'updating existing clone');
+      await simpleGit(dest).fetch(['--filter=blob:none', 'origin']);
+      await simpleGit(dest).raw(['reset', '--hard', 'FETCH_HEAD']);
+    } else {
+      log.info({ url, dest }, 'cloning (blobless)');
+      await simpleGit().clone(url, dest, ['--filter=blob:none', '--no-tags']);
+    }
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (/Could not resolve host|unable to access|Network is unreachable|Connection refused|timed out|Failed to connect/i.test(msg))
+      throw new UserError(`cannot clone ${url}: the network is unreachable from here; clone it elsewhere and pass the local path: --repo <path>`);
+    throw new UserError(`cannot clone ${url}: ${msg.split('\n').find((l) => l.trim()) ?? msg}`);
+  }
+  return dest;
+}
+
+export async function resolveRepo(spec: string, rev: string, dataDir: string, log: Logger): Promise<ResolvedRepo> {
+  let path: string;
+  if (looksLikeUrl(spec)) path = await cloneOrUpdate(spec, dataDir, log);
+  else {
+    path = resolve(spec);
+    if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`repository not found: ${spec} (give a local git repository path or a git URL)`);
+  }
+  const git = simpleGit(path);
+  let sha: string;
+  try {
+    await git.raw(['rev-parse', '--git-dir']);
+  } catch {
+    throw new UserError(`not a git repository: ${spec}`);
+  }
+  try {
+    sha = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`])).trim();
+  } catch {
+    throw new UserError(`revision not found in ${spec}: ${rev}`);
+  }
+  let origin = looksLikeUrl(spec) ? spec : '';
+  if (!origin) {
+    try {
+      origin = (await git.raw(['config', '--get', 'remote.origin.url'])).trim();
+    } catch {
+      origin = '';
+    }
+  }
+  const slug = origin ? githubSlug(origin) : null;
+  return { path, spec, sha, repo: slug ?? (origin || resolve(spec)), webUrl: slug ? `https://github.com/${slug}` : null };
+}
+
+export interface TreeEntry {
+  path: string;
+  oid: string;
+  size: number;
+}
+
+/** Blobs of a commit's tree whose paths match include and not exclude (symlinks and submodules left out). */
+export async function listFiles(repoPath: string, sha: string, include: string[], exclude: string[]): Promise<TreeEntry[]> {
+  const out = await simpleGit(repoPath).raw(['ls-tree', '-r', '-z', '--long', '--full-tree', sha]);
+  const isIncluded = picomatch(include, { dot: true });
+  const isExcluded = exclude.length ? picomatch(exclude, { dot: true }) : () => false;
+  const files: TreeEntry[] = [];
+  for (const rec of out.split('\0')) {
+    if (!rec) continue;
+    // "<mode> SP <type> SP <oid> SP+ <size> TAB <path>"
+    const tab = rec.indexOf('\t');
+    const [mode, type, oid, size] = rec.slice(0, tab).split(/\s+/);
+    const path = rec.slice(tab + 1);
+    if (type !== 'blob' || mode === '120000') continue;
+    if (!isIncluded(path) || isExcluded(path)) continue;
+    files.push({ path, oid: oid!, size: Number(size) });
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return files;
+}
+
+/** Reads blobs by oid, pipelined through one long-lived `git cat-file --batch`. */
+export class BlobReader {
+  private proc: ChildProcessWithoutNullStreams;
+  private pending: { oid: string; resolve: (b: Buffer<ArrayBufferLike>) => void; reject: (e: Error) => void }[] = [];
+  private buf: Buffer<ArrayBufferLike> = Buffer.alloc(0);
+  private want: { size: number } | null = null;
+  private failed: Error | null = null;
+
+  constructor(repoPath: string) {
+    this.proc = spawn('git', ['cat-file', '--batch'], { cwd: repoPath, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    let stderr = '';
+    this.proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    this.proc.on('close', (code) => this.fail(new Error(`git cat-file exited (${code}): ${stderr.trim()}`)));
+    this.proc.on('error', (e) => this.fail(e));
+  }
+
+  private fail(e: Error): void {
+    this.failed = e;
+    for (const p of this.pending.splice(0)) p.reject(e);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    for (;;) {
+      if (!this.want) {
+        const nl = this.buf.indexOf(10);
+        if (nl < 0) return;
+        const header = this.buf.subarray(0, nl).toString();
+        this.buf = this.buf.subarray(nl + 1);
+        const p = this.pending[0];
+        if (header.endsWith(' missing')) {
+          this.pending.shift();
+          p?.reject(new Error(`blob missing: ${header.split(' ')[0]}`));
+          continue;
+        }
+        this.want = { size: Number(header.split(' ')[2]) };
+      }
+      if (this.buf.length < this.want.size + 1) return;
+      const blob = Buffer.from(this.buf.subarray(0, this.want.size));
+      this.buf = this.buf.subarray(this.want.size + 1);
+      this.want = null;
+      this.pending.shift()?.resolve(blob);
+    }
+  }
+
+  read(oid: string): Promise<Buffer<ArrayBufferLike>> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ oid, resolve, reject });
+      this.proc.stdin.write(`${oid}\n`);
+    });
+  }
+
+  close(): void {
+    this.proc.removeAllListeners('close');
+    this.proc.stdin.end();
+  }
+}
+
+/** The licence of the repository at a commit, as an SPDX-like name, from its top-level LICENSE file. */
+export async function detectLicense(repoPath: string, sha: string): Promise<{ license: string; path: string | null }> {
+  const top = await simpleGit(repoPath).raw(['ls-tree', '--name-only', sha]);
+  const file = top.split('\n').find((f) => /^(LICEN[CS]E|COPYING)(\.(md|txt|rst))?$/i.test(f));
+  if (!file) return { license: 'unknown', path: null };
+  const text = await simpleGit(repoPath).raw(['show', `${sha}:${file}`]);
+  const head = text.slice(0, 4000);
+  const license = /Apache License[\s\S]*Version 2\.0/i.test(head)
+    ? 'Apache-2.0'
+    : /MIT License|Permission is hereby granted, free of charge/i.test(head)
+      ? 'MIT'
+      : /GNU LESSER GENERAL PUBLIC LICENSE/i.test(head)
+        ? 'LGPL'
+        : /GNU GENERAL PUBLIC LICENSE/i.test(head)
+          ? 'GPL'
+          : /Redistribution and use in source and binary forms/i.test(head)
+            ? 'BSD'
+            : `see ${file}`;
+  return { license, path: file };
+}

@@ -1,0 +1,184 @@
+// Every record qaforge stores or passes across a boundary, as one zod schema each; types are inferred.
+import { z } from 'zod';
+
+export const Sha = z.string().regex(/^[0-9a-f]{40}$/, 'a 40-hex git commit sha');
+
+export const SymbolKind = z.enum(['module', 'class', 'function', 'method']);
+export type SymbolKind = z.infer<typeof SymbolKind>;
+
+export const SourceKind = z.enum(['code_symbol', 'commit', 'pull_request', 'issue', 'doc_section']);
+export type SourceKind = z.infer<typeof SourceKind>;
+
+/** Where a piece of evidence lives. Enough to open it again: (repo, sha, path, lines) or (PR/issue, comment). */
+export const Provenance = z.object({
+  repo: z.string().min(1), // owner/name when known, else the URL or path it was read from
+  commitFirstSeen: Sha,
+  commitLastVerified: Sha,
+  path: z.string().nullable(),
+  startLine: z.number().int().positive().nullable(),
+  endLine: z.number().int().positive().nullable(),
+  qualname: z.string().nullable(),
+  url: z.string().nullable(),
+  prNumber: z.number().int().positive().nullable().default(null),
+  issueNumber: z.number().int().positive().nullable().default(null),
+  commentId: z.number().int().positive().nullable().default(null),
+});
+export type Provenance = z.infer<typeof Provenance>;
+
+export const Param = z.object({
+  name: z.string(),
+  kind: z.enum(['positional_only', 'positional_or_keyword', 'var_positional', 'keyword_only', 'var_keyword']),
+  annotation: z.string().nullable(),
+  default: z.string().nullable(),
+});
+export type Param = z.infer<typeof Param>;
+
+/** A code symbol as the Python extractor sees it. */
+export const CodeSymbol = z.object({
+  symbolKind: SymbolKind,
+  name: z.string(),
+  qualname: z.string(), // Python-style within the module: Outer.Inner.method, func.<locals>.helper
+  module: z.string(), // dotted module path derived from the file path
+  parent: z.string().nullable(),
+  signature: z.string().nullable(), // "(self, x: int = 1) -> str"
+  params: z.array(Param),
+  returns: z.string().nullable(),
+  decorators: z.array(z.string()),
+  bases: z.array(z.string()),
+  /** For classes: names of the public methods defined directly in the body. */
+  publicMethods: z.array(z.string()),
+  docstring: z.string().nullable(), // cleaned like inspect.cleandoc
+  isAsync: z.boolean(),
+  isPublic: z.boolean(),
+  /** Set when several definitions share a qualname: "overload 2 of 3", "property setter", "definition 2 of 2". */
+  variant: z.string().nullable(),
+  /** 1-based line of the `def` / `class` keyword (startLine includes decorators). */
+  defLine: z.number().int().positive(),
+  /** 1-based line of the `:` that ends the def/class header. */
+  signatureEndLine: z.number().int().positive(),
+  /** 1-based line where the docstring ends, or signatureEndLine when there is none. */
+  headerEndLine: z.number().int().positive(),
+});
+export type CodeSymbol = z.infer<typeof CodeSymbol>;
+
+/** One unit of evidence. Its id hashes kind + stable locator + content, never the HEAD sha. */
+export const SourceRecord = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/),
+  kind: SourceKind,
+  /** The evidence text pairs are drawn from (verbatim source lines for code). */
+  text: z.string(),
+  contentHash: z.string(),
+  provenance: Provenance,
+  code: CodeSymbol.nullable(),
+  /** Kinds of secret-like strings redacted from this record before it was stored. */
+  redactions: z.array(z.string()),
+});
+export type SourceRecord = z.infer<typeof SourceRecord>;
+
+export const Category = z.enum([
+  'purpose',
+  'parameters',
+  'returns',
+  'raises',
+  'location',
+  'bases',
+  'methods',
+  'signature',
+  'module_purpose',
+]);
+export type Category = z.infer<typeof Category>;
+
+export const GeneratorInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  promptVersion: z.string().nullable(),
+  model: z.string().nullable(),
+});
+export type GeneratorInfo = z.infer<typeof GeneratorInfo>;
+
+export const RejectReason = z.enum([
+  'schema',
+  'ungrounded',
+  'too_short',
+  'too_long',
+  'secret',
+  'duplicate',
+  'retired',
+]);
+export type RejectReason = z.infer<typeof RejectReason>;
+
+export const Verdict = z.object({
+  check: z.string(),
+  pass: z.boolean(),
+  reason: RejectReason.nullable(),
+  detail: z.string().nullable(),
+});
+export type Verdict = z.infer<typeof Verdict>;
+
+export const QAPair = z.object({
+  id: z.string().regex(/^[0-9a-f]{32}$/), // hash(question, answer, context): no sha in it
+  question: z.string(),
+  answer: z.string(),
+  /** The exact text the pair was drawn from. */
+  context: z.string(),
+  /** Substrings of `context` the answer asserts; the grounding check holds the answer to them. */
+  evidence: z.array(z.string()),
+  category: Category,
+  sourceId: z.string(),
+  sourceKind: SourceKind,
+  symbolKind: SymbolKind.nullable(),
+  variant: z.string().nullable(),
+  provenance: Provenance,
+  generator: GeneratorInfo,
+  /** Split assignment key: path for code and docs, sha for commits, number for PRs and issues. */
+  splitGroup: z.string(),
+  verdicts: z.array(Verdict),
+  nearDupCluster: z.string().nullable(),
+});
+export type QAPair = z.infer<typeof QAPair>;
+
+export const StagingStatus = z.enum(['pending', 'validated', 'promoted', 'retired']);
+export type StagingStatus = z.infer<typeof StagingStatus>;
+
+export const Split = z.enum(['train', 'validation', 'test']);
+export type Split = z.infer<typeof Split>;
+
+/** A file or API item that could not be turned into records, with why. */
+export const SkipRecord = z.object({
+  path: z.string(),
+  reason: z.enum(['binary', 'not_utf8', 'too_large', 'syntax_error', 'read_error']),
+  detail: z.string(),
+});
+export type SkipRecord = z.infer<typeof SkipRecord>;
+
+/** One line of an exported QA JSONL file. */
+export const ExportedQA = z.object({
+  id: z.string(),
+  question: z.string(),
+  answer: z.string(),
+  context: z.string(),
+  category: Category,
+  source_kind: SourceKind,
+  split: Split,
+  repo: z.string(),
+  commit_first_seen: Sha,
+  commit_last_verified: Sha,
+  path: z.string().nullable(),
+  start_line: z.number().int().nullable(),
+  end_line: z.number().int().nullable(),
+  qualname: z.string().nullable(),
+  url: z.string().nullable(),
+  generator: z.string(),
+  generator_version: z.string(),
+});
+export type ExportedQA = z.infer<typeof ExportedQA>;
+
+export const ExportedChat = z.object({
+  id: z.string(),
+  split: Split,
+  messages: z
+    .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
+    .length(3),
+  metadata: ExportedQA.omit({ question: true, answer: true, context: true, split: true, id: true }),
+});
+export type ExportedChat = z.infer<typeof ExportedChat>;

@@ -1,0 +1,248 @@
+// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions.
+// Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
+import { mkdirSync, accessSync, constants } from 'node:fs';
+import { resolve } from 'node:path';
+import * as lancedb from '@lancedb/lancedb';
+import { Field, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
+import { UserError } from '../lib/errors.js';
+import type { QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus } from './schemas.js';
+
+const str = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
+const int = (name: string) => new Field(name, new Int32(), true);
+
+// Columns every pair table shares; the whole pair also travels as JSON in `record`.
+const PAIR_FIELDS = [
+  str('id'),
+  str('qa_key'),
+  str('question'),
+  str('answer'),
+  str('context'),
+  str('category'),
+  str('source_id'),
+  str('source_kind'),
+  str('symbol_kind', true),
+  str('variant', true),
+  str('repo'),
+  str('path', true),
+  int('start_line'),
+  int('end_line'),
+  str('qualname', true),
+  str('url', true),
+  str('commit_first_seen'),
+  str('commit_last_verified'),
+  str('split_group'),
+  str('near_dup_cluster', true),
+  str('generator'),
+  str('generator_version'),
+  str('run_id'),
+  str('updated_at'),
+  str('record'),
+];
+
+export const SCHEMAS = {
+  staging: new Schema([...PAIR_FIELDS, str('status')]),
+  rejected: new Schema([...PAIR_FIELDS, str('reasons'), str('detail')]),
+  corpus: new Schema([
+    ...PAIR_FIELDS,
+    str('status'), // active | retired
+    str('search_text'),
+    str('promoted_at'),
+    str('retired_reason', true),
+    str('retired_at', true),
+  ]),
+  sources: new Schema([
+    str('id'),
+    str('kind'),
+    str('symbol_kind', true),
+    str('repo'),
+    str('path', true),
+    str('qualname', true),
+    int('start_line'),
+    int('end_line'),
+    str('commit_first_seen'),
+    str('commit_last_verified'),
+    str('run_id'),
+    str('record'),
+  ]),
+  skipped: new Schema([str('run_id'), str('commit'), str('path'), str('reason'), str('detail')]),
+  runs: new Schema([str('run_id'), str('command'), str('repo'), str('commit'), str('license'), str('started_at'), str('finished_at'), str('stats')]),
+  versions: new Schema([
+    new Field('version', new Int32(), false),
+    str('promoted_at'),
+    new Field('inserted', new Float64(), false),
+    new Field('updated', new Float64(), false),
+    new Field('active', new Float64(), false),
+    str('run_id'),
+  ]),
+};
+export type TableName = keyof typeof SCHEMAS;
+
+export function pairRow(p: QAPair, runId: string, now: string) {
+  const v = p.provenance;
+  return {
+    id: p.id,
+    qa_key: (p as QAPair & { qaKey?: string }).qaKey ?? '',
+    question: p.question,
+    answer: p.answer,
+    context: p.context,
+    category: p.category,
+    source_id: p.sourceId,
+    source_kind: p.sourceKind,
+    symbol_kind: p.symbolKind,
+    variant: p.variant,
+    repo: v.repo,
+    path: v.path,
+    start_line: v.startLine,
+    end_line: v.endLine,
+    qualname: v.qualname,
+    url: v.url,
+    commit_first_seen: v.commitFirstSeen,
+    commit_last_verified: v.commitLastVerified,
+    split_group: p.splitGroup,
+    near_dup_cluster: p.nearDupCluster,
+    generator: p.generator.name,
+    generator_version: p.generator.version,
+    run_id: runId,
+    updated_at: now,
+    // Everything the columns above do not already hold.
+    record: JSON.stringify({ evidence: p.evidence, verdicts: p.verdicts, generator: p.generator, provenance: p.provenance }),
+  };
+}
+
+/** Rebuilds a QAPair from a pair-table row. */
+export function pairFromRow(row: Record<string, unknown>): QAPair {
+  const extra = JSON.parse(row.record as string) as Pick<QAPair, 'evidence' | 'verdicts' | 'generator' | 'provenance'>;
+  return {
+    id: row.id as string,
+    question: row.question as string,
+    answer: row.answer as string,
+    context: row.context as string,
+    evidence: extra.evidence,
+    category: row.category as QAPair['category'],
+    sourceId: row.source_id as string,
+    sourceKind: row.source_kind as QAPair['sourceKind'],
+    symbolKind: (row.symbol_kind ?? null) as QAPair['symbolKind'],
+    variant: (row.variant ?? null) as string | null,
+    provenance: extra.provenance,
+    generator: extra.generator,
+    splitGroup: row.split_group as string,
+    verdicts: extra.verdicts,
+    nearDupCluster: (row.near_dup_cluster ?? null) as string | null,
+  };
+}
+
+export function sourceRow(r: SourceRecord, runId: string) {
+  const v = r.provenance;
+  return {
+    id: r.id,
+    kind: r.kind,
+    symbol_kind: r.code?.symbolKind ?? null,
+    repo: v.repo,
+    path: v.path,
+    qualname: v.qualname,
+    start_line: v.startLine,
+    end_line: v.endLine,
+    commit_first_seen: v.commitFirstSeen,
+    commit_last_verified: v.commitLastVerified,
+    run_id: runId,
+    record: JSON.stringify(r),
+  };
+}
+
+/** SQL string literal for LanceDB filters. */
+export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+export class Stores {
+  private tables = new Map<TableName, lancedb.Table>();
+  private constructor(
+    readonly dataDir: string,
+    readonly db: lancedb.Connection,
+  ) {}
+
+  static async open(dataDir: string): Promise<Stores> {
+    const dir = resolve(dataDir);
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+    } catch (e) {
+      throw new UserError(`data dir ${dataDir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set --data-dir or QAFORGE_DATA_DIR)`);
+    }
+    const db = await lancedb.connect(resolve(dir, 'lancedb'));
+    return new Stores(dir, db);
+  }
+
+  async table(name: TableName): Promise<lancedb.Table> {
+    let t = this.tables.get(name);
+    if (!t) {
+      t = await this.db.createEmptyTable(name, SCHEMAS[name], { existOk: true });
+      this.tables.set(name, t);
+    }
+    return t;
+  }
+
+  async add(name: TableName, rows: Record<string, unknown>[]): Promise<void> {
+    if (!rows.length) return;
+    await (await this.table(name)).add(rows);
+  }
+
+  /** Streams chosen columns of a table, batch by batch. */
+  async *scan(name: TableName, columns: string[], where?: string): AsyncGenerator<Record<string, unknown>[]> {
+    const t = await this.table(name);
+    let q = t.query().select(columns);
+    if (where) q = q.where(where);
+    for await (const batch of q) yield batch.toArray().map((r: { toJSON(): Record<string, unknown> }) => r.toJSON());
+  }
+
+  async count(name: TableName, where?: string): Promise<number> {
+    return (await this.table(name)).countRows(where);
+  }
+
+  /** Every pair id staging, rejected or the corpus already holds: a re-run skips them. */
+  async knownPairIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for (const name of ['staging', 'rejected', 'corpus'] as const)
+      for await (const rows of this.scan(name, ['id'])) for (const r of rows) ids.add(r.id as string);
+    return ids;
+  }
+
+  /** qa_key → id of every kept pair (staging, corpus), for exact-duplicate checks across runs. */
+  async knownQaKeys(): Promise<Map<string, string>> {
+    const keys = new Map<string, string>();
+    for (const name of ['staging', 'corpus'] as const)
+      for await (const rows of this.scan(name, ['id', 'qa_key'])) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
+    return keys;
+  }
+
+  async knownSourceIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const rows of this.scan('sources', ['id'])) for (const r of rows) ids.add(r.id as string);
+    return ids;
+  }
+
+  async stage(pairs: QAPair[], runId: string, status: StagingStatus = 'validated'): Promise<void> {
+    const now = new Date().toISOString();
+    await this.add('staging', pairs.map((p) => ({ ...pairRow(p, runId, now), status })));
+  }
+
+  async reject(items: { pair: QAPair; reasons: RejectReason[]; detail: string }[], runId: string): Promise<void> {
+    const now = new Date().toISOString();
+    await this.add(
+      'rejected',
+      items.map(({ pair, reasons, detail }) => ({ ...pairRow(pair, runId, now), reasons: reasons.join(','), detail })),
+    );
+  }
+
+  async addSources(records: SourceRecord[], runId: string): Promise<void> {
+    await this.add('sources', records.map((r) => sourceRow(r, runId)));
+  }
+
+  async addSkips(skips: SkipRecord[], runId: string, commit: string): Promise<void> {
+    await this.add('skipped', skips.map((s) => ({ run_id: runId, commit, ...s })));
+  }
+
+  close(): void {
+    for (const t of this.tables.values()) t.close();
+    this.tables.clear();
+    this.db.close();
+  }
+}

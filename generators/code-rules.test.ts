@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { codeSourceRecords } from '../extractors/code-records.js';
+import { extractPythonSymbols } from '../extractors/python.js';
+import { SHAPES_PAIRS, SHAPES_PY } from '../test/fixtures.js';
+import { validateCandidate } from '../validators/checks.js';
+import { CODE_RULES, ruleQuestionsForSymbol } from './code-rules.js';
+
+const SHA = 'c0ffee'.padEnd(40, '0');
+const records = () =>
+  codeSourceRecords('pkg/shapes.py', SHAPES_PY, extractPythonSymbols(SHAPES_PY, 'pkg/shapes.py').symbols, {
+    repo: 'acme/shapes',
+    sha: SHA,
+    webUrl: 'https://github.com/acme/shapes',
+  });
+
+describe('ruleQuestionsForSymbol', () => {
+  it('yields the hand-counted pairs per category for shapes.py, all passing validation', () => {
+    const pairs = records().flatMap(ruleQuestionsForSymbol).map((p) => validateCandidate(p));
+    const counts: Record<string, number> = {};
+    for (const p of pairs) counts[p.category] = (counts[p.category] ?? 0) + 1;
+    expect(counts).toEqual(SHAPES_PAIRS);
+    expect(pairs.filter((p) => p.verdicts.some((v) => !v.pass))).toEqual([]);
+    expect(new Set(pairs.map((p) => p.id)).size).toBe(pairs.length);
+    for (const p of pairs) expect(p.generator).toEqual(CODE_RULES);
+  });
+
+  it('answers from the docstring sections and names the variant it means', () => {
+    const pairs = records().flatMap(ruleQuestionsForSymbol);
+    const find = (q: string) => pairs.find((p) => p.question === q)!;
+    expect(find('What parameters does the async function `fetch_shape` in `pkg/shapes.py` take?').answer).toBe(
+      '- `name` (type `str`): The registered name of the shape.\n- `timeout` (type `int`, default `10`): Seconds to wait before giving up.',
+    );
+    expect(find('What exceptions can the method `Shape.area` in `pkg/shapes.py` raise?').answer).toBe('- `NotImplementedError`: Always, subclasses override it.');
+    expect(find('What does the method `Circle.diameter` (property setter, defined at line 40) in `pkg/shapes.py` do?').answer).toBe(
+      'Set the radius from a diameter value.',
+    );
+    expect(find('Where is `scale` (overload 2 of 2) defined?').answer).toBe('In `pkg/shapes.py`, lines 66-67.');
+    expect(find('What public methods does the class `Circle` in `pkg/shapes.py` define?').answer).toBe('2 public methods: `diameter`, `area`.');
+    const loc = find('Where is `Circle` defined?');
+    expect(loc.provenance).toMatchObject({
+      repo: 'acme/shapes',
+      path: 'pkg/shapes.py',
+      startLine: 24,
+      endLine: 48,
+      qualname: 'Circle',
+      commitFirstSeen: SHA,
+      url: `https://github.com/acme/shapes/blob/${SHA}/pkg/shapes.py#L24-L48`,
+    });
+    // The context quotes the file verbatim below its location line.
+    expect(loc.context.split('\n').slice(1, 3)).toEqual(SHAPES_PY.split('\n').slice(23, 25));
+  });
+
+  it('draws no docstring pair from a private undocumented or boilerplate symbol', () => {
+    const src = 'def _hidden(x):\n    pass\n\ndef forward(x):\n    """Forward pass."""\n    return x\n';
+    const recs = codeSourceRecords('m.py', src, extractPythonSymbols(src, 'm.py').symbols, { repo: 'a/b', sha: SHA, webUrl: null });
+    const cats = recs.flatMap(ruleQuestionsForSymbol).map((p) => `${p.category}:${p.provenance.qualname}`);
+    expect(cats.sort()).toEqual(['location:forward', 'parameters:forward', 'signature:forward']);
+  });
+
+  it('keeps ids independent of the commit sha', () => {
+    const src = SHAPES_PY;
+    const at = (sha: string) =>
+      codeSourceRecords('pkg/shapes.py', src, extractPythonSymbols(src, 'pkg/shapes.py').symbols, { repo: 'acme/shapes', sha, webUrl: null })
+        .flatMap(ruleQuestionsForSymbol)
+        .map((p) => p.id);
+    expect(at('1'.repeat(40))).toEqual(at('2'.repeat(40)));
+  });
+});

@@ -1,0 +1,118 @@
+// Effective configuration: qaforge.config.json < environment < CLI flags, validated with zod.
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { UserError } from './errors.js';
+
+export const DEFAULT_REPO = 'https://github.com/huggingface/transformers';
+
+export const Config = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    repo: z.string().min(1).default(DEFAULT_REPO),
+    rev: z.string().min(1).default('HEAD'),
+    include: z.array(z.string().min(1)).min(1).default(['**/*.py']),
+    exclude: z.array(z.string().min(1)).default([]),
+    maxFileBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    workers: z.number().int().min(1).max(64).default(Math.max(1, availableParallelism())),
+    /** Files handed to a worker thread at once, bounded by bytes too. */
+    taskBytes: z.number().int().positive().default(512 * 1024),
+    limits: z
+      .object({
+        minQuestionChars: z.number().int().nonnegative().default(12),
+        maxQuestionChars: z.number().int().positive().default(400),
+        minAnswerChars: z.number().int().nonnegative().default(2),
+        maxAnswerChars: z.number().int().positive().default(4000),
+        maxContextChars: z.number().int().positive().default(32000),
+      })
+      .prefault({}),
+    nearDupThreshold: z.number().min(0).max(1).default(0.8),
+    splits: z
+      .object({
+        train: z.number().min(0).max(1).default(0.9),
+        validation: z.number().min(0).max(1).default(0.05),
+        test: z.number().min(0).max(1).default(0.05),
+        salt: z.string().default('qaforge-splits-v1'),
+      })
+      .prefault({})
+      .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, 'splits.train + validation + test must be 1'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    githubToken: z.string().min(1).optional(),
+    hfToken: z.string().min(1).optional(),
+  })
+  .strict();
+export type Config = z.infer<typeof Config>;
+export type ConfigInput = z.input<typeof Config>;
+
+const SECRET_KEYS = new Set(['githubToken', 'hfToken']);
+
+/** Environment variables and the config keys they set. */
+const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unknown }> = {
+  QAFORGE_DATA_DIR: { key: 'dataDir' },
+  QAFORGE_REPO: { key: 'repo' },
+  QAFORGE_REV: { key: 'rev' },
+  QAFORGE_INCLUDE: { key: 'include', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  QAFORGE_EXCLUDE: { key: 'exclude', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  QAFORGE_MAX_FILE_BYTES: { key: 'maxFileBytes', parse: Number },
+  QAFORGE_WORKERS: { key: 'workers', parse: Number },
+  QAFORGE_LOG_LEVEL: { key: 'logLevel' },
+  GITHUB_TOKEN: { key: 'githubToken' },
+  HF_TOKEN: { key: 'hfToken' },
+};
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+export interface ConfigSources {
+  /** Path given by --config; when absent, ./qaforge.config.json is read if it exists. */
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Partial<ConfigInput>;
+  cwd?: string;
+}
+
+export function loadConfig(src: ConfigSources = {}): Config {
+  const cwd = src.cwd ?? process.cwd();
+  const env = src.env ?? process.env;
+  let fileValues: Record<string, unknown> = {};
+  const path = src.configPath ? resolve(cwd, src.configPath) : resolve(cwd, 'qaforge.config.json');
+  if (src.configPath && !existsSync(path)) throw new UserError(`config file not found: ${src.configPath}`);
+  if (existsSync(path)) {
+    try {
+      fileValues = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new UserError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (!isPlainObject(fileValues)) throw new UserError(`config file ${path} must hold a JSON object`);
+  }
+  const envValues: Record<string, unknown> = {};
+  for (const [name, { key, parse }] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') envValues[key] = parse ? parse(v) : v;
+  }
+  const merged = merge(merge(fileValues, envValues), (src.flags ?? {}) as Record<string, unknown>);
+  const r = Config.safeParse(merged);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const where = issue.path.join('.') || '(root)';
+    throw new UserError(`invalid configuration at ${where}: ${issue.message} (file < env < flags; see \`qaforge config\`)`);
+  }
+  return r.data;
+}
+
+/** The configuration with secrets masked, for printing. */
+export function maskedConfig(cfg: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) out[k] = SECRET_KEYS.has(k) ? (v ? '****(set)' : '(unset)') : v;
+  for (const k of SECRET_KEYS) if (!(k in out)) out[k] = '(unset)';
+  return out;
+}

@@ -1,0 +1,236 @@
+// The qaforge command line: backfill, promote, export, stats, config, show, sample, retire, demo.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { runBackfill } from '../activities/backfill.js';
+import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
+import { exportCorpus, type ExportFormat } from '../datasets/export.js';
+import { promoteStaged } from '../datasets/promote.js';
+import { Category } from '../datasets/schemas.js';
+import { Stores } from '../datasets/store.js';
+import { loadConfig, maskedConfig, type Config, type ConfigInput } from '../lib/config.js';
+import { UserError } from '../lib/errors.js';
+import { createLogger, type Logger } from '../lib/log.js';
+
+interface GlobalOpts {
+  dataDir?: string;
+  config?: string;
+  logLevel?: string;
+}
+
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const program = new Command()
+  .name('qaforge')
+  .description('Build a grounded, provenance-tracked QA corpus from a git repository')
+  .option('--data-dir <dir>', 'where the LanceDB stores live (default ./data, or QAFORGE_DATA_DIR)')
+  .option('--config <file>', 'configuration file (default ./qaforge.config.json when present)')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
+  .showHelpAfterError('(run with --help for usage)');
+
+function context(cmd: Command, flags: Partial<ConfigInput> = {}): { cfg: Config; log: Logger } {
+  const g = cmd.optsWithGlobals<GlobalOpts>();
+  const cfg = loadConfig({
+    configPath: g.config,
+    flags: { ...flags, ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.logLevel ? { logLevel: g.logLevel as Config['logLevel'] } : {}) },
+  });
+  return { cfg, log: createLogger(cfg.logLevel) };
+}
+
+const print = (v: unknown): void => {
+  process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
+};
+
+interface BackfillFlags {
+  repo?: string;
+  rev?: string;
+  include?: string[];
+  exclude?: string[];
+  workers?: number;
+  maxFileBytes?: number;
+}
+const backfillFlags = (o: BackfillFlags): Partial<ConfigInput> => ({
+  ...(o.repo ? { repo: o.repo } : {}),
+  ...(o.rev ? { rev: o.rev } : {}),
+  ...(o.include?.length ? { include: o.include } : {}),
+  ...(o.exclude?.length ? { exclude: o.exclude } : {}),
+  ...(o.workers ? { workers: o.workers } : {}),
+  ...(o.maxFileBytes ? { maxFileBytes: o.maxFileBytes } : {}),
+});
+const withBackfillOptions = (c: Command) =>
+  c
+    .option('--repo <path|url>', 'local git repository or git URL (URLs are cloned blobless under the data dir)')
+    .option('--rev <ref>', 'commit, branch or tag to read (default HEAD)')
+    .option('--include <glob>', 'files to read (repeatable; default **/*.py)', collect)
+    .option('--exclude <glob>', 'files to leave out (repeatable)', collect)
+    .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
+    .option('--max-file-bytes <n>', 'skip files larger than this (default 10 MB)', positiveInt('--max-file-bytes'));
+
+withBackfillOptions(program.command('backfill').description('extract, generate and validate pairs from a repository into staging')).action(
+  async (o: BackfillFlags & { json?: boolean }, cmd: Command) => {
+    const { cfg, log } = context(cmd, backfillFlags(o));
+    const r = await runBackfill(cfg, log);
+    if (o.json) print({ ...r, repo: { repo: r.repo.repo, sha: r.repo.sha } });
+  },
+).option('--json', 'print the run result as JSON on stdout');
+
+program
+  .command('promote')
+  .description('move validated staging pairs into the corpus (merge-insert) and rebuild the full-text index')
+  .action(async (_o, cmd: Command) => {
+    const { cfg, log } = context(cmd);
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      print(await promoteStaged(stores, log));
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('export')
+  .description('write the corpus as JSONL train/validation/test splits plus a dataset card')
+  .requiredOption('--out <dir>', 'output directory')
+  .addOption(new Option('--format <format>', 'qa: question/answer/context; chat: messages').choices(['qa', 'chat']).default('qa'))
+  .option('--version <n>', 'corpus version to export (default: latest)', positiveInt('--version'))
+  .action(async (o: { out: string; format: ExportFormat; version?: number }, cmd: Command) => {
+    const { cfg, log } = context(cmd);
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      print(await exportCorpus(stores, { out: o.out, format: o.format, version: o.version, splits: cfg.splits }, log));
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('stats')
+  .description('counts: symbols by kind, source records, staging, corpus, rejected by reason, skipped files')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      const s = await storeStats(stores);
+      if (o.json) return print(s);
+      const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+      print(
+        [
+          `symbols:   ${kv(s.symbols)}`,
+          `sources:   ${kv(s.sources)}`,
+          `staging:   ${kv(s.staging)}`,
+          `corpus:    active=${s.corpus.active} retired=${s.corpus.retired} version=${s.corpus.version}`,
+          `           ${kv(s.corpus.byCategory)}`,
+          `rejected:  total=${s.rejected.total} ${kv(s.rejected.byReason)}`,
+          `skipped:   ${kv(s.skipped)}`,
+          ...s.runs.map((r) => `run:       ${r.run_id} ${r.command} ${r.repo}@${r.commit.slice(0, 12)} ${r.finished_at}`),
+        ].join('\n'),
+      );
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('config')
+  .description('print the effective configuration (file < env < flags), secrets masked')
+  .action((_o, cmd: Command) => print(maskedConfig(context(cmd).cfg)));
+
+program
+  .command('show <id>')
+  .description('show one pair wherever it is (corpus, staging, rejected), with verdicts and provenance')
+  .action(async (id: string, _o, cmd: Command) => {
+    const { cfg } = context(cmd);
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      const found = await findPair(stores, id);
+      if (!found.length) throw new UserError(`no pair with id ${id}`);
+      print(found);
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('sample')
+  .description('print a random sample of corpus pairs')
+  .option('--n <n>', 'how many', positiveInt('--n'), 20)
+  .addOption(new Option('--category <category>', 'only this category').choices(Category.options))
+  .option('--seed <n>', 'random seed', positiveInt('--seed'), 1)
+  .option('--json', 'print JSON')
+  .action(async (o: { n: number; category?: Category; seed: number; json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      const pairs = await samplePairs(stores, o.n, o.category, o.seed);
+      if (o.json) return print(pairs);
+      for (const p of pairs)
+        print(`[${p.id}] (${p.category}) ${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}\nQ: ${p.question}\nA: ${p.answer}\n`);
+    } finally {
+      stores.close();
+    }
+  });
+
+program
+  .command('retire <id>')
+  .description('take a pair out of the corpus (kept, marked retired) and out of later runs')
+  .requiredOption('--reason <text>', 'why')
+  .action(async (id: string, o: { reason: string }, cmd: Command) => {
+    const { cfg, log } = context(cmd);
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      const r = await retirePair(stores, id, o.reason);
+      log.info({ id, reason: o.reason }, 'retired');
+      print(r.map((f) => ({ where: f.where, status: f.status })));
+    } finally {
+      stores.close();
+    }
+  });
+
+withBackfillOptions(
+  program.command('demo').description('backfill a repository (default huggingface/transformers), promote, and export QA + chat JSONL'),
+)
+  .option('--out <dir>', 'export directory (default <data-dir>/export)')
+  .action(async (o: BackfillFlags & { out?: string }, cmd: Command) => {
+    const { cfg, log } = context(cmd, backfillFlags(o));
+    const run = await runBackfill(cfg, log, 'demo');
+    const stores = await Stores.open(cfg.dataDir);
+    try {
+      const promotion = await promoteStaged(stores, log, run.runId);
+      const base = o.out ?? `${cfg.dataDir}/export`;
+      const qa = await exportCorpus(stores, { out: `${base}/qa`, format: 'qa', splits: cfg.splits }, log);
+      const chat = await exportCorpus(stores, { out: `${base}/chat`, format: 'chat', splits: cfg.splits }, log);
+      const sample = await samplePairs(stores, 3, undefined, 7);
+      print(
+        [
+          '',
+          `repository  ${run.repo.repo} @ ${run.repo.sha}`,
+          `files       ${run.files} (${(run.bytes / 1e6).toFixed(1)} MB)   symbols ${JSON.stringify(run.symbols)}`,
+          `pairs       staged ${run.staged}, rejected ${run.rejected}, already known ${run.alreadyKnown}, near-duplicates ${run.nearDuplicates}`,
+          `corpus      version ${promotion.version}, ${promotion.active} active pairs (+${promotion.inserted})`,
+          `export      ${qa.out} (qa) and ${chat.out} (chat): ${JSON.stringify(qa.bySplit)}`,
+          '',
+          'three pairs from the corpus:',
+          ...sample.map((p) => `  Q: ${p.question}\n  A: ${p.answer.split('\n').join('\n     ')}\n     (${p.provenance.url ?? `${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}`})`),
+        ].join('\n'),
+      );
+    } finally {
+      stores.close();
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof UserError) {
+    process.stderr.write(`qaforge: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  const err = e as Error;
+  process.stderr.write(`qaforge: unexpected error: ${err.message}\n`);
+  if (process.env.QAFORGE_DEBUG) process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+}

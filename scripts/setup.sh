@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Idempotent set-up for qaforge: everything the demo and the tests need, from the package registries only.
+# Re-running it when nothing changed costs well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# node-gyp (tree-sitter is compiled from source) must find Node's headers locally, never download them:
+# they ship with this Node, two levels above the real binary.
+NODE_BIN="$(readlink -f "$(command -v node)")"
+export npm_config_nodedir="$(dirname "$(dirname "$NODE_BIN")")"
+
+# npm packages: reinstall only when package-lock.json changed since the last successful install.
+stamp=node_modules/.qaforge-lock.sha256
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  say "installing npm packages (npm ci)…"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,117 @@
+// Deterministic checks on one candidate pair: schema, grounding, length, secrets.
+// Each returns a verdict; a pair is rejected when any verdict fails, and keeps all of them.
+import { QAPair, type RejectReason, type Verdict } from '../datasets/schemas.js';
+import { redactionKinds, redactSecrets } from './secrets.js';
+
+export interface LengthLimits {
+  minQuestionChars: number;
+  maxQuestionChars: number;
+  minAnswerChars: number;
+  maxAnswerChars: number;
+  maxContextChars: number;
+}
+
+export const DEFAULT_LIMITS: LengthLimits = {
+  minQuestionChars: 12,
+  maxQuestionChars: 400,
+  minAnswerChars: 2,
+  maxAnswerChars: 4000,
+  maxContextChars: 32000,
+};
+
+const verdict = (check: string, reason: RejectReason | null, detail: string | null = null): Verdict => ({
+  check,
+  pass: reason === null,
+  reason,
+  detail,
+});
+
+/** Unicode-normalised, case-folded, whitespace-collapsed: the form containment is judged in. */
+export function normalizeForMatch(s: string): string {
+  // NFKC changes nothing in ASCII text, which most code is.
+  const n = /^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC');
+  return n.toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+// Pairs drawn from one record share its context: normalise it once.
+let lastContext: { input: string; normalized: string } | null = null;
+function normalizedContext(s: string): string {
+  if (lastContext?.input !== s) lastContext = { input: s, normalized: normalizeForMatch(s) };
+  return lastContext.normalized;
+}
+
+export function checkSchema(pair: QAPair): Verdict {
+  const r = QAPair.safeParse(pair);
+  return r.success ? verdict('schema', null) : verdict('schema', 'schema', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+}
+
+/** Every evidence string must occur in the context and be stated in the answer. */
+export function checkAnswerGrounded(pair: QAPair): Verdict {
+  if (!pair.evidence.length) return verdict('grounded', 'ungrounded', 'no evidence quoted');
+  const ctx = normalizedContext(pair.context);
+  const ans = normalizeForMatch(pair.answer);
+  for (const e of pair.evidence) {
+    const n = normalizeForMatch(e);
+    if (!n) return verdict('grounded', 'ungrounded', 'empty evidence string');
+    if (!ctx.includes(n)) return verdict('grounded', 'ungrounded', `not in context: ${JSON.stringify(e.slice(0, 80))}`);
+    if (!ans.includes(n)) return verdict('grounded', 'ungrounded', `not in answer: ${JSON.stringify(e.slice(0, 80))}`);
+  }
+  return verdict('grounded', null);
+}
+
+export function checkLength(pair: QAPair, limits: LengthLimits): Verdict {
+  const q = pair.question.length;
+  const a = pair.answer.trim().length;
+  if (q < limits.minQuestionChars) return verdict('length', 'too_short', `question has ${q} chars (< ${limits.minQuestionChars})`);
+  if (a < limits.minAnswerChars) return verdict('length', 'too_short', `answer has ${a} chars (< ${limits.minAnswerChars})`);
+  if (q > limits.maxQuestionChars) return verdict('length', 'too_long', `question has ${q} chars (> ${limits.maxQuestionChars})`);
+  if (a > limits.maxAnswerChars) return verdict('length', 'too_long', `answer has ${a} chars (> ${limits.maxAnswerChars})`);
+  if (pair.context.length > limits.maxContextChars)
+    return verdict('length', 'too_long', `context has ${pair.context.length} chars (> ${limits.maxContextChars})`);
+  return verdict('length', null);
+}
+
+/**
+ * Secret-like strings anywhere in the pair reject it. Text redacted upstream still counts: the
+ * marker shows a secret was there. The pair is returned redacted, so nothing stores the secret.
+ */
+// Pairs drawn from one record share its context: remember the last one scanned.
+let lastScan: { input: string; text: string; kinds: string[] } | null = null;
+function scanForSecrets(s: string): { text: string; kinds: string[] } {
+  if (lastScan?.input === s) return lastScan;
+  const r = redactSecrets(s);
+  const kinds = [...new Set([...r.kinds, ...(r.text.includes('[REDACTED:') ? redactionKinds(r.text) : [])])];
+  lastScan = { input: s, text: r.text, kinds };
+  return lastScan;
+}
+
+export function checkNoSecrets(pair: QAPair): { verdict: Verdict; redacted: QAPair } {
+  const kinds = new Set<string>();
+  const redact = (s: string) => {
+    const r = s === pair.context ? scanForSecrets(s) : redactSecrets(s);
+    for (const k of r.kinds) kinds.add(k);
+    if (r.text.includes('[REDACTED:')) for (const k of redactionKinds(r.text)) kinds.add(k);
+    return r.text;
+  };
+  const redacted: QAPair = {
+    ...pair,
+    question: redact(pair.question),
+    answer: redact(pair.answer),
+    context: redact(pair.context),
+    evidence: pair.evidence.map(redact),
+  };
+  return {
+    verdict: kinds.size ? verdict('secret', 'secret', [...kinds].sort().join(',')) : verdict('secret', null),
+    redacted,
+  };
+}
+
+/** Runs every per-pair check; dedup runs later, across pairs. */
+export function validateCandidate(pair: QAPair, limits: LengthLimits = DEFAULT_LIMITS): QAPair {
+  const { verdict: secret, redacted } = checkNoSecrets(pair);
+  const verdicts = [checkSchema(redacted), checkAnswerGrounded(redacted), checkLength(redacted, limits), secret];
+  return { ...redacted, verdicts };
+}
+
+export const failedReasons = (pair: QAPair): RejectReason[] =>
+  pair.verdicts.filter((v) => !v.pass && v.reason).map((v) => v.reason!);
