@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats, startProgress } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
 import { DuplicateIndex } from '../validators/dedup.js';
-import { processCodeBatch, type CheckedPair, type CodeBatchInput, type CodeBatchOutput } from './code-batch.js';
+import { extractCodeBatch, processCodeBatch, type CheckedPair, type CodeBatchInput, type CodeBatchOutput, type ExtractOnlyOutput } from './code-batch.js';
 import { BlobReader, detectLicense, listFiles, resolveRepo, type ResolvedRepo, type TreeEntry } from './repo.js';
 
 export interface BackfillResult {
@@ -33,7 +33,7 @@ export interface BackfillResult {
 const FLUSH_ROWS = 5000;
 
 /** Cuts the file list into worker tasks of at most `taskBytes` (one file may exceed it alone). */
-function batchFiles(files: TreeEntry[], taskBytes: number): TreeEntry[][] {
+export function batchFiles(files: TreeEntry[], taskBytes: number): TreeEntry[][] {
   const batches: TreeEntry[][] = [];
   let cur: TreeEntry[] = [];
   let bytes = 0;
@@ -50,10 +50,16 @@ function batchFiles(files: TreeEntry[], taskBytes: number): TreeEntry[][] {
   return batches;
 }
 
-type BatchRunner = { run(input: CodeBatchInput): Promise<CodeBatchOutput>; close(): Promise<void> };
+export type BatchRunner = {
+  run(input: CodeBatchInput): Promise<CodeBatchOutput>;
+  extract(input: CodeBatchInput): Promise<ExtractOnlyOutput>;
+  close(): Promise<void>;
+};
 
-function batchRunner(workers: number): BatchRunner {
-  if (workers <= 1) return { run: async (input) => processCodeBatch(input), close: async () => undefined };
+/** Runs code batches on `workers` threads (piscina), or inline when workers is 1. */
+export function batchRunner(workers: number): BatchRunner {
+  if (workers <= 1)
+    return { run: async (input) => processCodeBatch(input), extract: async (input) => extractCodeBatch(input), close: async () => undefined };
   const pool = new Piscina({
     filename: new URL('./code-worker.ts', import.meta.url).href,
     minThreads: workers,
@@ -61,8 +67,10 @@ function batchRunner(workers: number): BatchRunner {
     // Workers load TypeScript through tsx, whatever loaded the main thread.
     execArgv: ['--import', 'tsx'],
   });
+  const transferList = (input: CodeBatchInput) => input.files.map((f) => f.data.buffer as ArrayBuffer);
   return {
-    run: (input) => pool.run(input, { transferList: input.files.map((f) => f.data.buffer as ArrayBuffer) }),
+    run: (input) => pool.run(input, { transferList: transferList(input) }),
+    extract: (input) => pool.run({ ...input, extractOnly: true }, { transferList: transferList(input) }),
     close: () => pool.destroy(),
   };
 }

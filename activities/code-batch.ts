@@ -5,7 +5,8 @@ import { codeSourceRecords, type RepoRef } from '../extractors/code-records.js';
 import { extractPythonSymbols } from '../extractors/python.js';
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
 import { validateCandidate, type LengthLimits } from '../validators/checks.js';
-import { bandKeys, qaKey, qaSignature } from '../validators/dedup.js';
+import { normalizeForMatch } from '../validators/checks.js';
+import { bandKeys, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
 
 export interface CodeBatchFile {
   path: string;
@@ -50,6 +51,32 @@ export function decodeSource(data: Uint8Array): { text: string } | { reason: 'bi
   }
 }
 
+export interface ExtractOnlyOutput {
+  files: number;
+  bytes: number;
+  skips: SkipRecord[];
+  /** Per file: [kind, qualname, startLine, endLine, docstring] of every symbol. */
+  symbols: { path: string; list: [SymbolKind, string, number, number, string | null][] }[];
+}
+
+/** Extraction alone (decode + tree-sitter + symbols), for benchmarks and parity checks. */
+export function extractCodeBatch(input: CodeBatchInput): ExtractOnlyOutput {
+  const out: ExtractOnlyOutput = { files: 0, bytes: 0, skips: [], symbols: [] };
+  for (const f of input.files) {
+    out.files++;
+    out.bytes += f.data.byteLength;
+    const decoded = decodeSource(f.data);
+    if (!('text' in decoded)) {
+      out.skips.push({ path: f.path, reason: decoded.reason, detail: decoded.detail });
+      continue;
+    }
+    const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
+    for (const e of errors) out.skips.push({ path: f.path, reason: 'syntax_error', detail: `line ${e.line}: ${e.message}` });
+    out.symbols.push({ path: f.path, list: symbols.map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring]) });
+  }
+  return out;
+}
+
 export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
   const out: CodeBatchOutput = {
     records: [],
@@ -88,8 +115,10 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
     t = now;
     for (const c of candidates) {
       const checked = validateCandidate(c, input.limits);
-      const signature = qaSignature(checked.question, checked.answer);
-      out.pairs.push({ ...checked, qaKey: qaKey(checked.question, checked.answer), signature, bands: bandKeys(signature) });
+      const q = normalizeForMatch(checked.question);
+      const a = normalizeForMatch(checked.answer);
+      const signature = qaSignatureNormalized(`${q} ${a}`);
+      out.pairs.push({ ...checked, qaKey: qaKeyNormalized(q, a), signature, bands: bandKeys(signature) });
     }
     out.seconds.validate += (performance.now() - t) / 1000;
   }

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import { Field, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
 import { UserError } from '../lib/errors.js';
+import { rowsToArrowTable } from './arrow-rows.js';
 import type { QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus } from './schemas.js';
 
 const str = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
@@ -182,7 +183,7 @@ export class Stores {
 
   async add(name: TableName, rows: Record<string, unknown>[]): Promise<void> {
     if (!rows.length) return;
-    await (await this.table(name)).add(rows);
+    await (await this.table(name)).add(rowsToArrowTable(rows, SCHEMAS[name]));
   }
 
   /** Streams chosen columns of a table, batch by batch. */

@@ -1,13 +1,11 @@
 // Content hashes for ids: sha256 over NUL-separated parts, cut to 128 bits.
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export function contentId(...parts: (string | number | null)[]): string {
-  const h = createHash('sha256');
-  for (const p of parts) {
-    h.update(p === null ? '\u0001null' : String(p));
-    h.update('\u0000');
-  }
-  return h.digest('hex').slice(0, 32);
+  let joined = '';
+  for (const p of parts) joined += `${p === null ? '\u0001null' : String(p)}\u0000`;
+  // One-shot hashing: far cheaper per call than createHash().update()… for many small ids.
+  return hash('sha256', joined, 'hex').slice(0, 32);
 }
 
 /** A stable number in [0, 1) from a string, for split assignment. */

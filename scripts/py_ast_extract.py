@@ -11,6 +11,7 @@ import argparse
 import ast
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -133,6 +134,7 @@ def main():
         "symbols": counts,
         "seconds": round(secs, 3),
         "mb_per_s": round(nbytes / 1e6 / secs, 3) if secs else None,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
 
 

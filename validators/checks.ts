@@ -1,7 +1,7 @@
 // Deterministic checks on one candidate pair: schema, grounding, length, secrets.
 // Each returns a verdict; a pair is rejected when any verdict fails, and keeps all of them.
 import { QAPair, type RejectReason, type Verdict } from '../datasets/schemas.js';
-import { redactionKinds, redactSecrets } from './secrets.js';
+import { REDACTION_PREFIX, redactionKinds, redactSecrets } from './secrets.js';
 
 export interface LengthLimits {
   minQuestionChars: number;
@@ -86,24 +86,23 @@ function scanForSecrets(s: string): { text: string; kinds: string[] } {
 }
 
 export function checkNoSecrets(pair: QAPair): { verdict: Verdict; redacted: QAPair } {
-  const kinds = new Set<string>();
-  const redact = (s: string) => {
-    const r = s === pair.context ? scanForSecrets(s) : redactSecrets(s);
-    for (const k of r.kinds) kinds.add(k);
-    if (r.text.includes('[REDACTED:')) for (const k of redactionKinds(r.text)) kinds.add(k);
-    return r.text;
-  };
+  const context = scanForSecrets(pair.context);
+  const kinds = new Set(context.kinds);
+  // Question, answer and evidence are scanned in one pass; only a hit costs a per-field redaction.
+  const rest = redactSecrets([pair.question, pair.answer, ...pair.evidence].join('\n'));
+  const marked = rest.text.includes(REDACTION_PREFIX);
+  if (!rest.kinds.length && !marked && !kinds.size) return { verdict: verdict('secret', null), redacted: pair };
+  for (const k of rest.kinds) kinds.add(k);
+  if (marked) for (const k of redactionKinds(rest.text)) kinds.add(k);
+  const redact = (s: string) => redactSecrets(s).text;
   const redacted: QAPair = {
     ...pair,
     question: redact(pair.question),
     answer: redact(pair.answer),
-    context: redact(pair.context),
+    context: context.text,
     evidence: pair.evidence.map(redact),
   };
-  return {
-    verdict: kinds.size ? verdict('secret', 'secret', [...kinds].sort().join(',')) : verdict('secret', null),
-    redacted,
-  };
+  return { verdict: verdict('secret', 'secret', [...kinds].sort().join(',')), redacted };
 }
 
 /** Runs every per-pair check; dedup runs later, across pairs. */

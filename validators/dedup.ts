@@ -10,21 +10,12 @@ import { normalizeForMatch } from './checks.js';
 
 export const NUM_PERM = 64;
 export const BAND_SIZE = 4;
-const MAX_COMPARED_PER_BUCKET = 32;
+const MAX_BUCKET = 8;
 
 /** The key exact duplicates share: normalised question and answer. */
 export const qaKey = (question: string, answer: string) => contentId(normalizeForMatch(question), normalizeForMatch(answer));
 
-function shingles(text: string, n = 3): Set<string> {
-  const words = normalizeForMatch(text).split(' ').filter(Boolean);
-  const out = new Set<string>();
-  if (words.length < n) out.add(words.join(' '));
-  for (let i = 0; i + n <= words.length; i++) out.add(words.slice(i, i + n).join(' '));
-  return out;
-}
-
-/** MinHash signature of question + answer word 3-shingles. */
-// FNV-1a with a seed: two independent 32-bit hashes of a shingle.
+// FNV-1a with a seed over a string's UTF-16 code units.
 function fnv1a(s: string, seed: number): number {
   let h = (0x811c9dc5 ^ seed) >>> 0;
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
@@ -41,12 +32,29 @@ function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** MinHash signature of question + answer word 3-shingles: NUM_PERM hash functions by double hashing. */
-export function qaSignature(question: string, answer: string): number[] {
+/**
+ * MinHash signature of the word 3-shingles of normalised question + answer, with NUM_PERM hash
+ * functions made by double hashing. A shingle's hash combines its words' hashes, so no shingle
+ * string is ever built.
+ */
+export function qaSignatureNormalized(normalizedText: string): number[] {
+  const w1: number[] = [];
+  const w2: number[] = [];
+  for (const w of normalizedText.split(' ')) {
+    if (!w) continue;
+    w1.push(fnv1a(w, 0));
+    w2.push(fnv1a(w, 0x9e3779b9));
+  }
   const hv = new Array<number>(NUM_PERM).fill(0xffffffff);
-  for (const sh of shingles(`${question} ${answer}`)) {
-    const h1 = fnv1a(sh, 0);
-    const h2 = fnv1a(sh, 0x9e3779b9) | 1;
+  const n = Math.max(1, w1.length - 2);
+  for (let s = 0; s < n; s++) {
+    let h1 = 0x2545f491;
+    let h2 = 0x68e31da4;
+    for (let k = s; k < s + 3 && k < w1.length; k++) {
+      h1 = fmix32((Math.imul(h1, 31) ^ w1[k]!) >>> 0);
+      h2 = fmix32((Math.imul(h2, 37) ^ w2[k]!) >>> 0);
+    }
+    h2 |= 1;
     for (let i = 0; i < NUM_PERM; i++) {
       const v = fmix32((h1 + Math.imul(i, h2)) >>> 0);
       if (v < hv[i]!) hv[i] = v;
@@ -54,6 +62,12 @@ export function qaSignature(question: string, answer: string): number[] {
   }
   return hv;
 }
+
+export const qaSignature = (question: string, answer: string) =>
+  qaSignatureNormalized(`${normalizeForMatch(question)} ${normalizeForMatch(answer)}`);
+
+/** The key exact duplicates share, from already-normalised question and answer. */
+export const qaKeyNormalized = (question: string, answer: string) => contentId(question, answer);
 
 /**
  * LSH band keys of a signature: one number per band of BAND_SIZE values (band index in the high
@@ -82,46 +96,81 @@ export type DedupOutcome = { kind: 'duplicate'; of: string } | { kind: 'unique';
 /** Exact and near-duplicate tracking across a run (and the stores' existing keys). */
 export class DuplicateIndex {
   private exact = new Map<string, string>();
-  private buckets = new Map<number, string[]>();
-  private signatures = new Map<string, Float64Array>();
-  private clusterOf = new Map<string, string>();
+  // Internal index per pair: signatures packed in one array, clusters and visit stamps by index.
+  private ids: string[] = [];
+  private sigs = new Uint32Array(NUM_PERM * 1024);
+  private cluster = new Int32Array(1024);
+  private stamp = new Int32Array(1024);
+  private buckets = new Map<number, number[]>();
+  private readonly maxMismatches: number;
   nearDuplicates = 0;
 
-  constructor(private readonly threshold = 0.8) {}
+  constructor(threshold = 0.8) {
+    this.maxMismatches = Math.floor((1 - threshold) * NUM_PERM + 1e-9);
+  }
 
   /** Registers an existing pair's key (from the stores) so a copy of it counts as a duplicate. */
   rememberExact(key: string, id: string): void {
     if (!this.exact.has(key)) this.exact.set(key, id);
   }
 
+  private grow(n: number): void {
+    if (n <= this.cluster.length) return;
+    const size = Math.max(n, this.cluster.length * 2);
+    const sigs = new Uint32Array(size * NUM_PERM);
+    sigs.set(this.sigs);
+    this.sigs = sigs;
+    const cluster = new Int32Array(size);
+    cluster.set(this.cluster);
+    this.cluster = cluster;
+    const stamp = new Int32Array(size);
+    stamp.set(this.stamp);
+    this.stamp = stamp;
+  }
+
+  /** Jaccard estimate ≥ threshold, stopping as soon as too many positions differ. */
+  private similar(a: number, b: number): boolean {
+    const s = this.sigs;
+    let mismatches = 0;
+    for (let i = 0, pa = a * NUM_PERM, pb = b * NUM_PERM; i < NUM_PERM; i++) {
+      if (s[pa + i] !== s[pb + i] && ++mismatches > this.maxMismatches) return false;
+    }
+    return true;
+  }
+
   check(id: string, key: string, signature: number[], bands: number[] = bandKeys(signature)): DedupOutcome {
     const prior = this.exact.get(key);
     if (prior !== undefined && prior !== id) return { kind: 'duplicate', of: prior };
     this.exact.set(key, id);
-    let cluster: string | null = null;
+    const idx = this.ids.length;
+    this.ids.push(id);
+    this.grow(idx + 1);
+    this.sigs.set(signature, idx * NUM_PERM);
+    this.cluster[idx] = -1;
+    // Candidates are the members of every bucket this signature falls in, each compared once;
+    // buckets are capped, so templated pairs that crowd one keep the cost flat.
+    let found = -1;
     for (const band of bands) {
       const members = this.buckets.get(band);
       if (!members) {
-        this.buckets.set(band, [id]);
+        this.buckets.set(band, [idx]);
         continue;
       }
-      if (cluster === null) {
-        // Only the first members of a bucket are compared, so a crowded bucket stays cheap.
-        for (let i = 0; i < members.length && i < MAX_COMPARED_PER_BUCKET; i++) {
-          const other = members[i]!;
-          if (estimatedJaccard(signature, this.signatures.get(other)!) >= this.threshold) {
-            cluster = this.clusterOf.get(other) ?? other;
+      if (found < 0) {
+        for (const m of members) {
+          if (this.stamp[m] === idx + 1) continue;
+          this.stamp[m] = idx + 1;
+          if (this.similar(m, idx)) {
+            found = this.cluster[m]! >= 0 ? this.cluster[m]! : m;
             break;
           }
         }
       }
-      members.push(id);
+      if (members.length < MAX_BUCKET) members.push(idx);
     }
-    this.signatures.set(id, Float64Array.from(signature));
-    if (cluster !== null) {
-      this.clusterOf.set(id, cluster);
-      this.nearDuplicates++;
-    }
-    return { kind: 'unique', nearDupCluster: cluster };
+    if (found < 0) return { kind: 'unique', nearDupCluster: null };
+    this.cluster[idx] = found;
+    this.nearDuplicates++;
+    return { kind: 'unique', nearDupCluster: this.ids[found]! };
   }
 }

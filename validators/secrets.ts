@@ -21,7 +21,7 @@ const PATTERNS: SecretPattern[] = [
   { kind: 'private_key', re: /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----[\s\S]*?(?:-----END (?:[A-Z]+ )?PRIVATE KEY-----|$)/g },
   { kind: 'jwt', re: /\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\b/g },
   // Credentials in URLs: scheme://user:password@host
-  { kind: 'url_credentials', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]{3,}@[^\s/]+/gi },
+  { kind: 'url_credentials', re: /\b[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@]{3,}@[^\s/]+/g },
 ];
 
 // Addresses meant to be public are not secrets.
@@ -33,7 +33,7 @@ export const REDACTION_PREFIX = '[REDACTED:';
 const marker = (kind: string) => `${REDACTION_PREFIX}${kind}]`;
 
 // One pass over the text decides whether any pattern can match; most text has none.
-const ANY = new RegExp(PATTERNS.map((p) => `(?:${p.re.source})`).join('|'), 'i');
+const ANY = new RegExp(PATTERNS.map((p) => `(?:${p.re.source})`).join('|'));
 
 /** Replaces every secret-like string with `[REDACTED:<kind>]`; returns the kinds found. */
 export function redactSecrets(text: string): { text: string; kinds: string[] } {

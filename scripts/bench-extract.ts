@@ -1,0 +1,172 @@
+// Benchmark: tree-sitter extraction alone and the whole backfill, against the Python `ast` extractor
+// on the same repository in the same run. Prints JSON (files, bytes, symbols, pairs, seconds, MB/s,
+// peak RSS, ratios) and checks symbol parity with Python's ast on every file Python can parse.
+//
+//   npm run bench:extract -- --repo <path> [--workers N] [--out bench.json]
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { batchFiles, batchRunner, runBackfill } from '../activities/backfill.js';
+import type { ExtractOnlyOutput } from '../activities/code-batch.js';
+import { BlobReader, listFiles, resolveRepo } from '../activities/repo.js';
+import { loadConfig } from '../lib/config.js';
+import { createLogger } from '../lib/log.js';
+
+const here = fileURLToPath(import.meta.url);
+const root = resolve(here, '../..');
+
+const opts = new Command()
+  .requiredOption('--repo <path>', 'local git repository to benchmark on')
+  .option('--workers <n>', 'worker threads', (v) => Number(v), availableParallelism())
+  .option('--out <file>', 'also write the JSON here')
+  .option('--child <mode>', 'internal: run one measured part (extract | backfill) in this process')
+  .option('--dump <file>', 'internal: where the extract child writes symbols')
+  .parse()
+  .opts<{ repo: string; workers: number; out?: string; child?: 'extract' | 'backfill'; dump?: string }>();
+
+const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 102.4) / 10;
+
+async function childExtract(): Promise<unknown> {
+  const log = createLogger('warn', false);
+  const t0 = performance.now();
+  const repo = await resolveRepo(opts.repo, 'HEAD', tmpdir(), log);
+  const files = await listFiles(repo.path, repo.sha, ['**/*.py'], []);
+  const runner = batchRunner(opts.workers);
+  const reader = new BlobReader(repo.path);
+  const dump = createWriteStream(opts.dump!);
+  const counts = { module: 0, class: 0, function: 0, method: 0 };
+  let bytes = 0;
+  let parseErrors = 0;
+  const inFlight: Promise<ExtractOnlyOutput>[] = [];
+  const consume = async (out: ExtractOnlyOutput) => {
+    bytes += out.bytes;
+    parseErrors += out.skips.filter((s) => s.reason === 'syntax_error').length;
+    for (const f of out.symbols) {
+      for (const s of f.list) counts[s[0]] += 1;
+      if (!dump.write(`${JSON.stringify(f)}\n`)) await once(dump, 'drain');
+    }
+  };
+  for (const batch of batchFiles(files, 512 * 1024)) {
+    const data = await Promise.all(batch.map((f) => reader.read(f.oid)));
+    inFlight.push(runner.extract({ files: batch.map((f, i) => ({ path: f.path, data: new Uint8Array(data[i]!) })), ref: repo, limits: loadConfig({ env: {} }).limits }));
+    if (inFlight.length >= opts.workers * 2) await consume(await inFlight.shift()!);
+  }
+  for (const p of inFlight.splice(0)) await consume(await p);
+  reader.close();
+  await runner.close();
+  dump.end();
+  await once(dump, 'close');
+  const seconds = (performance.now() - t0) / 1000;
+  return { files: files.length, bytes, symbols: counts, parse_errors: parseErrors, seconds: round(seconds), mb_per_s: round(bytes / 1e6 / seconds), peak_rss_mb: peakRssMb(), workers: opts.workers };
+}
+
+async function childBackfill(): Promise<unknown> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'qaforge-bench-'));
+  try {
+    const cfg = loadConfig({ env: {}, flags: { repo: opts.repo, dataDir, workers: opts.workers, logLevel: 'silent' } });
+    const r = await runBackfill(cfg, createLogger('silent', false), 'bench');
+    return {
+      files: r.files,
+      bytes: r.bytes,
+      symbols: r.symbols,
+      source_records: r.sourceRecords,
+      pairs: { candidates: r.candidates, staged: r.staged, rejected: r.rejected, near_duplicates: r.nearDuplicates },
+      seconds: round(r.seconds),
+      mb_per_s: round(r.bytes / 1e6 / r.seconds),
+      peak_rss_mb: peakRssMb(),
+      stages: r.stages,
+      workers: opts.workers,
+    };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((ok, fail) => {
+    const p = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${cmd} ${args.join(' ')} exited ${code}`))));
+  });
+}
+
+type Sym = [string, string, number, number, string | null];
+
+/** Symbol-by-symbol comparison with Python's ast on the files Python parsed. */
+function parity(astJsonl: string, tsJsonl: string, failed: Set<string>) {
+  const key = (path: string, s: Sym) => `${path}\u0000${s[0]}\u0000${s[1]}\u0000${s[2]}\u0000${s[3] ?? ''}`;
+  const py = new Map<string, string | null>();
+  const pyCounts: Record<string, number> = { class: 0, function: 0, method: 0 };
+  for (const line of readFileSync(astJsonl, 'utf8').split('\n')) {
+    if (!line) continue;
+    const r = JSON.parse(line);
+    if (r.kind === 'module') continue;
+    pyCounts[r.kind] = (pyCounts[r.kind] ?? 0) + 1;
+    py.set(key(r.path, [r.kind, r.qualname, r.start_line, r.end_line, null]), r.docstring);
+  }
+  const tsCounts: Record<string, number> = { class: 0, function: 0, method: 0 };
+  let spanMismatch = 0;
+  let docMismatch = 0;
+  const examples: string[] = [];
+  for (const line of readFileSync(tsJsonl, 'utf8').split('\n')) {
+    if (!line) continue;
+    const f = JSON.parse(line) as { path: string; list: Sym[] };
+    if (failed.has(f.path)) continue;
+    for (const s of f.list) {
+      if (s[0] === 'module') continue;
+      tsCounts[s[0]]!++;
+      const k = key(f.path, [s[0], s[1], s[2], s[3], null]);
+      if (!py.has(k)) {
+        spanMismatch++;
+        if (examples.length < 5) examples.push(`${f.path}: ${s[0]} ${s[1]} ${s[2]}-${s[3]}`);
+      } else if (py.get(k) !== s[4]) docMismatch++;
+    }
+  }
+  const equal = ['class', 'function', 'method'].every((k) => pyCounts[k] === tsCounts[k]);
+  return { counts_equal: equal, python: pyCounts, tree_sitter: tsCounts, symbols_without_identical_ast_span: spanMismatch, docstrings_differing: docMismatch, examples };
+}
+
+async function main() {
+  if (opts.child) {
+    const r = opts.child === 'extract' ? await childExtract() : await childBackfill();
+    process.stdout.write(JSON.stringify(r));
+    return;
+  }
+  const repoPath = resolve(opts.repo);
+  const tmp = mkdtempSync(join(tmpdir(), 'qaforge-bench-'));
+  const self = ['--import', 'tsx', here, '--repo', repoPath, '--workers', String(opts.workers)];
+  const python = JSON.parse(await run('python3', [join(root, 'scripts/py_ast_extract.py'), repoPath, '--out', join(tmp, 'ast.jsonl')]));
+  const extract = JSON.parse(await run(process.execPath, [...self, '--child', 'extract', '--dump', join(tmp, 'ts.jsonl')]));
+  const backfill = JSON.parse(await run(process.execPath, [...self, '--child', 'backfill']));
+  const failed = new Set<string>((python.failed as { path: string }[]).map((f) => f.path));
+  const result = {
+    repo: repoPath.split('/').slice(-1)[0],
+    machine: { cores: availableParallelism(), node: process.version },
+    python_ast: { ...python, failed: python.failed.length, failed_files: python.failed.slice(0, 10) },
+    extract,
+    backfill,
+    ratios: {
+      extract_throughput_vs_python: round(extract.mb_per_s / python.mb_per_s),
+      backfill_throughput_vs_python: round(backfill.mb_per_s / python.mb_per_s),
+    },
+    targets: {
+      extract_ge_1_5x: extract.mb_per_s / python.mb_per_s >= 1.5,
+      backfill_ge_1x: backfill.mb_per_s / python.mb_per_s >= 1,
+      peak_rss_lt_1gib: Math.max(extract.peak_rss_mb, backfill.peak_rss_mb) < 1024,
+    },
+    parity: parity(join(tmp, 'ast.jsonl'), join(tmp, 'ts.jsonl'), failed),
+  };
+  rmSync(tmp, { recursive: true, force: true });
+  const json = JSON.stringify(result, null, 2);
+  if (opts.out) writeFileSync(opts.out, `${json}\n`);
+  process.stdout.write(`${json}\n`);
+}
+
+await main();
