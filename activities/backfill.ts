@@ -9,7 +9,7 @@ import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats, startProgress } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
-import { DuplicateIndex } from '../validators/dedup.js';
+import { BANDS, DuplicateIndex, NUM_PERM } from '../validators/dedup.js';
 import { extractCodeBatch, processCodeBatch, type CheckedPair, type CodeBatchInput, type CodeBatchOutput, type ExtractOnlyOutput } from './code-batch.js';
 import { BlobReader, detectLicense, listFiles, resolveRepo, type ResolvedRepo, type TreeEntry } from './repo.js';
 
@@ -66,6 +66,8 @@ export function batchRunner(workers: number): BatchRunner {
     maxThreads: workers,
     // Workers load TypeScript through tsx, whatever loaded the main thread.
     execArgv: ['--import', 'tsx'],
+    // A batch needs a few tens of MB; a bounded old generation makes V8 collect instead of growing.
+    resourceLimits: { maxOldGenerationSizeMb: 256 },
   });
   const transferList = (input: CodeBatchInput) => input.files.map((f) => f.data.buffer as ArrayBuffer);
   return {
@@ -146,7 +148,7 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
     stStage.seconds += (performance.now() - t) / 1000;
   };
 
-  const handlePair = (p: CheckedPair) => {
+  const handlePair = (p: CheckedPair, signature: Uint32Array, bands: Int32Array) => {
     stValidate.seen++;
     stStage.seen++;
     if (knownIds.has(p.id)) {
@@ -155,7 +157,7 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
       return;
     }
     knownIds.add(p.id);
-    const { qaKey, signature, bands, ...pair } = p;
+    const { qaKey, ...pair } = p;
     let reasons = failedReasons(pair);
     if (!reasons.length) {
       const d = dedup.check(pair.id, qaKey, signature, bands);
@@ -205,7 +207,9 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
       knownSources.add(r.id);
       sourceBuf.push(r);
     }
-    for (const p of out.pairs) handlePair(p);
+    out.pairs.forEach((p, i) =>
+      handlePair(p, out.signatures.subarray(i * NUM_PERM, (i + 1) * NUM_PERM), out.bands.subarray(i * BANDS, (i + 1) * BANDS)),
+    );
     await flush();
   };
 

@@ -6,7 +6,7 @@ import { extractPythonSymbols } from '../extractors/python.js';
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
 import { validateCandidate, type LengthLimits } from '../validators/checks.js';
 import { normalizeForMatch } from '../validators/checks.js';
-import { bandKeys, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
+import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
 
 export interface CodeBatchFile {
   path: string;
@@ -21,13 +21,15 @@ export interface CodeBatchInput {
 
 export interface CheckedPair extends QAPair {
   qaKey: string;
-  signature: number[];
-  bands: number[];
 }
 
 export interface CodeBatchOutput {
   records: SourceRecord[];
   pairs: CheckedPair[];
+  /** MinHash signatures of the pairs, NUM_PERM values each, in pair order (one transferable array). */
+  signatures: Uint32Array;
+  /** LSH band keys of the pairs, BANDS values each, in pair order. */
+  bands: Int32Array;
   skips: SkipRecord[];
   files: number;
   bytes: number;
@@ -55,8 +57,8 @@ export interface ExtractOnlyOutput {
   files: number;
   bytes: number;
   skips: SkipRecord[];
-  /** Per file: [kind, qualname, startLine, endLine, docstring] of every symbol. */
-  symbols: { path: string; list: [SymbolKind, string, number, number, string | null][] }[];
+  /** Per file: [kind, qualname, startLine, endLine, docstring, parameter names] of every symbol. */
+  symbols: { path: string; list: [SymbolKind, string, number, number, string | null, string][] }[];
 }
 
 /** Extraction alone (decode + tree-sitter + symbols), for benchmarks and parity checks. */
@@ -72,7 +74,7 @@ export function extractCodeBatch(input: CodeBatchInput): ExtractOnlyOutput {
     }
     const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
     for (const e of errors) out.skips.push({ path: f.path, reason: 'syntax_error', detail: `line ${e.line}: ${e.message}` });
-    out.symbols.push({ path: f.path, list: symbols.map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring]) });
+    out.symbols.push({ path: f.path, list: symbols.map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring, s.params.map((p) => p.name).join(',')]) });
   }
   return out;
 }
@@ -81,12 +83,15 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
   const out: CodeBatchOutput = {
     records: [],
     pairs: [],
+    signatures: new Uint32Array(0),
+    bands: new Int32Array(0),
     skips: [],
     files: 0,
     bytes: 0,
     symbols: { module: 0, class: 0, function: 0, method: 0 },
     seconds: { extract: 0, generate: 0, validate: 0 },
   };
+  const signatures: number[][] = [];
   for (const f of input.files) {
     out.files++;
     out.bytes += f.data.byteLength;
@@ -118,9 +123,16 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       const q = normalizeForMatch(checked.question);
       const a = normalizeForMatch(checked.answer);
       const signature = qaSignatureNormalized(`${q} ${a}`);
-      out.pairs.push({ ...checked, qaKey: qaKeyNormalized(q, a), signature, bands: bandKeys(signature) });
+      signatures.push(signature);
+      out.pairs.push({ ...checked, qaKey: qaKeyNormalized(q, a) });
     }
     out.seconds.validate += (performance.now() - t) / 1000;
   }
+  out.signatures = new Uint32Array(signatures.length * NUM_PERM);
+  out.bands = new Int32Array(signatures.length * BANDS);
+  signatures.forEach((sig, i) => {
+    out.signatures.set(sig, i * NUM_PERM);
+    out.bands.set(bandKeys(sig), i * BANDS);
+  });
   return out;
 }

@@ -57,6 +57,37 @@ interface Scope {
 
 const DEFINITIONS = ['function_definition', 'class_definition'];
 
+// Nodes whose last child can be a block that swallowed trailing comments.
+const CONTAINERS = new Set([
+  'block',
+  'function_definition',
+  'class_definition',
+  'decorated_definition',
+  'if_statement',
+  'elif_clause',
+  'else_clause',
+  'for_statement',
+  'while_statement',
+  'try_statement',
+  'except_clause',
+  'except_group_clause',
+  'finally_clause',
+  'with_statement',
+  'match_statement',
+  'case_clause',
+]);
+
+/**
+ * 0-based row where a definition's code ends. tree-sitter-python puts comments that follow a
+ * block's last statement inside the block; Python's ast (end_lineno) does not count them.
+ */
+function codeEndRow(n: Node): number {
+  if (!CONTAINERS.has(n.type)) return n.endPosition.row;
+  let c = n.lastNamedChild;
+  while (c && c.type === 'comment') c = c.previousNamedSibling;
+  return c ? codeEndRow(c) : n.endPosition.row;
+}
+
 function docstringOf(body: Node | null): { text: string; endLine: number } | null {
   if (!body) return null;
   let first = body.firstNamedChild;
@@ -73,48 +104,82 @@ function docstringOf(body: Node | null): { text: string; endLine: number } | nul
   return { text: cleandoc(value), endLine: lit.endPosition.row + 1 };
 }
 
-function paramsOf(parameters: Node | null): Param[] {
-  if (!parameters) return [];
+/**
+ * Splits Python source text at top-level occurrences of `sep` (outside brackets and strings),
+ * dropping comments. Works on the text of one parameter list, so it stays simple.
+ */
+function splitTopLevel(text: string, sep: ',' | ':' | '=', max = Infinity): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let quote = '';
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (text.startsWith(quote, i)) {
+        i += quote.length - 1;
+        quote = '';
+      }
+      continue;
+    }
+    if (c === '"' || c === "'") quote = text.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+    else if (c === '#') {
+      const nl = text.indexOf('\n', i);
+      out += text.slice(start, i);
+      i = nl < 0 ? text.length : nl - 1;
+      start = i + 1;
+    } else if (c === '(' || c === '[' || c === '{') depth++;
+    else if (c === ')' || c === ']' || c === '}') depth--;
+    else if (depth === 0 && c === sep && parts.length < max - 1) {
+      // `=` inside ==, !=, <=, >=, := or `:` of := is not a separator.
+      const prev = text[i - 1];
+      const next = text[i + 1];
+      if (sep === '=' && (next === '=' || prev === '=' || prev === '!' || prev === '<' || prev === '>' || prev === ':')) continue;
+      if (sep === ':' && next === '=') continue;
+      parts.push(out + text.slice(start, i));
+      out = '';
+      start = i + 1;
+    }
+  }
+  parts.push(out + text.slice(start));
+  return parts;
+}
+
+/** Parameters from the text of a `parameters` node, e.g. "(self, x: int = 1, *args, **kw)". */
+export function paramsFromText(text: string): Param[] {
+  const inner = text.trim().replace(/^\(/, '').replace(/\)$/, '');
   const out: Param[] = [];
   let keywordOnly = false;
-  for (const p of parameters.namedChildren) {
-    const t = p.type;
-    if (t === 'comment') continue;
-    if (t === 'positional_separator') {
+  for (const raw of splitTopLevel(inner, ',')) {
+    const piece = raw.trim();
+    if (!piece) continue;
+    if (piece === '/') {
       for (const q of out) if (q.kind === 'positional_or_keyword') q.kind = 'positional_only';
       continue;
     }
-    if (t === 'keyword_separator') {
+    if (piece === '*') {
       keywordOnly = true;
       continue;
     }
-    let nameNode: Node | null = p;
-    let annotation: string | null = null;
-    let dflt: string | null = null;
-    if (t === 'typed_parameter') {
-      nameNode = p.namedChildren.find((c) => c.type !== 'type' && c.type !== 'comment') ?? null;
-      annotation = p.childForFieldName('type')?.text ?? null;
-    } else if (t === 'default_parameter' || t === 'typed_default_parameter') {
-      nameNode = p.childForFieldName('name');
-      annotation = p.childForFieldName('type')?.text ?? null;
-      dflt = p.childForFieldName('value')?.text ?? null;
-    }
-    if (!nameNode) continue;
+    const [left, dflt] = splitTopLevel(piece, '=', 2);
+    const [nameRaw, annotation] = splitTopLevel(left!, ':', 2);
+    let name = nameRaw!.trim();
     let kind: Param['kind'] = keywordOnly ? 'keyword_only' : 'positional_or_keyword';
-    let name = nameNode.text;
-    if (nameNode.type === 'list_splat_pattern') {
+    if (name.startsWith('**')) {
+      kind = 'var_keyword';
+      name = name.slice(2).trim();
+    } else if (name.startsWith('*')) {
       kind = 'var_positional';
       keywordOnly = true;
-      name = name.replace(/^\*\s*/, '');
-    } else if (nameNode.type === 'dictionary_splat_pattern') {
-      kind = 'var_keyword';
-      name = name.replace(/^\*\*\s*/, '');
+      name = name.slice(1).trim();
     }
     out.push({
       name,
       kind,
-      annotation: annotation === null ? null : squash(annotation),
-      default: dflt === null ? null : squash(dflt),
+      annotation: annotation === undefined ? null : squash(annotation),
+      default: dflt === undefined ? null : squash(dflt),
     });
   }
   return out;
@@ -226,17 +291,18 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
       scope.kind === 'module' ? name : scope.kind === 'class' ? `${scope.qualname}.${name}` : `${scope.qualname}.<locals>.${name}`;
     const body = def.childForFieldName('body');
     const doc = docstringOf(body);
-    const colon = def.children.find((c) => c.type === ':');
-    const signatureEndLine = (colon ?? nameNode).endPosition.row + 1;
-    const typeParams = def.childForFieldName('type_parameters')?.text ?? null;
-    const params = isClass ? [] : paramsOf(def.childForFieldName('parameters'));
+    const typeParamsNode = def.childForFieldName('type_parameters');
+    const typeParams = typeParamsNode?.text ?? null;
+    const paramsNode = isClass ? null : def.childForFieldName('parameters');
+    const params = paramsNode ? paramsFromText(paramsNode.text) : [];
     const returnsNode = isClass ? null : def.childForFieldName('return_type');
     const returns = returnsNode ? squash(returnsNode.text) : null;
     const bases: string[] = [];
-    if (isClass) {
-      const sup = def.childForFieldName('superclasses');
-      for (const b of sup?.namedChildren ?? []) if (b.type !== 'keyword_argument' && b.type !== 'comment') bases.push(squash(b.text));
-    }
+    const sup = isClass ? def.childForFieldName('superclasses') : null;
+    for (const b of sup?.namedChildren ?? []) if (b.type !== 'keyword_argument' && b.type !== 'comment') bases.push(squash(b.text));
+    // The header's `:` sits right after the last of these; the body may start on the same line.
+    const headerEnd = returnsNode ?? paramsNode ?? sup ?? typeParamsNode ?? nameNode;
+    const signatureEndLine = headerEnd.endPosition.row + 1;
     const isPublic = scope.kind !== 'function' && scope.public && isPublicName(name);
     const symbol: ExtractedSymbol = {
       symbolKind: isClass ? 'class' : scope.kind === 'class' ? 'method' : 'function',
@@ -258,7 +324,7 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
       signatureEndLine,
       headerEndLine: doc?.endLine ?? signatureEndLine,
       startLine: outer.startPosition.row + 1,
-      endLine: outer.endPosition.row + 1,
+      endLine: codeEndRow(def) + 1,
     };
     symbols.push(symbol);
     if (scope.kind === 'class' && !isClass && !name.startsWith('_')) scope.owner?.publicMethods.push(name);

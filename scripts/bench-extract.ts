@@ -97,23 +97,24 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-type Sym = [string, string, number, number, string | null];
+type Sym = [string, string, number, number, string | null, string];
 
 /** Symbol-by-symbol comparison with Python's ast on the files Python parsed. */
 function parity(astJsonl: string, tsJsonl: string, failed: Set<string>) {
   const key = (path: string, s: Sym) => `${path}\u0000${s[0]}\u0000${s[1]}\u0000${s[2]}\u0000${s[3] ?? ''}`;
-  const py = new Map<string, string | null>();
+  const py = new Map<string, { doc: string | null; params: string }>();
   const pyCounts: Record<string, number> = { class: 0, function: 0, method: 0 };
   for (const line of readFileSync(astJsonl, 'utf8').split('\n')) {
     if (!line) continue;
     const r = JSON.parse(line);
     if (r.kind === 'module') continue;
     pyCounts[r.kind] = (pyCounts[r.kind] ?? 0) + 1;
-    py.set(key(r.path, [r.kind, r.qualname, r.start_line, r.end_line, null]), r.docstring);
+    py.set(key(r.path, [r.kind, r.qualname, r.start_line, r.end_line, null, '']), { doc: r.docstring, params: (r.params as string[]).join(',') });
   }
   const tsCounts: Record<string, number> = { class: 0, function: 0, method: 0 };
   let spanMismatch = 0;
   let docMismatch = 0;
+  let paramMismatch = 0;
   const examples: string[] = [];
   for (const line of readFileSync(tsJsonl, 'utf8').split('\n')) {
     if (!line) continue;
@@ -122,15 +123,19 @@ function parity(astJsonl: string, tsJsonl: string, failed: Set<string>) {
     for (const s of f.list) {
       if (s[0] === 'module') continue;
       tsCounts[s[0]]!++;
-      const k = key(f.path, [s[0], s[1], s[2], s[3], null]);
-      if (!py.has(k)) {
+      const k = key(f.path, [s[0], s[1], s[2], s[3], null, '']);
+      const p = py.get(k);
+      if (!p) {
         spanMismatch++;
         if (examples.length < 5) examples.push(`${f.path}: ${s[0]} ${s[1]} ${s[2]}-${s[3]}`);
-      } else if (py.get(k) !== s[4]) docMismatch++;
+        continue;
+      }
+      if (p.doc !== s[4]) docMismatch++;
+      if (p.params !== s[5]) paramMismatch++;
     }
   }
   const equal = ['class', 'function', 'method'].every((k) => pyCounts[k] === tsCounts[k]);
-  return { counts_equal: equal, python: pyCounts, tree_sitter: tsCounts, symbols_without_identical_ast_span: spanMismatch, docstrings_differing: docMismatch, examples };
+  return { counts_equal: equal, python: pyCounts, tree_sitter: tsCounts, symbols_without_identical_ast_span: spanMismatch, docstrings_differing: docMismatch, parameter_lists_differing: paramMismatch, examples };
 }
 
 async function main() {

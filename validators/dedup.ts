@@ -10,6 +10,7 @@ import { normalizeForMatch } from './checks.js';
 
 export const NUM_PERM = 64;
 export const BAND_SIZE = 4;
+export const BANDS = NUM_PERM / BAND_SIZE;
 const MAX_BUCKET = 8;
 
 /** The key exact duplicates share: normalised question and answer. */
@@ -70,17 +71,17 @@ export const qaSignature = (question: string, answer: string) =>
 export const qaKeyNormalized = (question: string, answer: string) => contentId(question, answer);
 
 /**
- * LSH band keys of a signature: one number per band of BAND_SIZE values (band index in the high
- * bits). Computed where the signature is, so the index only compares numbers.
+ * LSH band keys of a signature: one number per band of BAND_SIZE values, the band index mixed in.
+ * Computed where the signature is, so the index only compares numbers; a rare collision between
+ * bands only adds a candidate, which the signature comparison then rejects.
  */
 export function bandKeys(signature: ArrayLike<number>): number[] {
   const keys: number[] = [];
   for (let b = 0; b * BAND_SIZE < signature.length; b++) {
-    let h = 0x811c9dc5;
-    for (let i = b * BAND_SIZE; i < (b + 1) * BAND_SIZE && i < signature.length; i++) {
-      h = Math.imul(h ^ signature[i]!, 0x01000193) >>> 0;
-    }
-    keys.push(b * 0x1_0000_0000 + h);
+    let h = Math.imul(0x811c9dc5 ^ b, 0x01000193);
+    for (let i = b * BAND_SIZE; i < (b + 1) * BAND_SIZE && i < signature.length; i++) h = Math.imul(h ^ signature[i]!, 0x01000193);
+    // 30 bits: a small integer V8 keeps unboxed, so a million bucket keys cost no heap numbers.
+    keys.push((h ^ (h >>> 15)) & 0x3fffffff);
   }
   return keys;
 }
@@ -101,7 +102,8 @@ export class DuplicateIndex {
   private sigs = new Uint32Array(NUM_PERM * 1024);
   private cluster = new Int32Array(1024);
   private stamp = new Int32Array(1024);
-  private buckets = new Map<number, number[]>();
+  // Most buckets hold one pair: stored as a bare index, and as an array only from the second on.
+  private buckets = new Map<number, number | number[]>();
   private readonly maxMismatches: number;
   nearDuplicates = 0;
 
@@ -138,24 +140,27 @@ export class DuplicateIndex {
     return true;
   }
 
-  check(id: string, key: string, signature: number[], bands: number[] = bandKeys(signature)): DedupOutcome {
+  check(id: string, key: string, signature: ArrayLike<number>, bands: ArrayLike<number> = bandKeys(signature)): DedupOutcome {
     const prior = this.exact.get(key);
     if (prior !== undefined && prior !== id) return { kind: 'duplicate', of: prior };
     this.exact.set(key, id);
     const idx = this.ids.length;
     this.ids.push(id);
     this.grow(idx + 1);
-    this.sigs.set(signature, idx * NUM_PERM);
+    this.sigs.set(signature as ArrayLike<number>, idx * NUM_PERM);
     this.cluster[idx] = -1;
     // Candidates are the members of every bucket this signature falls in, each compared once;
     // buckets are capped, so templated pairs that crowd one keep the cost flat.
     let found = -1;
-    for (const band of bands) {
-      const members = this.buckets.get(band);
-      if (!members) {
-        this.buckets.set(band, [idx]);
+    for (let b = 0; b < bands.length; b++) {
+      const band = bands[b]!;
+      const entry = this.buckets.get(band);
+      if (entry === undefined) {
+        this.buckets.set(band, idx);
         continue;
       }
+      const members = typeof entry === 'number' ? [entry] : entry;
+      if (typeof entry === 'number') this.buckets.set(band, members);
       if (found < 0) {
         for (const m of members) {
           if (this.stamp[m] === idx + 1) continue;
