@@ -10,7 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats, startProgress } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
 import { BANDS, DuplicateIndex, NUM_PERM } from '../validators/dedup.js';
-import { extractCodeBatch, processCodeBatch, type CheckedPair, type CodeBatchInput, type CodeBatchOutput, type ExtractOnlyOutput } from './code-batch.js';
+import { extractCodeBatch, processCodeBatch, restoreContexts, type CheckedPair, type CodeBatchInput, type CodeBatchOutput, type ExtractOnlyOutput } from './code-batch.js';
 import { BlobReader, detectLicense, listFiles, resolveRepo, type ResolvedRepo, type TreeEntry } from './repo.js';
 
 export interface BackfillResult {
@@ -157,7 +157,7 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
       return;
     }
     knownIds.add(p.id);
-    const { qaKey, ...pair } = p;
+    const { qaKey, contextRecord: _c, ...pair } = p;
     let reasons = failedReasons(pair);
     if (!reasons.length) {
       const d = dedup.check(pair.id, qaKey, signature, bands);
@@ -184,6 +184,7 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
   };
 
   const handleOutput = async (out: CodeBatchOutput) => {
+    restoreContexts(out);
     result.files += out.files;
     result.bytes += out.bytes;
     for (const k of Object.keys(out.symbols) as SymbolKind[]) result.symbols[k] += out.symbols[k];

@@ -21,6 +21,16 @@ export interface CodeBatchInput {
 
 export interface CheckedPair extends QAPair {
   qaKey: string;
+  /**
+   * When ≥ 0, `context` was left empty for the trip to the main thread and equals
+   * `records[contextRecord].text` of the same output: one copy of each context crosses, not one per pair.
+   */
+  contextRecord: number;
+}
+
+/** Puts back the contexts processCodeBatch left out. */
+export function restoreContexts(out: CodeBatchOutput): void {
+  for (const p of out.pairs) if (p.contextRecord >= 0) p.context = out.records[p.contextRecord]!.text;
 }
 
 export interface CodeBatchOutput {
@@ -110,7 +120,9 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       });
     for (const s of symbols) out.symbols[s.symbolKind]++;
     const records = codeSourceRecords(f.path, decoded.text, symbols, input.ref);
+    const firstRecord = out.records.length;
     out.records.push(...records);
+    const recordIndex = new Map(records.map((r, i) => [r.id, firstRecord + i]));
     let now = performance.now();
     out.seconds.extract += (now - t) / 1000;
     t = now;
@@ -124,7 +136,9 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       const a = normalizeForMatch(checked.answer);
       const signature = qaSignatureNormalized(`${q} ${a}`);
       signatures.push(signature);
-      out.pairs.push({ ...checked, qaKey: qaKeyNormalized(q, a) });
+      const ri = recordIndex.get(checked.sourceId) ?? -1;
+      const shared = ri >= 0 && out.records[ri]!.text === checked.context;
+      out.pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? ri : -1, qaKey: qaKeyNormalized(q, a) });
     }
     out.seconds.validate += (performance.now() - t) / 1000;
   }
