@@ -6,7 +6,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { Field, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
 import { UserError } from '../lib/errors.js';
 import { rowsToArrowTable } from './arrow-rows.js';
-import type { QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus } from './schemas.js';
+import type { QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus, Verdict } from './schemas.js';
 
 const str = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
 const int = (name: string) => new Field(name, new Int32(), true);
@@ -105,14 +105,34 @@ export function pairRow(p: QAPair, runId: string, now: string) {
     generator_version: p.generator.version,
     run_id: runId,
     updated_at: now,
-    // Everything the columns above do not already hold.
-    record: JSON.stringify({ evidence: p.evidence, verdicts: p.verdicts, generator: p.generator, provenance: p.provenance }),
+    // Only what the columns above do not already hold, compactly: passing checks by name.
+    record: JSON.stringify({
+      evidence: p.evidence,
+      passed: p.verdicts.filter((x) => x.pass && !x.detail).map((x) => x.check),
+      verdicts: p.verdicts.filter((x) => !x.pass || x.detail),
+      ...(p.generator.promptVersion || p.generator.model ? { prompt_version: p.generator.promptVersion, model: p.generator.model } : {}),
+      ...(v.prNumber || v.issueNumber || v.commentId ? { pr: v.prNumber, issue: v.issueNumber, comment: v.commentId } : {}),
+    } satisfies PairExtra),
   };
+}
+
+/** The JSON `record` column of pair tables. */
+interface PairExtra {
+  evidence: string[];
+  passed: string[];
+  verdicts: Verdict[];
+  prompt_version?: string | null;
+  model?: string | null;
+  pr?: number | null;
+  issue?: number | null;
+  comment?: number | null;
 }
 
 /** Rebuilds a QAPair from a pair-table row. */
 export function pairFromRow(row: Record<string, unknown>): QAPair {
-  const extra = JSON.parse(row.record as string) as Pick<QAPair, 'evidence' | 'verdicts' | 'generator' | 'provenance'>;
+  const extra = JSON.parse(row.record as string) as PairExtra;
+  const str = (k: string) => (row[k] ?? null) as string | null;
+  const int = (k: string) => (row[k] ?? null) as number | null;
   return {
     id: row.id as string,
     question: row.question as string,
@@ -122,13 +142,25 @@ export function pairFromRow(row: Record<string, unknown>): QAPair {
     category: row.category as QAPair['category'],
     sourceId: row.source_id as string,
     sourceKind: row.source_kind as QAPair['sourceKind'],
-    symbolKind: (row.symbol_kind ?? null) as QAPair['symbolKind'],
-    variant: (row.variant ?? null) as string | null,
-    provenance: extra.provenance,
-    generator: extra.generator,
+    symbolKind: str('symbol_kind') as QAPair['symbolKind'],
+    variant: str('variant'),
+    provenance: {
+      repo: row.repo as string,
+      commitFirstSeen: row.commit_first_seen as string,
+      commitLastVerified: row.commit_last_verified as string,
+      path: str('path'),
+      startLine: int('start_line'),
+      endLine: int('end_line'),
+      qualname: str('qualname'),
+      url: str('url'),
+      prNumber: extra.pr ?? null,
+      issueNumber: extra.issue ?? null,
+      commentId: extra.comment ?? null,
+    },
+    generator: { name: row.generator as string, version: row.generator_version as string, promptVersion: extra.prompt_version ?? null, model: extra.model ?? null },
     splitGroup: row.split_group as string,
-    verdicts: extra.verdicts,
-    nearDupCluster: (row.near_dup_cluster ?? null) as string | null,
+    verdicts: [...extra.passed.map((check) => ({ check, pass: true, reason: null, detail: null })), ...extra.verdicts],
+    nearDupCluster: str('near_dup_cluster'),
   };
 }
 
@@ -146,7 +178,8 @@ export function sourceRow(r: SourceRecord, runId: string) {
     commit_first_seen: v.commitFirstSeen,
     commit_last_verified: v.commitLastVerified,
     run_id: runId,
-    record: JSON.stringify(r),
+    // Provenance lives in the columns above; the JSON holds the rest.
+    record: JSON.stringify({ text: r.text, contentHash: r.contentHash, code: r.code, redactions: r.redactions, url: v.url }),
   };
 }
 

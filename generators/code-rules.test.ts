@@ -46,8 +46,13 @@ describe('ruleQuestionsForSymbol', () => {
       commitFirstSeen: SHA,
       url: `https://github.com/acme/shapes/blob/${SHA}/pkg/shapes.py#L24-L48`,
     });
-    // The context quotes the file verbatim below its location line.
-    expect(loc.context.split('\n').slice(1, 3)).toEqual(SHAPES_PY.split('\n').slice(23, 25));
+    // A location context is the location line and the header, quoted verbatim.
+    expect(loc.context).toBe(`# pkg/shapes.py, lines 24-48\n${SHAPES_PY.split('\n')[23]}`);
+    const sig = find('What is the signature of the method `Circle.diameter` (property setter, defined at line 40) in `pkg/shapes.py`?');
+    expect(sig.context).toBe('# pkg/shapes.py, lines 39-42\n    @diameter.setter\n    def diameter(self, value: float) -> None:');
+    // A docstring answer's context holds the docstring too.
+    const purpose = find('What is the class `Circle` in `pkg/shapes.py` for?');
+    expect(purpose.context.split('\n').slice(1, 7)).toEqual(SHAPES_PY.split('\n').slice(23, 29));
   });
 
   it('draws no docstring pair from a private undocumented or boilerplate symbol', () => {

@@ -3,7 +3,7 @@ import type { Category, CodeSymbol, GeneratorInfo, QAPair, SourceRecord } from '
 import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extractors/docstring.js';
 import { contentId } from '../lib/hash.js';
 
-export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.0.0', promptVersion: null, model: null };
+export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.1.0', promptVersion: null, model: null };
 
 /** A pair before validation: verdicts empty, no near-duplicate cluster yet. */
 export type CandidatePair = QAPair;
@@ -23,13 +23,28 @@ export function symbolLabel(c: CodeSymbol, path: string): string {
   return `the ${kind} ${code(c.qualname)}${variant} in ${code(path)}`;
 }
 
-function pair(rec: SourceRecord, category: Category, question: string, answer: string, evidence: string[]): CandidatePair {
+/**
+ * The location line and the header (decorators through the `:` of def/class): the whole context of
+ * a location, signature or bases question, which needs no docstring.
+ */
+export function headerContext(rec: SourceRecord): string {
+  const c = rec.code!;
+  const lines = 2 + c.signatureEndLine - rec.provenance.startLine!;
+  let end = -1;
+  for (let i = 0; i < lines; i++) {
+    end = rec.text.indexOf('\n', end + 1);
+    if (end < 0) return rec.text;
+  }
+  return rec.text.slice(0, end);
+}
+
+function pair(rec: SourceRecord, category: Category, question: string, answer: string, evidence: string[], context = rec.text): CandidatePair {
   const c = rec.code!;
   return {
-    id: contentId(question, answer, rec.text),
+    id: contentId(question, answer, context),
     question,
     answer,
-    context: rec.text,
+    context,
     evidence,
     category,
     sourceId: rec.id,
@@ -100,14 +115,14 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   if (c.isPublic) {
     const lines = `lines ${startLine}-${endLine}`;
     out.push(
-      pair(rec, 'location', `Where is ${code(c.qualname)}${c.variant ? ` (${c.variant})` : ''} defined?`, `In ${code(path)}, ${lines}.`, [path, lines]),
+      pair(rec, 'location', `Where is ${code(c.qualname)}${c.variant ? ` (${c.variant})` : ''} defined?`, `In ${code(path)}, ${lines}.`, [path, lines], headerContext(rec)),
     );
   }
 
   if (c.symbolKind === 'class') {
     const bases = c.bases.filter((b) => b !== 'object');
     if (bases.length)
-      out.push(pair(rec, 'bases', `Which classes does ${label} inherit from?`, `It inherits from ${bases.map(code).join(', ')}.`, bases));
+      out.push(pair(rec, 'bases', `Which classes does ${label} inherit from?`, `It inherits from ${bases.map(code).join(', ')}.`, bases, headerContext(rec)));
     const methods = [...new Set(c.publicMethods)];
     if (methods.length)
       out.push(
@@ -126,7 +141,7 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   if (c.isPublic && c.signature !== null) {
     const evidence = [c.name, ...c.params.flatMap((p) => [p.name, p.annotation, p.default].filter((x): x is string => x !== null))];
     if (c.returns !== null) evidence.push(c.returns);
-    out.push(pair(rec, 'signature', `What is the signature of ${label}?`, code(`${c.isAsync ? 'async ' : ''}def ${c.name}${c.signature}`), evidence));
+    out.push(pair(rec, 'signature', `What is the signature of ${label}?`, code(`${c.isAsync ? 'async ' : ''}def ${c.name}${c.signature}`), evidence, headerContext(rec)));
   }
   const params = parametersPair(rec, c, doc, label);
   if (params && (c.isPublic || doc?.params.length)) out.push(params);

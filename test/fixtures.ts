@@ -182,13 +182,13 @@ export const SECRETS_PY = `def connect(host):
 
 export const MODELS_PY = `class BertModel:
     def forward(self, input_ids):
-        """Run the encoder over the input ids and return the hidden states of the last layer together with the pooled output, the attention weights of every layer and the hidden states of every layer when asked for them."""
+        """Run the encoder over the input ids and return the hidden states of the last layer together with the pooled output, the attention weights of every layer and the hidden states of every layer when asked for them, after masking the padding positions, adding the position embeddings, applying dropout to the embeddings and normalising the final layer output."""
         return input_ids
 
 
 class RobertaModel:
     def forward(self, input_ids):
-        """Run the encoder over the input ids and return the hidden states of the last layer together with the pooled output, the attention weights of every layer and the hidden states of every layer when asked for them."""
+        """Run the encoder over the input ids and return the hidden states of the last layer together with the pooled output, the attention weights of every layer and the hidden states of every layer when asked for them, after masking the padding positions, adding the position embeddings, applying dropout to the embeddings and normalising the final layer output."""
         return input_ids
 `;
 
