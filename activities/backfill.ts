@@ -225,8 +225,9 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
       const t = performance.now();
       const data = await Promise.all(batch.map((f) => reader.read(f.oid)));
       stRead.seconds += (performance.now() - t) / 1000;
-      const input: CodeBatchInput = { files: batch.map((f, i) => ({ path: f.path, data: new Uint8Array(data[i]!) })), ref: repo, limits: cfg.limits };
-      inFlight.push(runner.run({ ...input, ref: { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl } }));
+      // Each file gets its own ArrayBuffer (small Buffers share a pool), so it can be transferred.
+      const blobs = batch.map((f, i) => ({ path: f.path, data: new Uint8Array(data[i]!) }));
+      inFlight.push(runner.run({ files: blobs, ref: { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl }, limits: cfg.limits }));
       if (inFlight.length >= window) {
         const out = await inFlight.shift()!;
         await handleOutput(out);
