@@ -15,7 +15,10 @@ export npm_config_nodedir="$(dirname "$(dirname "$NODE_BIN")")"
 stamp=node_modules/.qaforge-lock.sha256
 want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-  say "installing npm packages (npm ci)…"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm packages from package-lock.json…"
+  # Not `npm ci`: @lancedb/lancedb lists optional binaries for other platforms (darwin-arm64, win32…)
+  # that the registry here does not serve, so they are absent from the lock file and `npm ci`
+  # refuses it as out of sync. `npm install --no-save` installs exactly the locked versions.
+  npm install --no-save --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
