@@ -203,7 +203,10 @@ withBackfillOptions(
       const base = o.out ?? `${cfg.dataDir}/export`;
       const qa = await exportCorpus(stores, { out: `${base}/qa`, format: 'qa', splits: cfg.splits }, log);
       const chat = await exportCorpus(stores, { out: `${base}/chat`, format: 'chat', splits: cfg.splits }, log);
-      const sample = await samplePairs(stores, 3, undefined, 7);
+      // One pair from each of three categories, to show what the rules produce beyond locations.
+      const sample = (
+        await Promise.all((['purpose', 'parameters', 'returns'] as const).map((c) => samplePairs(stores, 1, c, 7)))
+      ).flat();
       print(
         [
           '',
@@ -213,7 +216,7 @@ withBackfillOptions(
           `corpus      version ${promotion.version}, ${promotion.active} active pairs (+${promotion.inserted})`,
           `export      ${qa.out} (qa) and ${chat.out} (chat): ${JSON.stringify(qa.bySplit)}`,
           '',
-          'three pairs from the corpus:',
+          'a few pairs from the corpus:',
           ...sample.map((p) => `  Q: ${p.question}\n  A: ${p.answer.split('\n').join('\n     ')}\n     (${p.provenance.url ?? `${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}`})`),
         ].join('\n'),
       );
