@@ -101,7 +101,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
     symbols: { module: 0, class: 0, function: 0, method: 0 },
     seconds: { extract: 0, generate: 0, validate: 0 },
   };
-  const signatures: number[][] = [];
+  const signatures: Uint32Array[] = [];
   for (const f of input.files) {
     out.files++;
     out.bytes += f.data.byteLength;

@@ -27,10 +27,14 @@ const verdict = (check: string, reason: RejectReason | null, detail: string | nu
 });
 
 /** Unicode-normalised, case-folded, whitespace-collapsed: the form containment is judged in. */
+let lastNormalized = { input: '', output: '' };
 export function normalizeForMatch(s: string): string {
+  // The grounding check and the dedup signature normalise the same answer one after the other.
+  if (s === lastNormalized.input) return lastNormalized.output;
   // NFKC changes nothing in ASCII text, which most code is.
   const n = /^[\x00-\x7f]*$/.test(s) ? s : s.normalize('NFKC');
-  return n.toLowerCase().replace(/\s+/g, ' ').trim();
+  lastNormalized = { input: s, output: n.toLowerCase().replace(/\s+/g, ' ').trim() };
+  return lastNormalized.output;
 }
 
 // Pairs drawn from one record share its context: normalise it once.

@@ -12,6 +12,8 @@ export const NUM_PERM = 64;
 export const BAND_SIZE = 4;
 export const BANDS = NUM_PERM / BAND_SIZE;
 const MAX_BUCKET = 8;
+// Signature comparisons per pair at most: templated pairs share many buckets without being alike.
+const MAX_COMPARISONS = 24;
 
 /** The key exact duplicates share: normalised question and answer. */
 export const qaKey = (question: string, answer: string) => contentId(normalizeForMatch(question), normalizeForMatch(answer));
@@ -38,7 +40,7 @@ function fmix32(h: number): number {
  * functions made by double hashing. A shingle's hash combines its words' hashes, so no shingle
  * string is ever built.
  */
-export function qaSignatureNormalized(normalizedText: string): number[] {
+export function qaSignatureNormalized(normalizedText: string): Uint32Array {
   const w1: number[] = [];
   const w2: number[] = [];
   for (const w of normalizedText.split(' ')) {
@@ -46,7 +48,7 @@ export function qaSignatureNormalized(normalizedText: string): number[] {
     w1.push(fnv1a(w, 0));
     w2.push(fnv1a(w, 0x9e3779b9));
   }
-  const hv = new Array<number>(NUM_PERM).fill(0xffffffff);
+  const hv = new Uint32Array(NUM_PERM).fill(0xffffffff);
   const n = Math.max(1, w1.length - 2);
   for (let s = 0; s < n; s++) {
     let h1 = 0x2545f491;
@@ -152,6 +154,7 @@ export class DuplicateIndex {
     // Candidates are the members of every bucket this signature falls in, each compared once;
     // buckets are capped, so templated pairs that crowd one keep the cost flat.
     let found = -1;
+    let compared = 0;
     for (let b = 0; b < bands.length; b++) {
       const band = bands[b]!;
       const entry = this.buckets.get(band);
@@ -163,8 +166,9 @@ export class DuplicateIndex {
       if (typeof entry === 'number') this.buckets.set(band, members);
       if (found < 0) {
         for (const m of members) {
-          if (this.stamp[m] === idx + 1) continue;
+          if (this.stamp[m] === idx + 1 || compared >= MAX_COMPARISONS) continue;
           this.stamp[m] = idx + 1;
+          compared++;
           if (this.similar(m, idx)) {
             found = this.cluster[m]! >= 0 ? this.cluster[m]! : m;
             break;
