@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { Piscina } from 'piscina';
 import type { QAPair, RejectReason, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
-import { Stores } from '../datasets/store.js';
+import { skipKey, Stores } from '../datasets/store.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats, startProgress } from '../lib/progress.js';
@@ -31,6 +31,8 @@ export interface BackfillResult {
 }
 
 const FLUSH_ROWS = 5000;
+// Skip reasons of the extract stage; the others (binary, not_utf8, read_error) are the read stage's.
+const EXTRACT_REASONS = new Set(['syntax_error', 'extract_error']);
 
 /** Cuts the file list into worker tasks of at most `taskBytes` (one file may exceed it alone). */
 export function batchFiles(files: TreeEntry[], taskBytes: number): TreeEntry[][] {
@@ -104,6 +106,7 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
 
   const knownIds = await stores.knownPairIds();
   const knownSources = await stores.knownSourceIds();
+  const knownSkips = await stores.knownSkipKeys();
   const dedup = new DuplicateIndex(cfg.nearDupThreshold);
   for (const [key, id] of await stores.knownQaKeys()) dedup.rememberExact(key, id);
 
@@ -142,7 +145,11 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
       rejectBuf = [];
     }
     if (force) {
-      await stores.addSkips(skips, runId, repo.sha);
+      await stores.addSkips(
+        skips.filter((k) => !knownSkips.has(skipKey(repo.sha, k))),
+        runId,
+        repo.sha,
+      );
       skips.length = 0;
     }
     stStage.seconds += (performance.now() - t) / 1000;
@@ -190,9 +197,9 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
     for (const k of Object.keys(out.symbols) as SymbolKind[]) result.symbols[k] += out.symbols[k];
     for (const s of out.skips) {
       skips.push(s);
-      (s.reason === 'syntax_error' ? stExtract : stRead).reject(s.reason);
+      (EXTRACT_REASONS.has(s.reason) ? stExtract : stRead).reject(s.reason);
     }
-    const unreadable = out.skips.filter((s) => s.reason !== 'syntax_error').length;
+    const unreadable = out.skips.filter((s) => !EXTRACT_REASONS.has(s.reason)).length;
     stRead.kept += out.files - unreadable;
     stExtract.seen += out.files - unreadable;
     stExtract.kept += out.records.length;
@@ -223,11 +230,22 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
     const window = Math.max(2, cfg.workers * 2);
     for (const batch of batchFiles(files, cfg.taskBytes)) {
       const t = performance.now();
-      const data = await Promise.all(batch.map((f) => reader.read(f.oid)));
+      // A blob that cannot be read (say, a blobless clone that lost its network) is recorded, not fatal.
+      const data = await Promise.all(batch.map((f) => reader.read(f.oid).catch((e: Error) => e)));
       stRead.seconds += (performance.now() - t) / 1000;
-      // Each file gets its own ArrayBuffer (small Buffers share a pool), so it can be transferred.
-      const blobs = batch.map((f, i) => ({ path: f.path, data: new Uint8Array(data[i]!) }));
-      inFlight.push(runner.run({ files: blobs, ref: { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl }, limits: cfg.limits }));
+      const blobs: { path: string; data: Uint8Array }[] = [];
+      batch.forEach((f, i) => {
+        const d = data[i]!;
+        if (d instanceof Error) {
+          skips.push({ path: f.path, reason: 'read_error', detail: d.message });
+          stRead.reject('read_error');
+          progress.tick(1);
+        } else blobs.push({ path: f.path, data: new Uint8Array(d) }); // own ArrayBuffer (small Buffers share a pool), so it can be transferred
+      });
+      const task = runner.run({ files: blobs, ref: { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl }, limits: cfg.limits });
+      // Awaited in order below; until then a failure must not count as an unhandled rejection.
+      task.catch(() => undefined);
+      inFlight.push(task);
       if (inFlight.length >= window) {
         const out = await inFlight.shift()!;
         await handleOutput(out);

@@ -6,6 +6,7 @@ import { extractPythonSymbols } from '../extractors/python.js';
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
 import { validateCandidate, type LengthLimits } from '../validators/checks.js';
 import { normalizeForMatch } from '../validators/checks.js';
+import { redactSecrets } from '../validators/secrets.js';
 import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
 
 export interface CodeBatchFile {
@@ -82,7 +83,14 @@ export function extractCodeBatch(input: CodeBatchInput): ExtractOnlyOutput {
       out.skips.push({ path: f.path, reason: decoded.reason, detail: decoded.detail });
       continue;
     }
-    const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
+    let extraction: ReturnType<typeof extractPythonSymbols>;
+    try {
+      extraction = extractPythonSymbols(decoded.text, f.path);
+    } catch (e) {
+      out.skips.push({ path: f.path, reason: 'extract_error', detail: redactSecrets(String((e as Error).message)).text });
+      continue;
+    }
+    const { symbols, errors } = extraction;
     for (const e of errors) out.skips.push({ path: f.path, reason: 'syntax_error', detail: `line ${e.line}: ${e.message}` });
     out.symbols.push({ path: f.path, list: symbols.map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring, s.params.map((p) => p.name).join(',')]) });
   }
@@ -111,34 +119,42 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       out.skips.push({ path: f.path, reason: decoded.reason, detail: decoded.detail });
       continue;
     }
-    const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
-    for (const e of errors)
-      out.skips.push({
+    // A file's results are kept whole or not at all: one that breaks a rule is recorded and skipped.
+    try {
+      const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
+      const skips: SkipRecord[] = errors.map((e) => ({
         path: f.path,
-        reason: 'syntax_error',
+        reason: 'syntax_error' as const,
         detail: `line ${e.line}, column ${e.column}: ${e.message}; ${symbols.length} symbols still extracted`,
-      });
-    for (const s of symbols) out.symbols[s.symbolKind]++;
-    const records = codeSourceRecords(f.path, decoded.text, symbols, input.ref);
-    const firstRecord = out.records.length;
-    out.records.push(...records);
-    const recordIndex = new Map(records.map((r, i) => [r.id, firstRecord + i]));
-    let now = performance.now();
-    out.seconds.extract += (now - t) / 1000;
-    t = now;
-    const candidates = records.flatMap(ruleQuestionsForSymbol);
-    now = performance.now();
-    out.seconds.generate += (now - t) / 1000;
-    t = now;
-    for (const c of candidates) {
-      const checked = validateCandidate(c, input.limits);
-      const q = normalizeForMatch(checked.question);
-      const a = normalizeForMatch(checked.answer);
-      const signature = qaSignatureNormalized(`${q} ${a}`);
-      signatures.push(signature);
-      const ri = recordIndex.get(checked.sourceId) ?? -1;
-      const shared = ri >= 0 && out.records[ri]!.text === checked.context;
-      out.pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? ri : -1, qaKey: qaKeyNormalized(q, a) });
+      }));
+      const records = codeSourceRecords(f.path, decoded.text, symbols, input.ref);
+      const firstRecord = out.records.length;
+      const recordIndex = new Map(records.map((r, i) => [r.id, i]));
+      let now = performance.now();
+      out.seconds.extract += (now - t) / 1000;
+      t = now;
+      const candidates = records.flatMap(ruleQuestionsForSymbol);
+      now = performance.now();
+      out.seconds.generate += (now - t) / 1000;
+      t = now;
+      const pairs: CheckedPair[] = [];
+      const sigs: Uint32Array[] = [];
+      for (const c of candidates) {
+        const checked = validateCandidate(c, input.limits);
+        const q = normalizeForMatch(checked.question);
+        const a = normalizeForMatch(checked.answer);
+        sigs.push(qaSignatureNormalized(`${q} ${a}`));
+        const ri = recordIndex.get(checked.sourceId) ?? -1;
+        const shared = ri >= 0 && records[ri]!.text === checked.context;
+        pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? firstRecord + ri : -1, qaKey: qaKeyNormalized(q, a) });
+      }
+      out.skips.push(...skips);
+      for (const s of symbols) out.symbols[s.symbolKind]++;
+      out.records.push(...records);
+      out.pairs.push(...pairs);
+      signatures.push(...sigs);
+    } catch (e) {
+      out.skips.push({ path: f.path, reason: 'extract_error', detail: redactSecrets(String((e as Error).message)).text });
     }
     out.seconds.validate += (performance.now() - t) / 1000;
   }

@@ -16,6 +16,11 @@ export interface ResolvedRepo extends RepoRef {
   spec: string;
 }
 
+/** A URL without its user:password@ part: safe to log, store and name folders after. */
+export function withoutCredentials(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/i, '$1');
+}
+
 const looksLikeUrl = (s: string) => /^(https?|ssh|git|file):\/\//.test(s) || /^[\w.-]+@[\w.-]+:/.test(s);
 
 /** owner/name from a GitHub remote URL, or null. */
@@ -25,23 +30,24 @@ export function githubSlug(url: string): string | null {
 }
 
 async function cloneOrUpdate(url: string, dataDir: string, log: Logger): Promise<string> {
-  const slug = githubSlug(url) ?? url.replace(/^[a-z]+:\/\//, '').replace(/[^\w.-]+/g, '_');
+  const safeUrl = withoutCredentials(url);
+  const slug = githubSlug(safeUrl) ?? safeUrl.replace(/^[a-z]+:\/\//, '').replace(/[^\w.-]+/g, '_');
   const dest = resolve(dataDir, 'repos', slug.replace('/', '__'));
   mkdirSync(resolve(dataDir, 'repos'), { recursive: true });
   try {
     if (existsSync(join(dest, '.git'))) {
-      log.info({ url, dest }, 'updating existing clone');
-      await simpleGit(dest).fetch(['--filter=blob:none', 'origin']);
+      log.info({ url: safeUrl, dest }, 'updating existing clone');
+      await simpleGit(dest).fetch(['--filter=blob:none', '--tags', 'origin']);
       await simpleGit(dest).raw(['reset', '--hard', 'FETCH_HEAD']);
     } else {
-      log.info({ url, dest }, 'cloning (blobless)');
-      await simpleGit().clone(url, dest, ['--filter=blob:none', '--no-tags']);
+      log.info({ url: safeUrl, dest }, 'cloning (blobless)');
+      await simpleGit().clone(url, dest, ['--filter=blob:none']);
     }
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = withoutCredentials((e as Error).message);
     if (/Could not resolve host|unable to access|Network is unreachable|Connection refused|timed out|Failed to connect/i.test(msg))
-      throw new UserError(`cannot clone ${url}: the network is unreachable from here; clone it elsewhere and pass the local path: --repo <path>`);
-    throw new UserError(`cannot clone ${url}: ${msg.split('\n').find((l) => l.trim()) ?? msg}`);
+      throw new UserError(`cannot clone ${safeUrl}: the network is unreachable from here; clone it elsewhere and pass the local path: --repo <path>`);
+    throw new UserError(`cannot clone ${safeUrl}: ${msg.split('\n').find((l) => l.trim()) ?? msg}`);
   }
   return dest;
 }
@@ -60,21 +66,29 @@ export async function resolveRepo(spec: string, rev: string, dataDir: string, lo
   } catch {
     throw new UserError(`not a git repository: ${spec}`);
   }
-  try {
-    sha = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${rev}^{commit}`])).trim();
-  } catch {
-    throw new UserError(`revision not found in ${spec}: ${rev}`);
+  // In a clone, a branch other than the default one exists only as origin/<branch>.
+  const candidates = looksLikeUrl(spec) ? [rev, `origin/${rev}`] : [rev];
+  let found: string | null = null;
+  for (const r of candidates) {
+    try {
+      found = (await git.raw(['rev-parse', '--verify', '--end-of-options', `${r}^{commit}`])).trim();
+      break;
+    } catch {
+      // try the next candidate
+    }
   }
-  let origin = looksLikeUrl(spec) ? spec : '';
+  if (!found) throw new UserError(`revision not found in ${withoutCredentials(spec)}: ${rev}`);
+  sha = found;
+  let origin = looksLikeUrl(spec) ? withoutCredentials(spec) : '';
   if (!origin) {
     try {
-      origin = (await git.raw(['config', '--get', 'remote.origin.url'])).trim();
+      origin = withoutCredentials((await git.raw(['config', '--get', 'remote.origin.url'])).trim());
     } catch {
       origin = '';
     }
   }
   const slug = origin ? githubSlug(origin) : null;
-  return { path, spec, sha, repo: slug ?? (origin || resolve(spec)), webUrl: slug ? `https://github.com/${slug}` : null };
+  return { path, spec: withoutCredentials(spec), sha, repo: slug ?? (origin || resolve(spec)), webUrl: slug ? `https://github.com/${slug}` : null };
 }
 
 export interface TreeEntry {
@@ -109,6 +123,9 @@ export class BlobReader {
   private pending: { oid: string; resolve: (b: Buffer<ArrayBufferLike>) => void; reject: (e: Error) => void }[] = [];
   private buf: Buffer<ArrayBufferLike> = Buffer.alloc(0);
   private want: { size: number } | null = null;
+  // Body chunks of the blob being read, joined once it is complete (not on every chunk).
+  private parts: Buffer<ArrayBufferLike>[] = [];
+  private partBytes = 0;
   private failed: Error | null = null;
 
   constructor(repoPath: string) {
@@ -118,6 +135,7 @@ export class BlobReader {
     this.proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     this.proc.on('close', (code) => this.fail(new Error(`git cat-file exited (${code}): ${stderr.trim()}`)));
     this.proc.on('error', (e) => this.fail(e));
+    this.proc.stdin.on('error', (e) => this.fail(e));
   }
 
   private fail(e: Error): void {
@@ -133,19 +151,27 @@ export class BlobReader {
         if (nl < 0) return;
         const header = this.buf.subarray(0, nl).toString();
         this.buf = this.buf.subarray(nl + 1);
-        const p = this.pending[0];
         if (header.endsWith(' missing')) {
-          this.pending.shift();
-          p?.reject(new Error(`blob missing: ${header.split(' ')[0]}`));
+          this.pending.shift()?.reject(new Error(`blob missing: ${header.split(' ')[0]}`));
           continue;
         }
         this.want = { size: Number(header.split(' ')[2]) };
       }
-      if (this.buf.length < this.want.size + 1) return;
-      const blob = Buffer.from(this.buf.subarray(0, this.want.size));
-      this.buf = this.buf.subarray(this.want.size + 1);
+      // Body bytes (plus the trailing newline) may span many chunks.
+      const need = this.want.size + 1 - this.partBytes;
+      if (this.buf.length < need) {
+        this.parts.push(this.buf);
+        this.partBytes += this.buf.length;
+        this.buf = Buffer.alloc(0);
+        return;
+      }
+      this.parts.push(this.buf.subarray(0, need));
+      this.buf = this.buf.subarray(need);
+      const whole = Buffer.concat(this.parts, this.want.size + 1);
+      this.parts = [];
+      this.partBytes = 0;
       this.want = null;
-      this.pending.shift()?.resolve(blob);
+      this.pending.shift()?.resolve(whole.subarray(0, whole.length - 1));
     }
   }
 

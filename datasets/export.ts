@@ -1,7 +1,8 @@
 // Export: the active corpus (optionally at a past version) as JSONL train/validation/test splits in
 // QA or chat format, plus a dataset card.
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, renameSync, writeFileSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { finished } from 'node:stream/promises';
 import { resolve } from 'node:path';
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -37,7 +38,7 @@ export function systemPrompt(repo: string): string {
 }
 
 async function writeLine(stream: WriteStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
+  if (!stream.write(`${line}\n`)) await Promise.race([once(stream, 'drain'), once(stream, 'error')]);
 }
 
 export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Logger): Promise<ExportResult> {
@@ -54,7 +55,10 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
   } catch (e) {
     throw new UserError(`cannot create export dir ${opts.out}: ${(e as NodeJS.ErrnoException).code}`);
   }
-  const streams = Object.fromEntries(SPLITS.map((s) => [s, createWriteStream(resolve(out, `${s}.jsonl`))])) as Record<Split, WriteStream>;
+  // Written to .tmp files and renamed at the end: an export that fails leaves no half-written split.
+  const streams = Object.fromEntries(SPLITS.map((s) => [s, createWriteStream(resolve(out, `${s}.jsonl.tmp`))])) as Record<Split, WriteStream>;
+  let streamError: Error | null = null;
+  for (const st of Object.values(streams)) st.on('error', (e) => (streamError ??= e));
   const result: ExportResult = {
     out,
     format: opts.format,
@@ -123,9 +127,16 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
       }
     }
   } finally {
-    await Promise.all(SPLITS.map((s) => new Promise((r) => streams[s].end(r))));
+    await Promise.all(
+      SPLITS.map((s) => {
+        streams[s].end();
+        return finished(streams[s]).catch(() => undefined);
+      }),
+    );
     if (opts.version !== undefined) await corpus.checkoutLatest();
   }
+  if (streamError) throw new UserError(`cannot write the export to ${opts.out}: ${(streamError as NodeJS.ErrnoException).code ?? (streamError as Error).message}`);
+  for (const s of SPLITS) renameSync(resolve(out, `${s}.jsonl.tmp`), resolve(out, `${s}.jsonl`));
   const licenses = new Map<string, string>();
   for await (const rows of stores.scan('runs', ['repo', 'license', 'finished_at']))
     for (const r of rows) licenses.set(r.repo as string, r.license as string);

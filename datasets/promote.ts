@@ -2,7 +2,7 @@
 // rebuilt and the resulting corpus version recorded. Running it again promotes nothing new.
 import * as lancedb from '@lancedb/lancedb';
 import type { Logger } from '../lib/log.js';
-import { SCHEMAS, type Stores } from './store.js';
+import { SCHEMAS, sqlString, type Stores } from './store.js';
 
 export interface PromotionResult {
   promoted: number;
@@ -35,6 +35,10 @@ export async function promoteStaged(stores: Stores, log: Logger, runId = 'promot
       .execute(chunk);
     inserted += r.numInsertedRows;
     updated += r.numUpdatedRows;
+    // Exactly the rows merged are marked, and only if still validated: a pair staged or retired
+    // meanwhile keeps its status.
+    const ids = chunk.map((row) => sqlString(row.id as string)).join(',');
+    await staging.update({ where: `status = 'validated' AND id IN (${ids})`, values: { status: 'promoted' } });
     chunk = [];
   };
   for await (const rows of stores.scan('staging', PAIR_COLUMNS, "status = 'validated'")) {
@@ -53,7 +57,6 @@ export async function promoteStaged(stores: Stores, log: Logger, runId = 'promot
   }
   await write();
   if (promoted) {
-    await staging.update({ where: "status = 'validated'", values: { status: 'promoted' } });
     await corpus.createIndex('search_text', { config: lancedb.Index.fts(), replace: true });
   }
   const version = await corpus.version();

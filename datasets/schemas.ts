@@ -146,7 +146,7 @@ export type Split = z.infer<typeof Split>;
 /** A file or API item that could not be turned into records, with why. */
 export const SkipRecord = z.object({
   path: z.string(),
-  reason: z.enum(['binary', 'not_utf8', 'too_large', 'syntax_error', 'read_error']),
+  reason: z.enum(['binary', 'not_utf8', 'too_large', 'syntax_error', 'read_error', 'extract_error']),
   detail: z.string(),
 });
 export type SkipRecord = z.infer<typeof SkipRecord>;

@@ -183,6 +183,8 @@ export function sourceRow(r: SourceRecord, runId: string) {
   };
 }
 
+export const skipKey = (commit: string, s: Pick<SkipRecord, 'path' | 'reason'>) => `${commit}\u0000${s.path}\u0000${s.reason}`;
+
 /** SQL string literal for LanceDB filters. */
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
@@ -244,6 +246,13 @@ export class Stores {
     const keys = new Map<string, string>();
     for (const name of ['staging', 'corpus'] as const)
       for await (const rows of this.scan(name, ['id', 'qa_key'])) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
+    return keys;
+  }
+
+  /** (commit, path, reason) of every recorded skip, so a re-run does not record it again. */
+  async knownSkipKeys(): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for await (const rows of this.scan('skipped', ['commit', 'path', 'reason'])) for (const r of rows) keys.add(skipKey(r.commit as string, r as SkipRecord));
     return keys;
   }
 

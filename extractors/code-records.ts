@@ -13,7 +13,7 @@ export interface RepoRef {
   webUrl: string | null;
 }
 
-/** The header line every code context starts with; location answers are grounded in it. */
+/** The line a location pair's context starts with; its answer is grounded in it. */
 export const locationLine = (path: string, start: number, end: number) => `# ${path}, lines ${start}-${end}`;
 
 function sliceLines(lines: string[], from: number, to: number): string {
@@ -21,11 +21,12 @@ function sliceLines(lines: string[], from: number, to: number): string {
 }
 
 /**
- * The evidence text for a symbol: its location line, then its decorators, header and docstring
- * verbatim; for classes also the header lines of the public methods.
+ * The evidence text for a symbol, verbatim from the file: decorators, header and docstring; for
+ * classes also the header lines of the public methods. No line numbers in it, so a symbol that only
+ * moved keeps its text, and the pairs drawn from it keep their ids.
  */
-function evidenceText(s: ExtractedSymbol, lines: string[], path: string, children: ExtractedSymbol[]): string {
-  const parts = [locationLine(path, s.startLine, s.endLine), sliceLines(lines, s.startLine, s.headerEndLine)];
+function evidenceText(s: ExtractedSymbol, lines: string[], children: ExtractedSymbol[]): string {
+  const parts = [sliceLines(lines, s.startLine, s.headerEndLine)];
   if (s.symbolKind === 'class') {
     for (const m of children) parts.push(sliceLines(lines, m.defLine, m.signatureEndLine));
   }
@@ -46,14 +47,30 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
     const span = s.symbolKind === 'module' ? source : sliceLines(lines, s.startLine, s.endLine);
     const contentHash = createHash('sha256').update(span).digest('hex');
     const children = s.symbolKind === 'class' ? (methodsOf.get(s.qualname) ?? []).filter((m) => m.startLine >= s.startLine && m.endLine <= s.endLine) : [];
-    const text = redactSecrets(evidenceText(s, lines, path, children));
-    const doc = s.docstring === null ? null : redactSecrets(s.docstring);
-    const kinds = [...new Set([...text.kinds, ...(doc?.kinds ?? [])])];
-    const { startLine, endLine, ...code } = s;
+    const kinds = new Set<string>();
+    // Everything of the symbol that is stored passes through redaction: text, docstring, and the
+    // signature parts (a default value can be a token).
+    const redact = <T extends string | null>(v: T): T => {
+      if (v === null) return v;
+      const r = redactSecrets(v);
+      for (const k of r.kinds) kinds.add(k);
+      return r.text as T;
+    };
+    const text = redact(evidenceText(s, lines, children));
+    const { startLine, endLine, ...raw } = s;
+    const code = {
+      ...raw,
+      docstring: redact(raw.docstring),
+      signature: redact(raw.signature),
+      returns: redact(raw.returns),
+      params: raw.params.map((p) => ({ ...p, annotation: redact(p.annotation), default: redact(p.default) })),
+      decorators: raw.decorators.map(redact),
+      bases: raw.bases.map(redact),
+    };
     return {
       id: contentId('code_symbol', path, s.qualname, s.variant, contentHash),
       kind: 'code_symbol',
-      text: text.text,
+      text,
       contentHash,
       provenance: {
         repo: ref.repo,
@@ -68,8 +85,8 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
         issueNumber: null,
         commentId: null,
       },
-      code: { ...code, docstring: doc?.text ?? null },
-      redactions: kinds,
+      code,
+      redactions: [...kinds],
     };
   });
 }

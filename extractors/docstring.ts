@@ -29,15 +29,22 @@ export function evalStringLiteral(literal: string): string | null {
   // Python normalises newlines in source to \n before evaluating literals.
   const text = body.replace(/\r\n?/g, '\n');
   if (prefix.includes('r')) return text;
-  return text.replace(
+  let invalid = false;
+  const value = text.replace(
     /\\(\n|\\|'|"|[abfnrtv]|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8})/g,
     (_all, esc: string) => {
       const simple = ESCAPES[esc];
       if (simple !== undefined) return simple;
-      if (esc[0] === 'x' || esc[0] === 'u' || esc[0] === 'U') return String.fromCodePoint(parseInt(esc.slice(1), 16));
-      return String.fromCodePoint(parseInt(esc, 8));
+      const cp = esc[0] === 'x' || esc[0] === 'u' || esc[0] === 'U' ? parseInt(esc.slice(1), 16) : parseInt(esc, 8);
+      // Python rejects \U beyond U+10FFFF as a syntax error; so does this (no docstring).
+      if (cp > 0x10ffff) {
+        invalid = true;
+        return '';
+      }
+      return String.fromCodePoint(cp);
     },
   );
+  return invalid ? null : value;
 }
 
 function expandTabs(line: string, tabSize = 8): string {

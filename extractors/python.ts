@@ -4,6 +4,7 @@
 import Parser from 'tree-sitter';
 import Python from 'tree-sitter-python';
 import type { CodeSymbol, Param } from '../datasets/schemas.js';
+import { redactSecrets } from '../validators/secrets.js';
 import { cleandoc, evalStringLiteral } from './docstring.js';
 
 type Node = Parser.SyntaxNode;
@@ -233,6 +234,10 @@ function labelVariants(symbols: ExtractedSymbol[]): void {
       else if (overloads.length && g.length - overloads.length === 1) s.variant = 'implementation';
       else s.variant = `definition ${i + 1} of ${g.length}`;
     });
+    // Two getters (or setters) under if/else would share a label: number them.
+    const byLabel = new Map<string, ExtractedSymbol[]>();
+    for (const s of g) byLabel.set(s.variant!, [...(byLabel.get(s.variant!) ?? []), s]);
+    for (const [label, same] of byLabel) if (same.length > 1) same.forEach((s, k) => (s.variant = `${label} ${k + 1} of ${same.length}`));
   }
 }
 
@@ -249,7 +254,7 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
     errors.push({
       line: pos.row + 1,
       column: pos.column + 1,
-      message: e?.isMissing ? `missing ${e.type}` : `invalid syntax near ${JSON.stringify(squash(e?.text ?? '').slice(0, 40))}`,
+      message: e?.isMissing ? `missing ${e.type}` : `invalid syntax near ${JSON.stringify(redactSecrets(squash(e?.text ?? '').slice(0, 40)).text)}`,
     });
   }
 

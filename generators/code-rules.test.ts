@@ -31,7 +31,7 @@ describe('ruleQuestionsForSymbol', () => {
       '- `name` (type `str`): The registered name of the shape.\n- `timeout` (type `int`, default `10`): Seconds to wait before giving up.',
     );
     expect(find('What exceptions can the method `Shape.area` in `pkg/shapes.py` raise?').answer).toBe('- `NotImplementedError`: Always, subclasses override it.');
-    expect(find('What does the method `Circle.diameter` (property setter, defined at line 40) in `pkg/shapes.py` do?').answer).toBe(
+    expect(find('What does the method `Circle.diameter` (property setter) in `pkg/shapes.py` do?').answer).toBe(
       'Set the radius from a diameter value.',
     );
     expect(find('Where is `scale` (overload 2 of 2) defined?').answer).toBe('In `pkg/shapes.py`, lines 66-67.');
@@ -48,11 +48,11 @@ describe('ruleQuestionsForSymbol', () => {
     });
     // A location context is the location line and the header, quoted verbatim.
     expect(loc.context).toBe(`# pkg/shapes.py, lines 24-48\n${SHAPES_PY.split('\n')[23]}`);
-    const sig = find('What is the signature of the method `Circle.diameter` (property setter, defined at line 40) in `pkg/shapes.py`?');
-    expect(sig.context).toBe('# pkg/shapes.py, lines 39-42\n    @diameter.setter\n    def diameter(self, value: float) -> None:');
-    // A docstring answer's context holds the docstring too.
+    const sig = find('What is the signature of the method `Circle.diameter` (property setter) in `pkg/shapes.py`?');
+    expect(sig.context).toBe('    @diameter.setter\n    def diameter(self, value: float) -> None:');
+    // A docstring answer's context holds the docstring too, and no line numbers.
     const purpose = find('What is the class `Circle` in `pkg/shapes.py` for?');
-    expect(purpose.context.split('\n').slice(1, 7)).toEqual(SHAPES_PY.split('\n').slice(23, 29));
+    expect(purpose.context.split('\n').slice(0, 6)).toEqual(SHAPES_PY.split('\n').slice(23, 29));
   });
 
   it('draws no docstring pair from a private undocumented or boilerplate symbol', () => {
@@ -60,6 +60,20 @@ describe('ruleQuestionsForSymbol', () => {
     const recs = codeSourceRecords('m.py', src, extractPythonSymbols(src, 'm.py').symbols, { repo: 'a/b', sha: SHA, webUrl: null });
     const cats = recs.flatMap(ruleQuestionsForSymbol).map((p) => `${p.category}:${p.provenance.qualname}`);
     expect(cats.sort()).toEqual(['location:forward', 'parameters:forward', 'signature:forward']);
+  });
+
+  it('keeps the ids of pairs whose symbol only moved, and gives twins distinct labels', () => {
+    const ids = (src: string) =>
+      new Set(
+        codeSourceRecords('pkg/shapes.py', src, extractPythonSymbols(src, 'pkg/shapes.py').symbols, { repo: 'acme/shapes', sha: SHA, webUrl: null })
+          .flatMap(ruleQuestionsForSymbol)
+          .filter((p) => p.category !== 'location' && p.category !== 'module_purpose')
+          .map((p) => p.id),
+      );
+    expect(ids(`import os\n\n${SHAPES_PY}`)).toEqual(ids(SHAPES_PY));
+    const twins = 'class A:\n    if X:\n        @property\n        def p(self):\n            """First getter of the value."""\n    else:\n        @property\n        def p(self):\n            """Second getter of the value."""\n';
+    const labels = extractPythonSymbols(twins, 'a.py').symbols.map((s) => s.variant);
+    expect(labels).toEqual([null, null, 'property getter 1 of 2', 'property getter 2 of 2']);
   });
 
   it('keeps ids independent of the commit sha', () => {

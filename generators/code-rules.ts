@@ -2,8 +2,9 @@
 import type { Category, CodeSymbol, GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
 import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extractors/docstring.js';
 import { contentId } from '../lib/hash.js';
+import { locationLine } from '../extractors/code-records.js';
 
-export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.1.0', promptVersion: null, model: null };
+export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.2.0', promptVersion: null, model: null };
 
 /** A pair before validation: verdicts empty, no near-duplicate cluster yet. */
 export type CandidatePair = QAPair;
@@ -19,17 +20,14 @@ const KIND_WORD: Record<CodeSymbol['symbolKind'], string> = {
 /** How a question names its symbol: kind, qualname, which variant, and file. */
 export function symbolLabel(c: CodeSymbol, path: string): string {
   const kind = (c.isAsync ? 'async ' : '') + KIND_WORD[c.symbolKind];
-  const variant = c.variant ? ` (${c.variant}, defined at line ${c.defLine})` : '';
+  const variant = c.variant ? ` (${c.variant})` : '';
   return `the ${kind} ${code(c.qualname)}${variant} in ${code(path)}`;
 }
 
-/**
- * The location line and the header (decorators through the `:` of def/class): the whole context of
- * a location, signature or bases question, which needs no docstring.
- */
+/** The header (decorators through the `:` of def/class): the context of signature and bases pairs. */
 export function headerContext(rec: SourceRecord): string {
   const c = rec.code!;
-  const lines = 2 + c.signatureEndLine - rec.provenance.startLine!;
+  const lines = 1 + c.signatureEndLine - rec.provenance.startLine!;
   let end = -1;
   for (let i = 0; i < lines; i++) {
     end = rec.text.indexOf('\n', end + 1);
@@ -115,7 +113,14 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   if (c.isPublic) {
     const lines = `lines ${startLine}-${endLine}`;
     out.push(
-      pair(rec, 'location', `Where is ${code(c.qualname)}${c.variant ? ` (${c.variant})` : ''} defined?`, `In ${code(path)}, ${lines}.`, [path, lines], headerContext(rec)),
+      pair(
+        rec,
+        'location',
+        `Where is ${code(c.qualname)}${c.variant ? ` (${c.variant})` : ''} defined?`,
+        `In ${code(path)}, ${lines}.`,
+        [path, lines],
+        `${locationLine(path, startLine!, endLine!)}\n${headerContext(rec)}`,
+      ),
     );
   }
 

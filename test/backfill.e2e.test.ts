@@ -62,9 +62,9 @@ describe('backfill', () => {
     expect(first.repo).toEqual({ repo: 'acme/shapes', sha: repo.sha });
     expect(first.license).toBe('MIT');
     expect(first.files).toBe(9);
-    expect(first.symbols).toEqual({ module: 7, class: 11, function: 32_016, method: 10 });
+    expect(first.symbols).toEqual({ module: 7, class: 11, function: 32_017, method: 10 });
     const stats = await qaforgeJson(['--data-dir', data, 'stats', '--json']);
-    expect(stats.symbols).toEqual({ module: 7, class: 11, function: 32_016, method: 10 });
+    expect(stats.symbols).toEqual({ module: 7, class: 11, function: 32_017, method: 10 });
     expect(stats.skipped).toEqual({ not_utf8: 1, binary: 1, syntax_error: 1 });
     const rows = await allRows(data);
     const skipped = Object.fromEntries(rows.skipped.map((r) => [r.path, r.reason]));
@@ -75,14 +75,21 @@ describe('backfill', () => {
   it('rejects every pair from a docstring holding a token, and stores the token nowhere', async () => {
     const rows = await allRows(data);
     const secretRejects = rows.rejected.filter((r) => (r.reasons as string).split(',').includes('secret'));
-    // Location and signature contexts hold only the header, which has no token; the other two quote the docstring.
-    expect(secretRejects.map((r) => r.category).sort()).toEqual(['parameters', 'purpose']);
+    // connect(): location and signature contexts hold only the header, which has no token; the other
+    // two quote the docstring. login(): the token is a default value, so every pair of it goes.
+    expect(secretRejects.map((r) => `${r.category}:${r.qualname}`).sort()).toEqual([
+      'location:login',
+      'parameters:connect',
+      'parameters:login',
+      'purpose:connect',
+      'signature:login',
+    ]);
     expect(secretRejects.every((r) => r.path === 'pkg/secrets.py')).toBe(true);
     expect(JSON.stringify(rows)).not.toContain(FAKE_TOKEN);
     // Nor in any file under the data dir, compressed or not.
     const walk = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : [join(d, f)]));
     for (const f of walk(data)) expect(readFileSync(f).includes(FAKE_TOKEN), f).toBe(false);
-    expect(first.rejected).toBe(2);
+    expect(first.rejected).toBe(5);
     expect(first.nearDuplicates).toBeGreaterThanOrEqual(1);
   });
 
@@ -108,6 +115,7 @@ describe('backfill', () => {
     expect(again.rejected).toBe(0);
     expect(again.alreadyKnown).toBe(first.candidates);
     const before = await qaforgeJson(['--data-dir', data, 'stats', '--json']);
+    expect(before.skipped).toEqual({ not_utf8: 1, binary: 1, syntax_error: 1 });
     const p = await qaforgeJson(['--data-dir', data, 'promote']);
     expect(p.promoted).toBe(0);
     const after = await qaforgeJson(['--data-dir', data, 'stats', '--json']);
@@ -136,21 +144,28 @@ describe('backfill', () => {
       const card = readFileSync(join(out, 'README.md'), 'utf8');
       expect(card).toContain('license: mit');
       expect(card).toContain(`commit(s): ${repo.sha}`);
-      expect(card).toContain('code-rules@1.1.0');
+      expect(card).toContain('code-rules@1.2.0');
       expect(card).toContain(`- rows: ${stats.corpus.active}`);
     }
   });
 
-  it('drops exact question+answer copies at a new commit, exports an older corpus version, and retires a pair', async () => {
+  it('keeps pairs of moved symbols, drops exact question+answer copies at a new commit, exports an older version, and retires a pair', async () => {
     const v1 = (await qaforgeJson(['--data-dir', data, 'stats', '--json'])).corpus;
-    // Two comment lines on top shift every line of shapes.py: location answers change, docstring answers do not.
-    await repo.commit({ 'pkg/shapes.py': `# comment one\n# comment two\n${SHAPES_PY}` }, 'shift shapes');
+    // Two comment lines on top move every symbol of shapes.py: location answers change, nothing else.
+    // Rewording docstring text below two summaries changes those contexts but not the answers drawn
+    // from them: the module purpose, Circle's purpose and Circle's methods become exact copies.
+    const shifted = `# comment one\n# comment two\n${SHAPES_PY}`
+      .replace('Used by the fixture tests.', 'Used by the fixture tests and nothing else.')
+      .replace('Radius of the circle, in units.', 'Radius of the circle, in metres.');
+    await repo.commit({ 'pkg/shapes.py': shifted }, 'shift shapes');
     const second = await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, '--json']);
     expect(second.repo.sha).toBe(repo.sha);
     const rows = await allRows(data);
     const dups = rows.rejected.filter((r) => r.reasons === 'duplicate' && r.run_id === second.runId);
-    expect(dups).toHaveLength(19);
-    expect(second.staged).toBe(27);
+    expect(dups.map((r) => `${r.category}:${r.qualname}`).sort()).toEqual(['methods:Circle', 'module_purpose:pkg.shapes', 'purpose:Circle']);
+    expect(second.staged).toBe(SHAPES_PAIRS.location);
+    expect(second.rejected).toBe(3);
+    expect(second.alreadyKnown).toBe(first.candidates - SHAPES_PAIRS.location - 3);
     await qaforgeJson(['--data-dir', data, 'promote']);
     const old = await qaforgeJson(['--data-dir', data, 'export', '--out', join(tempDir('qaforge-export-'), 'v1'), '--version', String(v1.version)]);
     expect(old.rows).toBe(v1.active);
@@ -165,7 +180,7 @@ describe('backfill', () => {
     const exported = await qaforgeJson(['--data-dir', data, 'export', '--out', join(tempDir('qaforge-export-'), 'now')]);
     const ids = ['train', 'validation', 'test'].flatMap((s) => readFileSync(join(exported.out, `${s}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).id));
     expect(ids).not.toContain(target.id);
-    expect(ids).toHaveLength(v1.active + 27 - 1);
+    expect(ids).toHaveLength(v1.active + SHAPES_PAIRS.location - 1);
   });
 
   it('samples pairs by category', async () => {

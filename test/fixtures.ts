@@ -178,6 +178,10 @@ export const FAKE_TOKEN = 'ghp_' + 'Q'.repeat(12) + 'a1b2c3d4e5f6g7h8i9j0k1l2';
 export const SECRETS_PY = `def connect(host):
     """Connect to the mirror using token ${FAKE_TOKEN} for auth."""
     return host
+
+
+def login(user, token="${FAKE_TOKEN}"):
+    return user
 `;
 
 export const MODELS_PY = `class BertModel:
