@@ -38,7 +38,8 @@ export function systemPrompt(repo: string): string {
 }
 
 async function writeLine(stream: WriteStream, line: string): Promise<void> {
-  if (!stream.write(`${line}\n`)) await Promise.race([once(stream, 'drain'), once(stream, 'error')]);
+  // once() rejects if the stream errors while we wait.
+  if (!stream.write(`${line}\n`)) await once(stream, 'drain');
 }
 
 export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Logger): Promise<ExportResult> {

@@ -59,7 +59,7 @@ describe('ruleQuestionsForSymbol', () => {
     const src = 'def _hidden(x):\n    pass\n\ndef forward(x):\n    """Forward pass."""\n    return x\n';
     const recs = codeSourceRecords('m.py', src, extractPythonSymbols(src, 'm.py').symbols, { repo: 'a/b', sha: SHA, webUrl: null });
     const cats = recs.flatMap(ruleQuestionsForSymbol).map((p) => `${p.category}:${p.provenance.qualname}`);
-    expect(cats.sort()).toEqual(['location:forward', 'parameters:forward', 'signature:forward']);
+    expect(cats.sort()).toEqual(['location:forward', 'signature:forward']);
   });
 
   it('keeps the ids of pairs whose symbol only moved, and gives twins distinct labels', () => {

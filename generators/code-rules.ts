@@ -4,7 +4,7 @@ import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extra
 import { contentId } from '../lib/hash.js';
 import { locationLine } from '../extractors/code-records.js';
 
-export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.2.0', promptVersion: null, model: null };
+export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.3.0', promptVersion: null, model: null };
 
 /** A pair before validation: verdicts empty, no near-duplicate cluster yet. */
 export type CandidatePair = QAPair;
@@ -64,6 +64,8 @@ function parametersPair(rec: SourceRecord, c: CodeSymbol, doc: DocSections | nul
   const params = c.params.filter((p, i) => !isReceiver(c, i, p.name));
   if (!params.length) return null;
   const described = new Map((doc?.params ?? []).map((e) => [e.name.replace(/^\*+/, ''), e]));
+  // Bare names (no type, default or description) say nothing the signature pair does not.
+  if (!params.some((p) => p.annotation !== null || p.default !== null || described.get(p.name)?.description)) return null;
   const evidence: string[] = [];
   const lines = params.map((p) => {
     const prefix = p.kind === 'var_positional' ? '*' : p.kind === 'var_keyword' ? '**' : '';

@@ -91,7 +91,7 @@ export const SHAPES_PAIRS = {
   methods: 2,
   bases: 1,
   signature: 9,
-  parameters: 6,
+  parameters: 5,
   returns: 6,
   raises: 1,
 };
