@@ -2,7 +2,6 @@
 // them on worker threads, drop exact duplicates and cluster near ones, and write staging/rejected.
 // Idempotent: ids already in staging, rejected or the corpus are skipped.
 import { randomBytes } from 'node:crypto';
-import { Piscina } from 'piscina';
 import type { QAPair, RejectReason, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
 import { skipKey, Stores } from '../datasets/store.js';
 import type { Config } from '../lib/config.js';
@@ -10,8 +9,9 @@ import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats, startProgress } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
 import { BANDS, DuplicateIndex, NUM_PERM } from '../validators/dedup.js';
-import { extractCodeBatch, processCodeBatch, restoreContexts, type CheckedPair, type CodeBatchInput, type CodeBatchOutput, type ExtractOnlyOutput } from './code-batch.js';
-import { BlobReader, detectLicense, listFiles, resolveRepo, type ResolvedRepo, type TreeEntry } from './repo.js';
+import { restoreContexts, type CheckedPair, type CodeBatchOutput } from './code-batch.js';
+import { batchFiles, batchRunner, runBatchesInOrder } from './code-pool.js';
+import { BlobReader, detectLicense, listFiles, resolveRepo, type ResolvedRepo } from './repo.js';
 
 export interface BackfillResult {
   runId: string;
@@ -33,51 +33,6 @@ export interface BackfillResult {
 const FLUSH_ROWS = 5000;
 // Skip reasons of the extract stage; the others (binary, not_utf8, read_error) are the read stage's.
 const EXTRACT_REASONS = new Set(['syntax_error', 'extract_error']);
-
-/** Cuts the file list into worker tasks of at most `taskBytes` (one file may exceed it alone). */
-export function batchFiles(files: TreeEntry[], taskBytes: number): TreeEntry[][] {
-  const batches: TreeEntry[][] = [];
-  let cur: TreeEntry[] = [];
-  let bytes = 0;
-  for (const f of files) {
-    if (cur.length && bytes + f.size > taskBytes) {
-      batches.push(cur);
-      cur = [];
-      bytes = 0;
-    }
-    cur.push(f);
-    bytes += f.size;
-  }
-  if (cur.length) batches.push(cur);
-  return batches;
-}
-
-export type BatchRunner = {
-  run(input: CodeBatchInput): Promise<CodeBatchOutput>;
-  extract(input: CodeBatchInput): Promise<ExtractOnlyOutput>;
-  close(): Promise<void>;
-};
-
-/** Runs code batches on `workers` threads (piscina), or inline when workers is 1. */
-export function batchRunner(workers: number): BatchRunner {
-  if (workers <= 1)
-    return { run: async (input) => processCodeBatch(input), extract: async (input) => extractCodeBatch(input), close: async () => undefined };
-  const pool = new Piscina({
-    filename: new URL('./code-worker.ts', import.meta.url).href,
-    minThreads: workers,
-    maxThreads: workers,
-    // Workers load TypeScript through tsx, whatever loaded the main thread.
-    execArgv: ['--import', 'tsx'],
-    // A batch needs a few tens of MB; a bounded old generation makes V8 collect instead of growing.
-    resourceLimits: { maxOldGenerationSizeMb: 256 },
-  });
-  const transferList = (input: CodeBatchInput) => input.files.map((f) => f.data.buffer as ArrayBuffer);
-  return {
-    run: (input) => pool.run(input, { transferList: transferList(input) }),
-    extract: (input) => pool.run({ ...input, extractOnly: true }, { transferList: transferList(input) }),
-    close: () => pool.destroy(),
-  };
-}
 
 export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'): Promise<BackfillResult> {
   const t0 = performance.now();
@@ -225,38 +180,21 @@ export async function runBackfill(cfg: Config, log: Logger, command = 'backfill'
   const reader = new BlobReader(repo.path);
   const progress = startProgress('backfill', files.length, log);
   try {
-    // Results are consumed in submission order, so near-duplicate clusters do not depend on thread timing.
-    const inFlight: Promise<CodeBatchOutput>[] = [];
-    const window = Math.max(2, cfg.workers * 2);
-    for (const batch of batchFiles(files, cfg.taskBytes)) {
-      const t = performance.now();
-      // A blob that cannot be read (say, a blobless clone that lost its network) is recorded, not fatal.
-      const data = await Promise.all(batch.map((f) => reader.read(f.oid).catch((e: Error) => e)));
-      stRead.seconds += (performance.now() - t) / 1000;
-      const blobs: { path: string; data: Uint8Array }[] = [];
-      batch.forEach((f, i) => {
-        const d = data[i]!;
-        if (d instanceof Error) {
-          skips.push({ path: f.path, reason: 'read_error', detail: d.message });
-          stRead.reject('read_error');
-          progress.tick(1);
-        } else blobs.push({ path: f.path, data: new Uint8Array(d) }); // own ArrayBuffer (small Buffers share a pool), so it can be transferred
-      });
-      const task = runner.run({ files: blobs, ref: { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl }, limits: cfg.limits });
-      // Awaited in order below; until then a failure must not count as an unhandled rejection.
-      task.catch(() => undefined);
-      inFlight.push(task);
-      if (inFlight.length >= window) {
-        const out = await inFlight.shift()!;
+    const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
+    stRead.seconds += await runBatchesInOrder(batchFiles(files, cfg.taskBytes), reader, {
+      window: Math.max(2, cfg.workers * 2),
+      submit: (blobs) => runner.run({ files: blobs, ref, limits: cfg.limits }),
+      consume: async (out) => {
         await handleOutput(out);
         progress.tick(out.files, `${result.staged} staged`);
-      }
-    }
-    for (const p of inFlight.splice(0)) {
-      const out = await p;
-      await handleOutput(out);
-      progress.tick(out.files, `${result.staged} staged`);
-    }
+      },
+      // A blob that cannot be read (say, a blobless clone that lost its network) is recorded, not fatal.
+      unreadable: (f, e) => {
+        skips.push({ path: f.path, reason: 'read_error', detail: e.message });
+        stRead.reject('read_error');
+        progress.tick(1);
+      },
+    });
     await flush(true);
   } finally {
     progress.stop();

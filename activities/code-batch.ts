@@ -2,7 +2,7 @@
 // Runs inside a worker thread (activities/code-worker.ts) or inline; pure apart from the clock.
 import type { QAPair, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
 import { codeSourceRecords, type RepoRef } from '../extractors/code-records.js';
-import { extractPythonSymbols } from '../extractors/python.js';
+import { extractPythonSymbols, type ExtractedSymbol } from '../extractors/python.js';
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
 import { validateCandidate, type LengthLimits } from '../validators/checks.js';
 import { normalizeForMatch } from '../validators/checks.js';
@@ -72,26 +72,45 @@ export interface ExtractOnlyOutput {
   symbols: { path: string; list: [SymbolKind, string, number, number, string | null, string][] }[];
 }
 
+const extractError = (path: string, e: unknown): SkipRecord => ({
+  path,
+  reason: 'extract_error',
+  detail: redactSecrets(String((e as Error).message)).text,
+});
+
+/**
+ * Decodes and extracts one file. A file that cannot be read as text, or that the extractor fails
+ * on, comes back as the skip that says why; syntax errors come as skips beside what still parsed.
+ */
+function extractFile(f: CodeBatchFile): { text: string; symbols: ExtractedSymbol[]; skips: SkipRecord[] } | { skip: SkipRecord } {
+  const decoded = decodeSource(f.data);
+  if (!('text' in decoded)) return { skip: { path: f.path, reason: decoded.reason, detail: decoded.detail } };
+  try {
+    const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
+    const skips = errors.map((e) => ({
+      path: f.path,
+      reason: 'syntax_error' as const,
+      detail: `line ${e.line}, column ${e.column}: ${e.message}; ${symbols.length} symbols still extracted`,
+    }));
+    return { text: decoded.text, symbols, skips };
+  } catch (e) {
+    return { skip: extractError(f.path, e) };
+  }
+}
+
 /** Extraction alone (decode + tree-sitter + symbols), for benchmarks and parity checks. */
 export function extractCodeBatch(input: CodeBatchInput): ExtractOnlyOutput {
   const out: ExtractOnlyOutput = { files: 0, bytes: 0, skips: [], symbols: [] };
   for (const f of input.files) {
     out.files++;
     out.bytes += f.data.byteLength;
-    const decoded = decodeSource(f.data);
-    if (!('text' in decoded)) {
-      out.skips.push({ path: f.path, reason: decoded.reason, detail: decoded.detail });
+    const x = extractFile(f);
+    if ('skip' in x) {
+      out.skips.push(x.skip);
       continue;
     }
-    let extraction: ReturnType<typeof extractPythonSymbols>;
-    try {
-      extraction = extractPythonSymbols(decoded.text, f.path);
-    } catch (e) {
-      out.skips.push({ path: f.path, reason: 'extract_error', detail: redactSecrets(String((e as Error).message)).text });
-      continue;
-    }
-    const { symbols, errors } = extraction;
-    for (const e of errors) out.skips.push({ path: f.path, reason: 'syntax_error', detail: `line ${e.line}: ${e.message}` });
+    const { symbols } = x;
+    out.skips.push(...x.skips);
     out.symbols.push({ path: f.path, list: symbols.map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring, s.params.map((p) => p.name).join(',')]) });
   }
   return out;
@@ -114,20 +133,15 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
     out.files++;
     out.bytes += f.data.byteLength;
     let t = performance.now();
-    const decoded = decodeSource(f.data);
-    if (!('text' in decoded)) {
-      out.skips.push({ path: f.path, reason: decoded.reason, detail: decoded.detail });
+    const x = extractFile(f);
+    if ('skip' in x) {
+      out.skips.push(x.skip);
       continue;
     }
+    const { text, symbols, skips } = x;
     // A file's results are kept whole or not at all: one that breaks a rule is recorded and skipped.
     try {
-      const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
-      const skips: SkipRecord[] = errors.map((e) => ({
-        path: f.path,
-        reason: 'syntax_error' as const,
-        detail: `line ${e.line}, column ${e.column}: ${e.message}; ${symbols.length} symbols still extracted`,
-      }));
-      const records = codeSourceRecords(f.path, decoded.text, symbols, input.ref);
+      const records = codeSourceRecords(f.path, text, symbols, input.ref);
       const firstRecord = out.records.length;
       const recordIndex = new Map(records.map((r, i) => [r.id, i]));
       let now = performance.now();
@@ -154,7 +168,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       out.pairs.push(...pairs);
       signatures.push(...sigs);
     } catch (e) {
-      out.skips.push({ path: f.path, reason: 'extract_error', detail: redactSecrets(String((e as Error).message)).text });
+      out.skips.push(extractError(f.path, e));
     }
     out.seconds.validate += (performance.now() - t) / 1000;
   }

@@ -2,7 +2,7 @@
 import { UserError } from '../lib/errors.js';
 import type { Category, QAPair } from './schemas.js';
 import { Category as CategoryEnum, RejectReason } from './schemas.js';
-import { pairFromRow, SCHEMAS, sqlString, type Stores } from './store.js';
+import { columnsOf, pairFromRow, sqlString, type Stores } from './store.js';
 
 export interface StoreStats {
   symbols: Record<string, number>;
@@ -72,8 +72,7 @@ export async function findPair(stores: Stores, id: string): Promise<FoundPair[]>
   if (!/^[0-9a-f]{32}$/.test(id)) throw new UserError(`not a pair id: ${id} (32 hex characters)`);
   const found: FoundPair[] = [];
   for (const where of PAIR_TABLES) {
-    const cols = SCHEMAS[where].fields.map((f) => f.name).filter((n) => n !== 'search_text');
-    for await (const rows of stores.scan(where, cols, `id = ${sqlString(id)}`))
+    for await (const rows of stores.scan(where, columnsOf(where), `id = ${sqlString(id)}`))
       for (const row of rows)
         found.push({
           where,
@@ -97,10 +96,9 @@ export async function samplePairs(stores: Stores, n: number, category: Category 
     return (state >>> 0) / 0x1_0000_0000;
   };
   const where = `status = 'active'${category ? ` AND category = ${sqlString(category)}` : ''}`;
-  const cols = SCHEMAS.corpus.fields.map((f) => f.name).filter((c) => c !== 'search_text');
   const reservoir: Record<string, unknown>[] = [];
   let seen = 0;
-  for await (const rows of stores.scan('corpus', cols, where)) {
+  for await (const rows of stores.scan('corpus', columnsOf('corpus'), where)) {
     for (const row of rows) {
       seen++;
       if (reservoir.length < n) reservoir.push(row);

@@ -8,7 +8,7 @@ import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { ExportedChat, ExportedQA, type Split } from './schemas.js';
 import { assignSplit, type SplitRatios } from './splits.js';
-import { pairFromRow, SCHEMAS, type Stores } from './store.js';
+import { columnsOf, pairFromRow, type Stores } from './store.js';
 
 export type ExportFormat = 'qa' | 'chat';
 
@@ -31,7 +31,7 @@ export interface ExportResult {
 }
 
 const SPLITS: Split[] = ['train', 'validation', 'test'];
-const COLUMNS = SCHEMAS.corpus.fields.map((f) => f.name).filter((n) => n !== 'search_text');
+const COLUMNS = columnsOf('corpus');
 
 export function systemPrompt(repo: string): string {
   return `You answer questions about the ${repo} codebase. Answer only from the given context and say which file or symbol the answer comes from.`;

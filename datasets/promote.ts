@@ -2,7 +2,7 @@
 // rebuilt and the resulting corpus version recorded. Running it again promotes nothing new.
 import * as lancedb from '@lancedb/lancedb';
 import type { Logger } from '../lib/log.js';
-import { SCHEMAS, sqlString, type Stores } from './store.js';
+import { columnsOf, sqlString, type Stores } from './store.js';
 
 export interface PromotionResult {
   promoted: number;
@@ -13,7 +13,7 @@ export interface PromotionResult {
   seconds: number;
 }
 
-const PAIR_COLUMNS = SCHEMAS.staging.fields.map((f) => f.name).filter((n) => n !== 'status');
+const PAIR_COLUMNS = columnsOf('staging', ['status']);
 const CHUNK = 5000;
 
 export async function promoteStaged(stores: Stores, log: Logger, runId = 'promote'): Promise<PromotionResult> {

@@ -78,6 +78,10 @@ export const SCHEMAS = {
 };
 export type TableName = keyof typeof SCHEMAS;
 
+/** A table's column names, less some; reads of pairs leave out the corpus's derived `search_text`. */
+export const columnsOf = (name: TableName, except: string[] = ['search_text']) =>
+  SCHEMAS[name].fields.map((f) => f.name).filter((n) => !except.includes(n));
+
 export function pairRow(p: QAPair, runId: string, now: string) {
   const v = p.provenance;
   return {

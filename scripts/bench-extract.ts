@@ -13,10 +13,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { batchFiles, batchRunner, runBackfill } from '../activities/backfill.js';
+import { runBackfill } from '../activities/backfill.js';
+import { batchFiles, batchRunner, runBatchesInOrder } from '../activities/code-pool.js';
 import type { ExtractOnlyOutput } from '../activities/code-batch.js';
 import { BlobReader, listFiles, resolveRepo } from '../activities/repo.js';
 import { loadConfig } from '../lib/config.js';
+import { DEFAULT_LIMITS } from '../validators/checks.js';
 import { createLogger } from '../lib/log.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -45,7 +47,6 @@ async function childExtract(): Promise<unknown> {
   const counts = { module: 0, class: 0, function: 0, method: 0 };
   let bytes = 0;
   let parseErrors = 0;
-  const inFlight: Promise<ExtractOnlyOutput>[] = [];
   const consume = async (out: ExtractOnlyOutput) => {
     bytes += out.bytes;
     parseErrors += out.skips.filter((s) => s.reason === 'syntax_error').length;
@@ -54,12 +55,14 @@ async function childExtract(): Promise<unknown> {
       if (!dump.write(`${JSON.stringify(f)}\n`)) await once(dump, 'drain');
     }
   };
-  for (const batch of batchFiles(files, 512 * 1024)) {
-    const data = await Promise.all(batch.map((f) => reader.read(f.oid)));
-    inFlight.push(runner.extract({ files: batch.map((f, i) => ({ path: f.path, data: new Uint8Array(data[i]!) })), ref: repo, limits: loadConfig({ env: {} }).limits }));
-    if (inFlight.length >= opts.workers * 2) await consume(await inFlight.shift()!);
-  }
-  for (const p of inFlight.splice(0)) await consume(await p);
+  await runBatchesInOrder(batchFiles(files, 512 * 1024), reader, {
+    window: opts.workers * 2,
+    submit: (blobs) => runner.extract({ files: blobs, ref: repo, limits: DEFAULT_LIMITS }),
+    consume,
+    unreadable: (f, e) => {
+      throw new Error(`cannot read ${f.path}: ${e.message}`);
+    },
+  });
   reader.close();
   await runner.close();
   dump.end();

@@ -40,6 +40,16 @@ function context(cmd: Command, flags: Partial<ConfigInput> = {}): { cfg: Config;
   return { cfg, log: createLogger(cfg.logLevel) };
 }
 
+/** Opens the stores for one command and always closes them. */
+async function withStores(cfg: Config, fn: (stores: Stores) => Promise<void>): Promise<void> {
+  const stores = await Stores.open(cfg.dataDir);
+  try {
+    await fn(stores);
+  } finally {
+    stores.close();
+  }
+}
+
 const print = (v: unknown): void => {
   process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
 };
@@ -82,12 +92,9 @@ program
   .description('move validated staging pairs into the corpus (merge-insert) and rebuild the full-text index')
   .action(async (_o, cmd: Command) => {
     const { cfg, log } = context(cmd);
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       print(await promoteStaged(stores, log));
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 program
@@ -98,12 +105,9 @@ program
   .option('--version <n>', 'corpus version to export (default: latest)', positiveInt('--version'))
   .action(async (o: { out: string; format: ExportFormat; version?: number }, cmd: Command) => {
     const { cfg, log } = context(cmd);
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       print(await exportCorpus(stores, { out: o.out, format: o.format, version: o.version, splits: cfg.splits }, log));
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 program
@@ -112,8 +116,7 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { json?: boolean }, cmd: Command) => {
     const { cfg } = context(cmd);
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       const s = await storeStats(stores);
       if (o.json) return print(s);
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
@@ -129,9 +132,7 @@ program
           ...s.runs.map((r) => `run:       ${r.run_id} ${r.command} ${r.repo}@${r.commit.slice(0, 12)} ${r.finished_at}`),
         ].join('\n'),
       );
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 program
@@ -144,14 +145,11 @@ program
   .description('show one pair wherever it is (corpus, staging, rejected), with verdicts and provenance')
   .action(async (id: string, _o, cmd: Command) => {
     const { cfg } = context(cmd);
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       const found = await findPair(stores, id);
       if (!found.length) throw new UserError(`no pair with id ${id}`);
       print(found);
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 program
@@ -163,15 +161,12 @@ program
   .option('--json', 'print JSON')
   .action(async (o: { n: number; category?: Category; seed: number; json?: boolean }, cmd: Command) => {
     const { cfg } = context(cmd);
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       const pairs = await samplePairs(stores, o.n, o.category, o.seed);
       if (o.json) return print(pairs);
       for (const p of pairs)
         print(`[${p.id}] (${p.category}) ${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}\nQ: ${p.question}\nA: ${p.answer}\n`);
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 program
@@ -180,14 +175,11 @@ program
   .requiredOption('--reason <text>', 'why')
   .action(async (id: string, o: { reason: string }, cmd: Command) => {
     const { cfg, log } = context(cmd);
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       const r = await retirePair(stores, id, o.reason);
       log.info({ id, reason: o.reason }, 'retired');
       print(r.map((f) => ({ where: f.where, status: f.status })));
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 withBackfillOptions(
@@ -197,8 +189,7 @@ withBackfillOptions(
   .action(async (o: BackfillFlags & { out?: string }, cmd: Command) => {
     const { cfg, log } = context(cmd, backfillFlags(o));
     const run = await runBackfill(cfg, log, 'demo');
-    const stores = await Stores.open(cfg.dataDir);
-    try {
+    await withStores(cfg, async (stores) => {
       const promotion = await promoteStaged(stores, log, run.runId);
       const base = o.out ?? `${cfg.dataDir}/export`;
       const qa = await exportCorpus(stores, { out: `${base}/qa`, format: 'qa', splits: cfg.splits }, log);
@@ -220,9 +211,7 @@ withBackfillOptions(
           ...sample.map((p) => `  Q: ${p.question}\n  A: ${p.answer.split('\n').join('\n     ')}\n     (${p.provenance.url ?? `${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}`})`),
         ].join('\n'),
       );
-    } finally {
-      stores.close();
-    }
+    });
   });
 
 try {

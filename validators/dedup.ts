@@ -16,7 +16,7 @@ const MAX_BUCKET = 8;
 const MAX_COMPARISONS = 24;
 
 /** The key exact duplicates share: normalised question and answer. */
-export const qaKey = (question: string, answer: string) => contentId(normalizeForMatch(question), normalizeForMatch(answer));
+export const qaKey = (question: string, answer: string) => qaKeyNormalized(normalizeForMatch(question), normalizeForMatch(answer));
 
 // FNV-1a with a seed over a string's UTF-16 code units.
 function fnv1a(s: string, seed: number): number {
