@@ -85,6 +85,18 @@ export const Category = z.enum([
   'methods',
   'signature',
   'module_purpose',
+  // commits
+  'commit_why',
+  'commit_files',
+  'commit_change',
+  'symbol_history',
+  // docs
+  'doc_section',
+  'doc_example',
+  // pull requests and issues
+  'pr_summary',
+  'review_comment',
+  'issue_resolution',
 ]);
 export type Category = z.infer<typeof Category>;
 
@@ -146,7 +158,19 @@ export type Split = z.infer<typeof Split>;
 /** A file or API item that could not be turned into records, with why. */
 export const SkipRecord = z.object({
   path: z.string(),
-  reason: z.enum(['binary', 'not_utf8', 'too_large', 'syntax_error', 'read_error', 'extract_error']),
+  reason: z.enum([
+    'binary',
+    'not_utf8',
+    'too_large',
+    'syntax_error',
+    'read_error',
+    'extract_error',
+    // commits: a diff over the size cap is cut, and the cut recorded
+    'diff_truncated',
+    // GitHub: a page or item that could not be fetched or parsed after retries
+    'api_error',
+    'malformed_item',
+  ]),
   detail: z.string(),
 });
 export type SkipRecord = z.infer<typeof SkipRecord>;
