@@ -29,19 +29,28 @@ export function githubSlug(url: string): string | null {
   return m ? `${m[1]}/${m[2]}` : null;
 }
 
-async function cloneOrUpdate(url: string, dataDir: string, log: Logger): Promise<string> {
+async function cloneOrUpdate(url: string, dataDir: string, log: Logger, full: boolean): Promise<string> {
   const safeUrl = withoutCredentials(url);
   const slug = githubSlug(safeUrl) ?? safeUrl.replace(/^[a-z]+:\/\//, '').replace(/[^\w.-]+/g, '_');
   const dest = resolve(dataDir, 'repos', slug.replace('/', '__'));
   mkdirSync(resolve(dataDir, 'repos'), { recursive: true });
   try {
     if (existsSync(join(dest, '.git'))) {
-      log.info({ url: safeUrl, dest }, 'updating existing clone');
-      await simpleGit(dest).fetch(['--filter=blob:none', '--tags', 'origin']);
-      await simpleGit(dest).raw(['reset', '--hard', 'FETCH_HEAD']);
+      const git = simpleGit(dest);
+      const partial = (await git.raw(['config', '--get', 'remote.origin.partialclonefilter']).catch(() => '')).trim();
+      if (full && partial) {
+        // History diffs of a blobless clone fetch blobs one round-trip at a time: fetch them all once.
+        log.info({ url: safeUrl, dest }, 'commit history asked for: fetching the blobs of the blobless clone');
+        await git.raw(['config', '--unset', 'remote.origin.partialclonefilter']);
+        await git.fetch(['--refetch', '--tags', 'origin']);
+      } else {
+        log.info({ url: safeUrl, dest }, 'updating existing clone');
+        await git.fetch([...(partial ? ['--filter=blob:none'] : []), '--tags', 'origin']);
+      }
+      await git.raw(['reset', '--hard', 'FETCH_HEAD']);
     } else {
-      log.info({ url: safeUrl, dest }, 'cloning (blobless)');
-      await simpleGit().clone(url, dest, ['--filter=blob:none']);
+      log.info({ url: safeUrl, dest }, full ? 'cloning (full: commit history asked for)' : 'cloning (blobless)');
+      await simpleGit().clone(url, dest, full ? [] : ['--filter=blob:none']);
     }
   } catch (e) {
     const msg = withoutCredentials((e as Error).message);
@@ -52,9 +61,20 @@ async function cloneOrUpdate(url: string, dataDir: string, log: Logger): Promise
   return dest;
 }
 
-export async function resolveRepo(spec: string, rev: string, dataDir: string, log: Logger): Promise<ResolvedRepo> {
+/**
+ * A --repo (local path or URL; URLs are cloned under the data dir, blobless unless `full`) at a
+ * revision. Its label is owner/name: from `github` (--github) when given, else from a GitHub origin.
+ */
+export async function resolveRepo(
+  spec: string,
+  rev: string,
+  dataDir: string,
+  log: Logger,
+  opts: { full?: boolean } = {},
+  github?: string,
+): Promise<ResolvedRepo> {
   let path: string;
-  if (looksLikeUrl(spec)) path = await cloneOrUpdate(spec, dataDir, log);
+  if (looksLikeUrl(spec)) path = await cloneOrUpdate(spec, dataDir, log, opts.full ?? false);
   else {
     path = resolve(spec);
     if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`repository not found: ${spec} (give a local git repository path or a git URL)`);
@@ -87,7 +107,7 @@ export async function resolveRepo(spec: string, rev: string, dataDir: string, lo
       origin = '';
     }
   }
-  const slug = origin ? githubSlug(origin) : null;
+  const slug = github ?? (origin ? githubSlug(origin) : null);
   return { path, spec: withoutCredentials(spec), sha, repo: slug ?? (origin || resolve(spec)), webUrl: slug ? `https://github.com/${slug}` : null };
 }
 

@@ -1,13 +1,17 @@
 // Reading and curating the stores: stats, show one pair, sample pairs, retire a pair.
 import { UserError } from '../lib/errors.js';
 import type { Category, QAPair } from './schemas.js';
-import { Category as CategoryEnum, RejectReason } from './schemas.js';
+import { Category as CategoryEnum, RejectReason, SourceKind } from './schemas.js';
 import { columnsOf, pairFromRow, sqlString, type Stores } from './store.js';
 
 export interface StoreStats {
   symbols: Record<string, number>;
   sources: Record<string, number>;
   staging: Record<string, number>;
+  /** Unretired staging pairs by source kind. */
+  pairsByKind: Record<string, number>;
+  /** Where each source's next ingest starts: a commit sha or a GitHub update time. */
+  cursors: Record<string, string>;
   corpus: { active: number; retired: number; version: number; byCategory: Record<string, number> };
   rejected: { total: number; byReason: Record<string, number> };
   skipped: Record<string, number>;
@@ -19,10 +23,15 @@ export async function storeStats(stores: Stores): Promise<StoreStats> {
   const symbols: Record<string, number> = {};
   for (const k of ['module', 'class', 'function', 'method']) symbols[k] = await count('sources', `symbol_kind = '${k}'`);
   const sources: Record<string, number> = {};
-  for (const k of ['code_symbol', 'commit', 'pull_request', 'issue', 'doc_section']) {
+  const pairsByKind: Record<string, number> = {};
+  for (const k of SourceKind.options) {
     const n = await count('sources', `kind = '${k}'`);
     if (n) sources[k] = n;
+    const p = await count('staging', `source_kind = '${k}' AND status <> 'retired'`);
+    if (p) pairsByKind[k] = p;
   }
+  const cursors: Record<string, string> = {};
+  for (const [k, v] of Object.entries(await stores.stateWithPrefix(''))) if (/(^cursor:|:cursor:|:built_seq$)/.test(k)) cursors[k.replace(/^cursor:/, '')] = v;
   const staging: Record<string, number> = {};
   for (const s of ['pending', 'validated', 'promoted', 'retired']) staging[s] = await count('staging', `status = '${s}'`);
   const byCategory: Record<string, number> = {};
@@ -44,6 +53,8 @@ export async function storeStats(stores: Stores): Promise<StoreStats> {
     symbols,
     sources,
     staging,
+    pairsByKind,
+    cursors,
     corpus: {
       active: await count('corpus', "status = 'active'"),
       retired: await count('corpus', "status = 'retired'"),

@@ -1,4 +1,5 @@
-// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions.
+// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions,
+// github_items (raw API items, joined locally) and state (cursors, ETags).
 // Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
 import { mkdirSync, accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
@@ -50,6 +51,7 @@ export const SCHEMAS = {
     str('promoted_at'),
     str('retired_reason', true),
     str('retired_at', true),
+    str('retired_commit', true),
   ]),
   sources: new Schema([
     str('id'),
@@ -67,6 +69,18 @@ export const SCHEMAS = {
   ]),
   skipped: new Schema([str('run_id'), str('commit'), str('path'), str('reason'), str('detail')]),
   runs: new Schema([str('run_id'), str('command'), str('repo'), str('commit'), str('license'), str('started_at'), str('finished_at'), str('stats')]),
+  /** Issues, PRs, comments and review comments as the GitHub API returned them, one row per item. */
+  github_items: new Schema([
+    str('key'), // kind:id
+    str('kind'), // issue | issue_comment | review_comment
+    str('repo'),
+    new Field('number', new Int32(), false), // the issue/PR the item belongs to
+    str('updated_at'),
+    new Field('seq', new Float64(), false), // when it was stored: items stored after the last build are rebuilt
+    str('json'),
+  ]),
+  /** Small key → value state: one cursor per source, ETags of conditional requests. */
+  state: new Schema([str('key'), str('value'), str('updated_at'), str('run_id', true)]),
   versions: new Schema([
     new Field('version', new Int32(), false),
     str('promoted_at'),
@@ -200,6 +214,26 @@ export class Stores {
   ) {}
 
   static async open(dataDir: string): Promise<Stores> {
+    const stores = await Stores.connect(dataDir);
+    await stores.checkSchemas();
+    return stores;
+  }
+
+  /** A data dir written by an older qaforge lacks columns this one writes: say so, instead of failing mid-run. */
+  private async checkSchemas(): Promise<void> {
+    const existing = new Set(await this.db.tableNames());
+    for (const name of Object.keys(SCHEMAS) as TableName[]) {
+      if (!existing.has(name)) continue;
+      const have = new Set((await (await this.table(name)).schema()).fields.map((f) => f.name));
+      const missing = SCHEMAS[name].fields.map((f) => f.name).filter((n) => !have.has(n));
+      if (missing.length)
+        throw new UserError(
+          `data dir ${this.dataDir} was written by an older qaforge (table ${name} lacks ${missing.join(', ')}): use a new --data-dir and run backfill again`,
+        );
+    }
+  }
+
+  private static async connect(dataDir: string): Promise<Stores> {
     const dir = resolve(dataDir);
     try {
       mkdirSync(dir, { recursive: true });
@@ -245,12 +279,41 @@ export class Stores {
     return ids;
   }
 
-  /** qa_key → id of every kept pair (staging, corpus), for exact-duplicate checks across runs. */
+  /** qa_key → id of every kept, unretired pair (staging, corpus), for exact-duplicate checks across runs. */
   async knownQaKeys(): Promise<Map<string, string>> {
     const keys = new Map<string, string>();
     for (const name of ['staging', 'corpus'] as const)
-      for await (const rows of this.scan(name, ['id', 'qa_key'])) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
+      for await (const rows of this.scan(name, ['id', 'qa_key'], "status <> 'retired'")) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
     return keys;
+  }
+
+  async getState(key: string): Promise<string | null> {
+    for await (const rows of this.scan('state', ['value'], `key = ${sqlString(key)}`)) if (rows.length) return rows[0]!.value as string;
+    return null;
+  }
+
+  /** Sets state keys in one merge: a cursor and what it covers can be written together. */
+  async setState(values: Record<string, string>, runId: string | null = null): Promise<void> {
+    const now = new Date().toISOString();
+    const rows = Object.entries(values).map(([key, value]) => ({ key, value, updated_at: now, run_id: runId }));
+    if (!rows.length) return;
+    await (await this.table('state')).mergeInsert('key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rowsToArrowTable(rows, SCHEMAS.state));
+  }
+
+  async stateWithPrefix(prefix: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for await (const rows of this.scan('state', ['key', 'value'], `key LIKE ${sqlString(`${prefix}%`)}`)) for (const r of rows) out[r.key as string] = r.value as string;
+    return out;
+  }
+
+  /** Upserts raw GitHub items by key: a re-fetched item replaces its older copy. */
+  async upsertGithubItems(rows: { key: string; kind: string; repo: string; number: number; updated_at: string; seq: number; json: string }[]): Promise<void> {
+    if (!rows.length) return;
+    await (await this.table('github_items'))
+      .mergeInsert('key')
+      .whenMatchedUpdateAll()
+      .whenNotMatchedInsertAll()
+      .execute(rowsToArrowTable(rows, SCHEMAS.github_items));
   }
 
   /** (commit, path, reason) of every recorded skip, so a re-run does not record it again. */

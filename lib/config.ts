@@ -7,12 +7,23 @@ import { UserError } from './errors.js';
 
 export const DEFAULT_REPO = 'https://github.com/huggingface/transformers';
 
+export const SOURCES = ['code', 'commits', 'docs', 'prs', 'issues'] as const;
+export const SourceName = z.enum(SOURCES);
+export type SourceName = z.infer<typeof SourceName>;
+
+const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'an ISO date such as 2025-01-31 or 2025-01-31T12:00:00Z');
+
 export const Config = z
   .object({
     dataDir: z.string().min(1).default('./data'),
     repo: z.string().min(1).default(DEFAULT_REPO),
     rev: z.string().min(1).default('HEAD'),
+    /** Which sources a backfill or ingest reads. PRs and issues need a GitHub repository (origin or --github). */
+    sources: z.array(SourceName).min(1).default([...SOURCES]),
+    /** Only history after this date: commits, PRs, issues, comments (a first backfill's lower bound). */
+    since: isoDate.optional(),
     include: z.array(z.string().min(1)).min(1).default(['**/*.py']),
+    docsInclude: z.array(z.string().min(1)).min(1).default(['**/*.md', '**/*.mdx']),
     exclude: z.array(z.string().min(1)).default([]),
     maxFileBytes: z.number().int().positive().default(10 * 1024 * 1024),
     workers: z.number().int().min(1).max(64).default(Math.max(1, availableParallelism())),
@@ -28,6 +39,16 @@ export const Config = z
       })
       .prefault({}),
     nearDupThreshold: z.number().min(0).max(1).default(0.8),
+    /** Per commit: diffs are cut beyond this many bytes (the cut is recorded). */
+    maxDiffBytes: z.number().int().positive().default(64 * 1024),
+    /** owner/name on GitHub; read from the clone's origin remote when unset. */
+    github: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, 'owner/name')
+      .optional(),
+    githubApiUrl: z.url().default('https://api.github.com'),
+    /** Base of the retry back-off for GitHub 5xx responses (Octokit's default is 1 s). */
+    githubRetryBaseMs: z.number().int().nonnegative().default(1000),
     splits: z
       .object({
         train: z.number().min(0).max(1).default(0.9),
@@ -52,6 +73,10 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_DATA_DIR: { key: 'dataDir' },
   QAFORGE_REPO: { key: 'repo' },
   QAFORGE_REV: { key: 'rev' },
+  QAFORGE_SOURCES: { key: 'sources', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  QAFORGE_SINCE: { key: 'since' },
+  QAFORGE_GITHUB: { key: 'github' },
+  GITHUB_API_URL: { key: 'githubApiUrl' },
   QAFORGE_INCLUDE: { key: 'include', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_EXCLUDE: { key: 'exclude', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_MAX_FILE_BYTES: { key: 'maxFileBytes', parse: Number },

@@ -74,7 +74,7 @@ async function childExtract(): Promise<unknown> {
 async function childBackfill(): Promise<unknown> {
   const dataDir = mkdtempSync(join(tmpdir(), 'qaforge-bench-'));
   try {
-    const cfg = loadConfig({ env: {}, flags: { repo: opts.repo, dataDir, workers: opts.workers, logLevel: 'silent' } });
+    const cfg = loadConfig({ env: {}, flags: { repo: opts.repo, dataDir, workers: opts.workers, logLevel: 'silent', sources: ['code'] } });
     const r = await runBackfill(cfg, createLogger('silent', false), 'bench');
     return {
       files: r.files,

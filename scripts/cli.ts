@@ -1,12 +1,12 @@
-// The qaforge command line: backfill, promote, export, stats, config, show, sample, retire, demo.
+// The qaforge command line: backfill, ingest, promote, export, stats, config, show, sample, retire, demo.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runBackfill } from '../activities/backfill.js';
+import { runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
 import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteStaged } from '../datasets/promote.js';
 import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
-import { loadConfig, maskedConfig, type Config, type ConfigInput } from '../lib/config.js';
+import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/log.js';
 
@@ -54,7 +54,18 @@ const print = (v: unknown): void => {
   process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
 };
 
+const sourceList = (v: string): SourceName[] => {
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((s) => !(SOURCES as readonly string[]).includes(s));
+  if (bad.length || !list.length) throw new InvalidArgumentError(`unknown source ${bad.join(', ') || '(none)'}: choose from ${SOURCES.join(',')}`);
+  return list as SourceName[];
+};
+
 interface BackfillFlags {
+  sources?: SourceName[];
+  since?: string;
+  github?: string;
+  githubApiUrl?: string;
   repo?: string;
   rev?: string;
   include?: string[];
@@ -63,6 +74,10 @@ interface BackfillFlags {
   maxFileBytes?: number;
 }
 const backfillFlags = (o: BackfillFlags): Partial<ConfigInput> => ({
+  ...(o.sources ? { sources: o.sources } : {}),
+  ...(o.since ? { since: o.since } : {}),
+  ...(o.github ? { github: o.github } : {}),
+  ...(o.githubApiUrl ? { githubApiUrl: o.githubApiUrl } : {}),
   ...(o.repo ? { repo: o.repo } : {}),
   ...(o.rev ? { rev: o.rev } : {}),
   ...(o.include?.length ? { include: o.include } : {}),
@@ -77,15 +92,35 @@ const withBackfillOptions = (c: Command) =>
     .option('--include <glob>', 'files to read (repeatable; default **/*.py)', collect)
     .option('--exclude <glob>', 'files to leave out (repeatable)', collect)
     .option('--workers <n>', 'worker threads (default: all cores)', positiveInt('--workers'))
-    .option('--max-file-bytes <n>', 'skip files larger than this (default 10 MB)', positiveInt('--max-file-bytes'));
+    .option('--max-file-bytes <n>', 'skip files larger than this (default 10 MB)', positiveInt('--max-file-bytes'))
+    .option('--sources <list>', `comma-separated sources to read (default all: ${SOURCES.join(',')})`, sourceList)
+    .option('--since <date>', 'only history after this date: commits, PRs, issues (ISO date)')
+    .option('--github <owner/name>', 'GitHub repository for PRs and issues (default: from the origin remote)')
+    .option('--github-api-url <url>', 'GitHub API base URL, e.g. for GitHub Enterprise Server (default https://api.github.com, or GITHUB_API_URL)');
 
-withBackfillOptions(program.command('backfill').description('extract, generate and validate pairs from a repository into staging')).action(
-  async (o: BackfillFlags & { json?: boolean }, cmd: Command) => {
+const printRun = (r: BackfillResult, json?: boolean) => {
+  if (json) print({ ...r, repo: { repo: r.repo.repo, sha: r.repo.sha } });
+};
+
+withBackfillOptions(
+  program.command('backfill').description('read every chosen source whole (code and docs at HEAD, history from --since) into staging'),
+)
+  .option('--json', 'print the run result as JSON on stdout')
+  .action(async (o: BackfillFlags & { json?: boolean }, cmd: Command) => {
     const { cfg, log } = context(cmd, backfillFlags(o));
-    const r = await runBackfill(cfg, log);
-    if (o.json) print({ ...r, repo: { repo: r.repo.repo, sha: r.repo.sha } });
-  },
-).option('--json', 'print the run result as JSON on stdout');
+    printRun(await runBackfill(cfg, log), o.json);
+  });
+
+withBackfillOptions(
+  program
+    .command('ingest')
+    .description('one incremental pass over the chosen sources from their cursors: changed files, new commits, new or updated PRs and issues; retires pairs whose evidence changed'),
+)
+  .option('--json', 'print the run result as JSON on stdout')
+  .action(async (o: BackfillFlags & { json?: boolean }, cmd: Command) => {
+    const { cfg, log } = context(cmd, backfillFlags(o));
+    printRun(await runIngest(cfg, log), o.json);
+  });
 
 program
   .command('promote')
@@ -112,7 +147,7 @@ program
 
 program
   .command('stats')
-  .description('counts: symbols by kind, source records, staging, corpus, rejected by reason, skipped files')
+  .description('counts: symbols, source records and pairs by source kind, staging, corpus, rejected by reason, skipped items, cursors')
   .option('--json', 'print JSON')
   .action(async (o: { json?: boolean }, cmd: Command) => {
     const { cfg } = context(cmd);
@@ -125,10 +160,12 @@ program
           `symbols:   ${kv(s.symbols)}`,
           `sources:   ${kv(s.sources)}`,
           `staging:   ${kv(s.staging)}`,
+          `pairs:     ${kv(s.pairsByKind)} (staged, unretired, by source kind)`,
           `corpus:    active=${s.corpus.active} retired=${s.corpus.retired} version=${s.corpus.version}`,
           `           ${kv(s.corpus.byCategory)}`,
           `rejected:  total=${s.rejected.total} ${kv(s.rejected.byReason)}`,
           `skipped:   ${kv(s.skipped)}`,
+          ...Object.entries(s.cursors).map(([k, v]) => `cursor:    ${k} = ${v}`),
           ...s.runs.map((r) => `run:       ${r.run_id} ${r.command} ${r.repo}@${r.commit.slice(0, 12)} ${r.finished_at}`),
         ].join('\n'),
       );

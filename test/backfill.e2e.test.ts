@@ -54,7 +54,7 @@ async function allRows(dataDir: string): Promise<Record<TableName, Record<string
 beforeAll(async () => {
   repo = await makeRepo(files());
   data = tempDir();
-  first = await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, '--json']);
+  first = await qaforgeJson(['--data-dir', data, 'backfill', '--sources', 'code', '--repo', repo.dir, '--json']);
 });
 
 describe('backfill', () => {
@@ -109,7 +109,7 @@ describe('backfill', () => {
   });
 
   it('adds nothing when the same backfill runs again, and promotes nothing new', async () => {
-    const again = await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, '--json']);
+    const again = await qaforgeJson(['--data-dir', data, 'backfill', '--sources', 'code', '--repo', repo.dir, '--json']);
     expect(again.staged).toBe(0);
     expect(again.rejected).toBe(0);
     expect(again.alreadyKnown).toBe(first.candidates);
@@ -148,38 +148,51 @@ describe('backfill', () => {
     }
   });
 
-  it('keeps pairs of moved symbols, drops exact question+answer copies at a new commit, exports an older version, and retires a pair', async () => {
+  it('keeps pairs of moved symbols, retires pairs whose evidence changed at a new commit, exports an older version, and retires a pair', async () => {
     const v1 = (await qaforgeJson(['--data-dir', data, 'stats', '--json'])).corpus;
     // Two comment lines on top move every symbol of shapes.py: location answers change, nothing else.
     // Rewording docstring text below two summaries changes those contexts but not the answers drawn
-    // from them: the module purpose, Circle's purpose and Circle's methods become exact copies.
+    // from them: the module purpose, Circle's purpose and Circle's methods get new contexts.
     const shifted = `# comment one\n# comment two\n${SHAPES_PY}`
       .replace('Used by the fixture tests.', 'Used by the fixture tests and nothing else.')
       .replace('Radius of the circle, in units.', 'Radius of the circle, in metres.');
     await repo.commit({ 'pkg/shapes.py': shifted }, 'shift shapes');
-    const second = await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, '--json']);
+    const second = await qaforgeJson(['--data-dir', data, 'backfill', '--sources', 'code', '--repo', repo.dir, '--json']);
     expect(second.repo.sha).toBe(repo.sha);
+    // The old pairs are retired with the commit; the same question and answer from the new context is
+    // the successor, not a duplicate of the pair it replaces.
+    const changed = SHAPES_PAIRS.location + 3;
+    expect(second.staged).toBe(changed);
+    expect(second.rejected).toBe(0);
+    expect(second.retired).toBe(changed);
+    expect(second.alreadyKnown).toBe(first.candidates - changed);
     const rows = await allRows(data);
-    const dups = rows.rejected.filter((r) => r.reasons === 'duplicate' && r.run_id === second.runId);
-    expect(dups.map((r) => `${r.category}:${r.qualname}`).sort()).toEqual(['methods:Circle', 'module_purpose:pkg.shapes', 'purpose:Circle']);
-    expect(second.staged).toBe(SHAPES_PAIRS.location);
-    expect(second.rejected).toBe(3);
-    expect(second.alreadyKnown).toBe(first.candidates - SHAPES_PAIRS.location - 3);
+    const retiredNow = rows.corpus.filter((r) => r.status === 'retired');
+    expect(retiredNow).toHaveLength(changed);
+    expect(new Set(retiredNow.map((r) => r.retired_commit))).toEqual(new Set([repo.sha]));
+    expect(retiredNow.filter((r) => r.category !== 'location').map((r) => `${r.category}:${r.qualname}`).sort()).toEqual(['methods:Circle', 'module_purpose:pkg.shapes', 'purpose:Circle']);
+    // An untouched symbol of the changed file keeps its pair id, now with its new lines.
+    const area = rows.staging.find((r) => r.category === 'purpose' && r.qualname === 'Shape.area')!;
+    expect(area.start_line).toBe(rows.corpus.find((r) => r.id === area.id)!.start_line as number + 2);
     await qaforgeJson(['--data-dir', data, 'promote']);
     const old = await qaforgeJson(['--data-dir', data, 'export', '--out', join(tempDir('qaforge-export-'), 'v1'), '--version', String(v1.version)]);
     expect(old.rows).toBe(v1.active);
 
-    const target = rows.corpus.find((r) => r.category === 'purpose' && r.qualname === 'Circle')!;
+    const now = await allRows(data);
+    expect(now.corpus.find((r) => r.id === area.id)!.start_line).toBe(area.start_line);
+    const target = now.corpus.find((r) => r.category === 'purpose' && r.qualname === 'Circle' && r.status === 'active')!;
     const retired = await qaforge(['--data-dir', data, 'retire', target.id as string, '--reason', 'wrong answer']);
     expect(retired.code).toBe(0);
     const shown = await qaforgeJson(['--data-dir', data, 'show', target.id as string]);
     expect(shown.map((s: any) => `${s.where}:${s.status}`).sort()).toEqual(['corpus:retired', 'staging:retired']);
-    const third = await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, '--rev', 'HEAD~1', '--json']);
+    // A backfill of an older revision adds what is new to it and retires nothing.
+    const third = await qaforgeJson(['--data-dir', data, 'backfill', '--sources', 'code', '--repo', repo.dir, '--rev', 'HEAD~1', '--json']);
     expect(third.staged).toBe(0);
+    expect(third.retired).toBe(0);
     const exported = await qaforgeJson(['--data-dir', data, 'export', '--out', join(tempDir('qaforge-export-'), 'now')]);
     const ids = ['train', 'validation', 'test'].flatMap((s) => readFileSync(join(exported.out, `${s}.jsonl`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).id));
     expect(ids).not.toContain(target.id);
-    expect(ids).toHaveLength(v1.active + SHAPES_PAIRS.location - 1);
+    expect(ids).toHaveLength(v1.active - 1);
   });
 
   it('samples pairs by category', async () => {
@@ -192,7 +205,7 @@ describe('backfill', () => {
 describe('limits and errors', () => {
   it('skips a file over --max-file-bytes with its reason', async () => {
     const d = tempDir();
-    const r = await qaforgeJson(['--data-dir', d, 'backfill', '--repo', repo.dir, '--max-file-bytes', '1000000', '--include', 'pkg/big.py', '--include', 'pkg/shapes.py', '--json']);
+    const r = await qaforgeJson(['--data-dir', d, 'backfill', '--sources', 'code', '--repo', repo.dir, '--max-file-bytes', '1000000', '--include', 'pkg/big.py', '--include', 'pkg/shapes.py', '--json']);
     expect(r.files).toBe(1);
     const stats = await qaforgeJson(['--data-dir', d, 'stats', '--json']);
     expect(stats.skipped).toEqual({ too_large: 1 });
@@ -201,11 +214,11 @@ describe('limits and errors', () => {
   it('says in one line what is wrong, with a non-zero exit', async () => {
     const d = tempDir();
     const cases: [string[], RegExp][] = [
-      [['--data-dir', d, 'backfill', '--repo', join(d, 'nope')], /^qaforge: repository not found: .*nope/],
-      [['--data-dir', d, 'backfill', '--repo', d], /^qaforge: not a git repository: /],
-      [['--data-dir', d, 'backfill', '--repo', repo.dir, '--rev', 'no-such-branch'], /^qaforge: revision not found in .*: no-such-branch/],
-      [['--data-dir', d, 'backfill', '--repo', 'http://127.0.0.1:9/acme/shapes.git'], /^qaforge: cannot clone http:\/\/127\.0\.0\.1:9\/acme\/shapes\.git: the network is unreachable.*--repo <path>/],
-      [['--data-dir', d, 'backfill', '--repo', repo.dir, '--workers', '0'], /--workers must be a positive integer/],
+      [['--data-dir', d, 'backfill', '--sources', 'code', '--repo', join(d, 'nope')], /^qaforge: repository not found: .*nope/],
+      [['--data-dir', d, 'backfill', '--sources', 'code', '--repo', d], /^qaforge: not a git repository: /],
+      [['--data-dir', d, 'backfill', '--sources', 'code', '--repo', repo.dir, '--rev', 'no-such-branch'], /^qaforge: revision not found in .*: no-such-branch/],
+      [['--data-dir', d, 'backfill', '--sources', 'code', '--repo', 'http://127.0.0.1:9/acme/shapes.git'], /^qaforge: cannot clone http:\/\/127\.0\.0\.1:9\/acme\/shapes\.git: the network is unreachable.*--repo <path>/],
+      [['--data-dir', d, 'backfill', '--sources', 'code', '--repo', repo.dir, '--workers', '0'], /--workers must be a positive integer/],
       [['--data-dir', d, 'export', '--out', join(d, 'x'), '--version', '99'], /^qaforge: corpus version 99 does not exist/],
       [['--data-dir', d, 'show', 'xyz'], /^qaforge: not a pair id: xyz/],
     ];
@@ -223,7 +236,7 @@ describe('limits and errors', () => {
 
   it('clones a git URL blobless and backfills it', async () => {
     const d = tempDir();
-    const r = await qaforgeJson(['--data-dir', d, 'backfill', '--repo', `file://${repo.dir}`, '--include', 'pkg/shapes.py', '--json']);
+    const r = await qaforgeJson(['--data-dir', d, 'backfill', '--sources', 'code', '--repo', `file://${repo.dir}`, '--include', 'pkg/shapes.py', '--json']);
     expect(r.repo.sha).toBe(repo.sha);
     expect(r.symbols).toEqual({ module: 1, class: 3, function: 6, method: 5 });
   });

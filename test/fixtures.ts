@@ -207,7 +207,8 @@ export function bigModule(functions = 32_000): string {
 export interface FixtureRepo {
   dir: string;
   sha: string;
-  commit(files: Record<string, string | Buffer>, message: string): Promise<string>;
+  /** Writes files, removes and renames paths (git rm / git mv), commits; returns the new sha. */
+  commit(files: Record<string, string | Buffer>, message: string, changes?: { remove?: string[]; rename?: Record<string, string> }): Promise<string>;
 }
 
 export async function makeRepo(files: Record<string, string | Buffer>, origin = 'https://github.com/acme/shapes.git'): Promise<FixtureRepo> {
@@ -220,13 +221,18 @@ export async function makeRepo(files: Record<string, string | Buffer>, origin = 
   const repo: FixtureRepo = {
     dir,
     sha: '',
-    async commit(fs, message) {
+    async commit(fs, message, changes = {}) {
+      for (const [from, to] of Object.entries(changes.rename ?? {})) {
+        mkdirSync(dirname(join(dir, to)), { recursive: true });
+        await git.mv(from, to);
+      }
+      if (changes.remove?.length) await git.rm(changes.remove);
       for (const [path, content] of Object.entries(fs)) {
         mkdirSync(dirname(join(dir, path)), { recursive: true });
         writeFileSync(join(dir, path), content);
       }
       await git.add('.');
-      await git.commit(message);
+      await git.commit(message, { '--allow-empty': null });
       repo.sha = (await git.revparse(['HEAD'])).trim();
       return repo.sha;
     },

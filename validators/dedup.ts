@@ -118,6 +118,11 @@ export class DuplicateIndex {
     if (!this.exact.has(key)) this.exact.set(key, id);
   }
 
+  /** Forgets a stored pair about to be re-judged (its evidence is read again), unless another id holds the key. */
+  forgetExact(key: string, id: string): void {
+    if (this.exact.get(key) === id) this.exact.delete(key);
+  }
+
   private grow(n: number): void {
     if (n <= this.cluster.length) return;
     const size = Math.max(n, this.cluster.length * 2);

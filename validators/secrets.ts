@@ -26,7 +26,7 @@ const PATTERNS: SecretPattern[] = [
 
 // Addresses meant to be public are not secrets.
 const PUBLIC_EMAIL =
-  /@(?:example\.(?:com|org|net)|users\.noreply\.github\.com|noreply\.github\.com|localhost|test\.com|email\.com|domain\.com)$|^(?:noreply|no-reply|info|support|contact|security|hello)@/i;
+  /@(?:example\.(?:com|org|net)|users\.noreply\.github\.com|noreply\.github\.com|localhost|test\.com|email\.com|domain\.com)$|^(?:noreply|no-reply|info|support|contact|security|hello)@|^git@/i;
 const EMAIL = /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g;
 
 export const REDACTION_PREFIX = '[REDACTED:';

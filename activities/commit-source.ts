@@ -1,0 +1,82 @@
+// The commits source: first-parent history from the commit cursor (or the start, or --since) to
+// HEAD, oldest first, filtered, each kept commit → records → rule pairs. History is append-only, so
+// nothing here is retired; the cursor advances every few hundred commits, once they are staged.
+import { commitFilter, commitRecords, symbolChanges } from '../extractors/commits.js';
+import { commitQuestions } from '../generators/commit-rules.js';
+import { advanceCursor, readCursor, sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
+import { readCommits } from './git-history.js';
+import { failpoint } from '../lib/failpoint.js';
+
+const CURSOR_EVERY = 500;
+
+export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
+  const t0 = performance.now();
+  const { cfg, repo, sink, log } = ctx;
+  const before = { ...sink.counts };
+  const stRead = stage(ctx, 'commits.read');
+  const stExtract = stage(ctx, 'commits.extract');
+  const stGenerate = stage(ctx, 'commits.generate');
+  const from = await readCursor(ctx, 'commits');
+  const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
+  let records = 0;
+  let units = 0;
+  let last: string | null = null;
+  if (from !== repo.sha) {
+    let t = performance.now();
+    for await (const c of readCommits(repo.path, { from, to: repo.sha, since: cfg.since ? new Date(cfg.since) : undefined, maxDiffBytes: cfg.maxDiffBytes })) {
+      const now = performance.now();
+      stRead.seconds += (now - t) / 1000;
+      t = now;
+      units++;
+      stRead.seen++;
+      last = c.sha;
+      const verdict = commitFilter(c);
+      if (!verdict.keep) stRead.reject(verdict.reason);
+      else {
+        stRead.kept++;
+        stExtract.seen++;
+        if (c.truncated)
+          sink.addSkip({ path: `commit:${c.sha}`, reason: 'diff_truncated', detail: `diff of ${c.diffBytes} bytes cut to ${cfg.maxDiffBytes}; the commit is kept with the first part` }, c.sha);
+        if (c.nonUtf8) sink.addSkip({ path: `commit:${c.sha}`, reason: 'not_utf8', detail: 'diff is not valid UTF-8: kept, decoded with replacement characters' }, c.sha);
+        const recs = commitRecords(c, ref);
+        const changes = symbolChanges(c);
+        let now2 = performance.now();
+        stExtract.seconds += (now2 - t) / 1000;
+        stExtract.kept += recs.length;
+        records += recs.length;
+        sink.addRecords(recs);
+        t = now2;
+        const candidates = recs.flatMap((r) => commitQuestions(r, changes));
+        now2 = performance.now();
+        stGenerate.seen += recs.length;
+        stGenerate.kept += candidates.length;
+        stGenerate.seconds += (now2 - t) / 1000;
+        t = now2;
+        sink.addCandidates(candidates, cfg.limits);
+        stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
+      }
+      if (units % CURSOR_EVERY === 0) {
+        await sink.flush(true);
+        failpoint('commits.before-cursor');
+        await advanceCursor(ctx, 'commits', c.sha);
+        log.info({ commits: units, staged: sink.counts.staged }, `commits: ${units} read`);
+      }
+      t = performance.now();
+    }
+  }
+  await sink.flush(true);
+  failpoint('commits.before-cursor');
+  await advanceCursor(ctx, 'commits', repo.sha);
+  return {
+    source: 'commits',
+    from,
+    to: repo.sha,
+    units,
+    records,
+    ...sinkDelta(sink, before),
+    retired: 0,
+    refreshed: 0,
+    note: from === repo.sha ? 'nothing new' : `${units} commits${last ? '' : ' (none in range)'}`,
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

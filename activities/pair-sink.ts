@@ -1,0 +1,173 @@
+// Where every source's candidate pairs end up: already-known ids are skipped, exact duplicates
+// rejected, near duplicates clustered, the rest staged; rows are written in batches. In an
+// incremental pass it also notes which live pairs were produced again, so the rest can be retired.
+import type { QAPair, RejectReason, SkipRecord, SourceRecord } from '../datasets/schemas.js';
+import type { LivePair } from '../datasets/reconcile.js';
+import { skipKey, type Stores } from '../datasets/store.js';
+import type { StageStats } from '../lib/progress.js';
+import { failedReasons, normalizeForMatch, validateCandidate, type LengthLimits } from '../validators/checks.js';
+import { bandKeys, DuplicateIndex, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
+
+const FLUSH_ROWS = 5000;
+
+export interface SinkCounts {
+  candidates: number;
+  staged: number;
+  rejected: number;
+  alreadyKnown: number;
+  refreshed: number;
+}
+
+export class PairSink {
+  readonly counts: SinkCounts = { candidates: 0, staged: 0, rejected: 0, alreadyKnown: 0, refreshed: 0 };
+  /** Live pairs of the groups being processed again (incremental passes), and which of them came back. */
+  private live = new Map<string, LivePair>();
+  private reproduced = new Set<string>();
+  private refresh: QAPair[] = [];
+  private stageBuf: QAPair[] = [];
+  private rejectBuf: { pair: QAPair; reasons: RejectReason[]; detail: string }[] = [];
+  private sourceBuf: SourceRecord[] = [];
+  private skipBuf: { skip: SkipRecord; commit: string }[] = [];
+
+  private constructor(
+    private stores: Stores,
+    readonly runId: string,
+    private knownIds: Set<string>,
+    private knownSources: Set<string>,
+    private knownSkips: Set<string>,
+    private dedup: DuplicateIndex,
+    private stValidate: StageStats,
+    private stStage: StageStats,
+  ) {}
+
+  static async open(stores: Stores, runId: string, nearDupThreshold: number, stValidate: StageStats, stStage: StageStats): Promise<PairSink> {
+    const dedup = new DuplicateIndex(nearDupThreshold);
+    for (const [key, id] of await stores.knownQaKeys()) dedup.rememberExact(key, id);
+    return new PairSink(stores, runId, await stores.knownPairIds(), await stores.knownSourceIds(), await stores.knownSkipKeys(), dedup, stValidate, stStage);
+  }
+
+  get nearDuplicates(): number {
+    return this.dedup.nearDuplicates;
+  }
+
+  /** Live pairs that may be produced again in this pass: those that are not get retired afterwards. */
+  watch(live: Map<string, LivePair>): void {
+    for (const [id, p] of live) {
+      this.live.set(id, p);
+      // The same question and answer from changed evidence is the pair's successor, not a duplicate
+      // of the pair it replaces.
+      this.dedup.forgetExact(p.qaKey, id);
+    }
+  }
+
+  addRecords(records: SourceRecord[]): void {
+    for (const r of records) {
+      if (this.knownSources.has(r.id)) continue;
+      this.knownSources.add(r.id);
+      this.sourceBuf.push(r);
+    }
+  }
+
+  addSkip(skip: SkipRecord, commit: string): void {
+    const key = skipKey(commit, skip);
+    if (this.knownSkips.has(key)) return;
+    this.knownSkips.add(key);
+    this.skipBuf.push({ skip, commit });
+  }
+
+  /** Candidates made on this thread: validated here, then handled like worker-checked pairs. */
+  addCandidates(candidates: QAPair[], limits: LengthLimits): void {
+    for (const c of candidates) {
+      const checked = validateCandidate(c, limits);
+      const q = normalizeForMatch(checked.question);
+      const a = normalizeForMatch(checked.answer);
+      const signature = qaSignatureNormalized(`${q} ${a}`);
+      this.addPair({ ...checked, qaKey: qaKeyNormalized(q, a) }, signature, Int32Array.from(bandKeys(signature)));
+    }
+  }
+
+  /** One validated candidate with its MinHash signature and LSH band keys. */
+  addPair(p: QAPair & { qaKey: string }, signature: Uint32Array, bands: Int32Array): void {
+    this.counts.candidates++;
+    this.stValidate.seen++;
+    this.stStage.seen++;
+    if (this.knownIds.has(p.id)) {
+      const live = this.live.get(p.id);
+      if (live && !this.reproduced.has(p.id)) {
+        this.reproduced.add(p.id);
+        this.dedup.rememberExact(p.qaKey, p.id);
+        const { qaKey: _k, ...pair } = p;
+        this.refresh.push(pair as QAPair);
+        this.counts.refreshed++;
+      }
+      this.counts.alreadyKnown++;
+      this.stStage.reject('already_known');
+      return;
+    }
+    this.knownIds.add(p.id);
+    const { qaKey, ...pair } = p;
+    delete (pair as { contextRecord?: number }).contextRecord;
+    let reasons = failedReasons(pair);
+    if (!reasons.length) {
+      const d = this.dedup.check(pair.id, qaKey, signature, bands);
+      if (d.kind === 'duplicate') {
+        pair.verdicts.push({ check: 'dedup', pass: false, reason: 'duplicate', detail: `same question and answer as ${d.of}` });
+        reasons = ['duplicate'];
+      } else {
+        pair.verdicts.push({ check: 'dedup', pass: true, reason: null, detail: d.nearDupCluster ? `near-duplicate of cluster ${d.nearDupCluster}` : null });
+        pair.nearDupCluster = d.nearDupCluster;
+      }
+    }
+    const stored = { ...pair, qaKey } as QAPair;
+    if (reasons.length) {
+      for (const r of reasons) this.stValidate.reject(r);
+      this.stStage.reject('rejected');
+      const detail = pair.verdicts.filter((v) => !v.pass).map((v) => `${v.check}: ${v.detail ?? v.reason}`).join('; ');
+      this.rejectBuf.push({ pair: stored, reasons, detail });
+      this.counts.rejected++;
+    } else {
+      this.stValidate.kept++;
+      this.stStage.kept++;
+      this.stageBuf.push(stored);
+      this.counts.staged++;
+    }
+  }
+
+  /** Writes what is buffered: when the buffers are full, or everything when `force`. */
+  async flush(force = false): Promise<void> {
+    const t = performance.now();
+    const s = this.stores;
+    if (force || this.sourceBuf.length >= FLUSH_ROWS) {
+      await s.addSources(this.sourceBuf, this.runId);
+      this.sourceBuf = [];
+    }
+    if (force || this.stageBuf.length >= FLUSH_ROWS) {
+      await s.stage(this.stageBuf, this.runId);
+      this.stageBuf = [];
+    }
+    if (force || this.rejectBuf.length >= FLUSH_ROWS) {
+      await s.reject(this.rejectBuf, this.runId);
+      this.rejectBuf = [];
+    }
+    if (force) {
+      const byCommit = new Map<string, SkipRecord[]>();
+      for (const { skip, commit } of this.skipBuf) byCommit.set(commit, [...(byCommit.get(commit) ?? []), skip]);
+      for (const [commit, skips] of byCommit) await s.addSkips(skips, this.runId, commit);
+      this.skipBuf = [];
+    }
+    this.stStage.seconds += (performance.now() - t) / 1000;
+  }
+
+  /**
+   * Ends a watch: the watched pairs that were not produced again (to retire), those that were (to
+   * refresh), and the watched set itself (their first-seen commits).
+   */
+  endWatch(): { vanished: LivePair[]; reproduced: QAPair[]; live: Map<string, LivePair> } {
+    const live = this.live;
+    const out = { vanished: [...live.values()].filter((p) => !this.reproduced.has(p.id)), reproduced: this.refresh, live };
+    this.live = new Map();
+    this.reproduced.clear();
+    this.refresh = [];
+    return out;
+  }
+}

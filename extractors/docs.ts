@@ -1,0 +1,526 @@
+// Markdown / MDX docs → heading sections → doc_section SourceRecords.
+// A line-based scanner: headings and fences are line-level in CommonMark, and no Markdown parser is
+// a dependency. It knows the HF doc-builder dialect: `[[anchor]]` headings, `<Tip>`/`<hfoption>`
+// components, the license comment on top, `[[autodoc]]` lines.
+import { createHash } from 'node:crypto';
+import type { SourceRecord } from '../datasets/schemas.js';
+import { contentId } from '../lib/hash.js';
+import { redactSecrets } from '../validators/secrets.js';
+import type { RepoRef } from './code-records.js';
+
+export interface DocCodeBlock {
+  lang: string | null;
+  /** The fence body, less the opening fence's indentation. */
+  code: string;
+}
+
+export interface DocSection {
+  /** Enclosing headings, outermost first; [] for text before the first heading. */
+  headingPath: string[];
+  /** 1–6; 0 for text before the first heading. */
+  level: number;
+  /** 1-based, inclusive, in the original file. */
+  startLine: number;
+  endLine: number;
+  /** Cleaned evidence text: heading and body, components, comments and front matter removed. */
+  text: string;
+  codeBlocks: DocCodeBlock[];
+  /** Only the heading: kept to anchor headingPath, never made a record. */
+  empty: boolean;
+}
+
+export const isDocPath = (path: string): boolean => /\.mdx?$/i.test(path);
+
+// ---------------------------------------------------------------------------------------------
+// Line-level syntax.
+
+interface Fence {
+  char: string;
+  len: number;
+  indent: number;
+  lang: string | null;
+}
+
+/** An opening code fence: ``` or ~~~ (3 or more), with an optional info string. */
+function fenceOpen(line: string): Fence | null {
+  const m = /^(\s*)(`{3,}|~{3,})(.*)$/.exec(line);
+  if (!m) return null;
+  const marks = m[2]!;
+  const info = m[3]!.trim();
+  // A backtick fence's info string may not hold a backtick (that is an inline code span).
+  if (marks[0] === '`' && info.includes('`')) return null;
+  // `{.python}` / `python title="x"`: the language is the first word, braces and dots dropped.
+  const lang = info.split(/\s+/)[0]!.replace(/^\{\.?|\}$/g, '') || null;
+  return { char: marks[0]!, len: marks.length, indent: m[1]!.replace(/\t/g, '    ').length, lang };
+}
+
+function fenceCloses(line: string, f: Fence): boolean {
+  const m = /^\s*(`{3,}|~{3,})\s*$/.exec(line);
+  return m !== null && m[1]![0] === f.char && m[1]!.length >= f.len;
+}
+
+/** Strips up to `indent` leading spaces, as CommonMark does for the body of an indented fence. */
+function dedent(line: string, indent: number): string {
+  let i = 0;
+  while (i < indent && i < line.length && line[i] === ' ') i++;
+  return line.slice(i);
+}
+
+/** An ATX heading: level and raw text (closing #s dropped), or null. */
+function atxHeading(line: string): { level: number; text: string } | null {
+  const m = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/.exec(line);
+  if (!m) return null;
+  const text = (m[2] ?? '').replace(/(?:^|[ \t]+)#+$/, '').trim();
+  return { level: m[1]!.length, text };
+}
+
+const SETEXT_UNDERLINE = /^ {0,3}(=+|-+)[ \t]*$/;
+// Lines that cannot be part of a setext heading's paragraph.
+const NOT_PARAGRAPH = /^\s*(?:[-*+][ \t]|\d{1,9}[.)][ \t]|>|\||\[\[|#{1,6}(?:[ \t]|$))/;
+
+// ---------------------------------------------------------------------------------------------
+// Inline cleaning: HTML comments and component tags go, their inner text stays.
+
+const HTML_TAGS = new Set(
+  (
+    'a abbr address article aside audio b big blockquote br button caption center cite code col colgroup dd del details dfn ' +
+    'div dl dt em embed figcaption figure font footer h1 h2 h3 h4 h5 h6 header hr i iframe img input ins kbd label li ' +
+    'main mark nav object ol p picture pre q s samp section small source span strike strong sub summary sup table tbody ' +
+    'td tfoot th thead tr tt u ul video wbr'
+  ).split(' '),
+);
+// HF doc-builder components written in lowercase.
+const HF_TAGS = new Set(['hfoption', 'hfoptions', 'frameworkcontent', 'pt', 'tf', 'jax']);
+
+/**
+ * Whether `<name` starts a tag to strip: HTML elements, HF components, and JSX components
+ * (PascalCase). Placeholders such as `<MODEL>` or `<path-to-file>` in prose stay.
+ */
+function strippableTag(name: string): boolean {
+  return HTML_TAGS.has(name) || HF_TAGS.has(name) || /^[A-Z][a-z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)*$/.test(name);
+}
+
+interface Pos {
+  line: number;
+  col: number;
+}
+
+// A tag spanning lines ends within this many lines and before a blank line, or it is not a tag.
+const MAX_TAG_LINES = 30;
+
+/** Where a tag opened at (line, col) ends (just past `>`), honouring quoted values and JSX braces. */
+function tagEnd(lines: string[], line: number, col: number): Pos | null {
+  let quote: string | null = null;
+  let braces = 0;
+  let prev = '';
+  for (let l = line; l < lines.length && l < line + MAX_TAG_LINES; l++) {
+    const s = lines[l]!;
+    if (l > line && !s.trim()) return null;
+    for (let c = l === line ? col : 0; c < s.length; c++) {
+      const ch = s[c]!;
+      // A quote opens a value only after `=` or inside braces: an apostrophe in prose does not.
+      if (quote) {
+        if (ch === quote) quote = null;
+      } else if (((ch === '"' || ch === "'") && (prev === '=' || braces > 0)) || (ch === '`' && braces > 0)) quote = ch;
+      else if (ch === '{') braces++;
+      else if (ch === '}') braces = Math.max(0, braces - 1);
+      else if (braces === 0 && ch === '>') return { line: l, col: c + 1 };
+      else if (braces === 0 && ch === '<') return null;
+      if (ch !== ' ' && ch !== '\t') prev = ch;
+    }
+  }
+  return null;
+}
+
+/** Where the comment whose `<!--` ends at (line, col) closes (just past `-->`), or null. */
+function commentEnd(lines: string[], line: number, col: number): Pos | null {
+  for (let l = line; l < lines.length; l++) {
+    const at = lines[l]!.indexOf('-->', l === line ? col : 0);
+    if (at >= 0) return { line: l, col: at + 3 };
+  }
+  return null;
+}
+
+/**
+ * Cleans one line from `from`: code spans verbatim, comments and strippable tags removed. Returns
+ * the kept text and, when a comment or tag runs past the line, where it ends.
+ */
+function cleanLine(lines: string[], i: number, from: number): { text: string; skip: Pos | null; changed: boolean } {
+  const s = lines[i]!;
+  // Most lines hold nothing to strip.
+  if (from === 0 && !s.includes('<')) return { text: s, skip: null, changed: false };
+  let out = '';
+  let c = from;
+  let changed = from > 0;
+  const special = /[\\`<]/g;
+  while (c < s.length) {
+    // Plain text up to the next backslash, backtick or `<` is copied in one piece.
+    special.lastIndex = c;
+    const next = special.exec(s);
+    if (next === null) {
+      out += s.slice(c);
+      break;
+    }
+    if (next.index > c) {
+      out += s.slice(c, next.index);
+      c = next.index;
+    }
+    const ch = s[c]!;
+    if (ch === '\\' && c + 1 < s.length) {
+      out += s.slice(c, c + 2);
+      c += 2;
+      continue;
+    }
+    if (ch === '`') {
+      let n = 1;
+      while (s[c + n] === '`') n++;
+      const run = '`'.repeat(n);
+      // A code span closes with a run of exactly the same length.
+      let close = s.indexOf(run, c + n);
+      while (close >= 0 && s[close + n] === '`') {
+        let e = close;
+        while (s[e] === '`') e++;
+        close = s.indexOf(run, e);
+      }
+      const end = close >= 0 ? close + n : c + n;
+      out += s.slice(c, end);
+      c = end;
+      continue;
+    }
+    if (ch === '<') {
+      if (s.startsWith('<!--', c)) {
+        const end = commentEnd(lines, i, c + 4);
+        changed = true;
+        if (end === null) {
+          // CommonMark: a comment opening a block runs to the end of the document if unclosed;
+          // inside a paragraph an unclosed one is text.
+          if (!out.trim()) return { text: '', skip: { line: lines.length, col: 0 }, changed };
+          out += s.slice(c);
+          break;
+        }
+        if (end.line > i) return { text: out, skip: end, changed };
+        c = end.col;
+        continue;
+      }
+      const m = /^<\/?([A-Za-z][A-Za-z0-9.-]*)/.exec(s.slice(c, c + 80));
+      const after = m ? s[c + m[0].length] : undefined;
+      if (m && strippableTag(m[1]!) && (after === undefined || after === '>' || after === '/' || /\s/.test(after))) {
+        const end = tagEnd(lines, i, c + m[0].length);
+        if (end !== null) {
+          changed = true;
+          if (end.line > i) return { text: out, skip: end, changed };
+          c = end.col;
+          continue;
+        }
+      }
+    }
+    out += ch;
+    c++;
+  }
+  return { text: out, skip: null, changed };
+}
+
+// MDX module lines: `import X from "./x.mdx"`, `export const meta = {...}`.
+const MDX_MODULE_LINE = /^(?:import\s+(?:[\w*{}\s,]+\s+from\s+)?["'][^"']+["'];?\s*$|export\s+(?:const|let|var|function|default|class|async)\b)/;
+
+// A doc-builder directive (renders a Colab badge), not content.
+const OPEN_IN_COLAB = /^\s*\[\[open-in-colab\]\]\s*$/;
+
+// ---------------------------------------------------------------------------------------------
+// Heading text.
+
+/** Heading text without inline markup: links → text, `[[anchor]]` gone, code spans kept. */
+export function cleanHeadingText(raw: string): string {
+  const parts = raw.split(/(`+[^`]*`+)/);
+  const out = parts.map((p, k) => {
+    if (k % 2 === 1) return p;
+    return p
+      .replace(/\[\[[^\]]*\]\]/g, '')
+      .replace(/!\[([^\]]*)\]\([^)]*\)/g, '$1')
+      .replace(/\[([^\]]+)\]\([^)]*\)/g, '$1')
+      .replace(/\[([^\]]+)\]\[[^\]]*\]/g, '$1')
+      .replace(/(\*\*|__)(?=\S)(.+?)(?<=\S)\1/g, '$2')
+      .replace(/(^|[^\w*])\*(?=\S)([^*]+?)(?<=\S)\*(?!\w)/g, '$1$2')
+      .replace(/(^|[^\w])_(?=\S)([^_]+?)(?<=\S)_(?!\w)/g, '$1$2')
+      .replace(/\\([!-/:-@[-`{-~])/g, '$1');
+  });
+  // HF doc-builder links to API names: [`~peft.get_peft_model`] → `get_peft_model`.
+  return out
+    .join('')
+    .replace(/\[(`+)~?(?:[\w]+\.)*([^`]+)\1\]/g, '$1$2$1')
+    .replace(/\[\[[^\]]*\]\]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections.
+
+interface Heading {
+  /** 0-based line of the heading's first line, and of its last (setext underline). */
+  start: number;
+  end: number;
+  level: number;
+  text: string;
+}
+
+type Role = 'text' | 'fence_open' | 'fence_body' | 'fence_close';
+
+interface ScannedLine {
+  /** null: removed entirely (front matter, MDX module line). */
+  text: string | null;
+  role: Role;
+}
+
+interface Scan {
+  lines: ScannedLine[];
+  headings: Heading[];
+  fences: { line: number; fence: Fence; body: string[] }[];
+  /** Number of real lines (a trailing newline adds none). */
+  count: number;
+}
+
+function frontMatterEnd(raw: string[]): number {
+  const first = raw[0]?.trimEnd();
+  if (first !== '---' && first !== '+++') return -1;
+  for (let i = 1; i < raw.length; i++) {
+    const t = raw[i]!.trimEnd();
+    if (t === first || (first === '---' && t === '...')) return i;
+  }
+  return -1;
+}
+
+function scan(source: string, frontMatter = true): Scan {
+  const raw = source.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  const count = raw.length > 1 && raw[raw.length - 1] === '' ? raw.length - 1 : raw.length;
+  const lines: ScannedLine[] = [];
+  const headings: Heading[] = [];
+  const fences: Scan['fences'] = [];
+  const fmEnd = frontMatter ? frontMatterEnd(raw) : -1;
+  let fence: Scan['fences'][number] | null = null;
+  let skip: Pos | null = null;
+
+  for (let i = 0; i < count; i++) {
+    const line = raw[i]!;
+    if (i <= fmEnd) {
+      lines.push({ text: null, role: 'text' });
+      continue;
+    }
+    if (fence) {
+      if (fenceCloses(line, fence.fence)) {
+        lines.push({ text: line, role: 'fence_close' });
+        fence = null;
+      } else {
+        lines.push({ text: line, role: 'fence_body' });
+        fence.body.push(dedent(line, fence.fence.indent));
+      }
+      continue;
+    }
+    let from = 0;
+    if (skip) {
+      if (skip.line > i) {
+        lines.push({ text: '', role: 'text' });
+        continue;
+      }
+      from = skip.col;
+      skip = null;
+    }
+    if (from === 0) {
+      const f = fenceOpen(line);
+      if (f) {
+        fence = { line: i, fence: f, body: [] };
+        fences.push(fence);
+        lines.push({ text: line, role: 'fence_open' });
+        continue;
+      }
+      if (MDX_MODULE_LINE.test(line) || OPEN_IN_COLAB.test(line)) {
+        lines.push({ text: null, role: 'text' });
+        continue;
+      }
+    }
+    const cleaned = cleanLine(raw, i, from);
+    skip = cleaned.skip;
+    const text = cleaned.changed ? (cleaned.text.trim() ? cleaned.text.trimEnd() : '') : cleaned.text;
+    lines.push({ text, role: 'text' });
+    if (from !== 0) continue;
+    const atx = atxHeading(line);
+    if (atx) {
+      headings.push({ start: i, end: i, level: atx.level, text: cleanHeadingText((atxHeading(text) ?? atx).text) });
+      continue;
+    }
+    // Setext: an underline below a paragraph makes the whole paragraph a heading.
+    if (SETEXT_UNDERLINE.test(text) && i > 0) {
+      let j = i;
+      const last = headings[headings.length - 1];
+      while (j > 0) {
+        const prev = lines[j - 1]!;
+        if (prev.role !== 'text' || !prev.text?.trim() || NOT_PARAGRAPH.test(prev.text) || SETEXT_UNDERLINE.test(prev.text)) break;
+        if (last && last.end >= j - 1) break;
+        j--;
+      }
+      if (j < i && !/^ {4}/.test(lines[j]!.text!)) {
+        const body = lines
+          .slice(j, i)
+          .map((l) => l.text!.trim())
+          .join(' ');
+        headings.push({ start: j, end: i, level: text.trim()[0] === '=' ? 1 : 2, text: cleanHeadingText(body) });
+      }
+    }
+  }
+  return { lines, headings, fences, count };
+}
+
+/** Joined kept lines; runs of blank lines outside code fences collapse to one. */
+function joinLines(lines: ScannedLine[]): string {
+  const out: string[] = [];
+  let blank = false;
+  for (const l of lines) {
+    if (l.text === null) continue;
+    const isBlank = l.role === 'text' && !l.text.trim();
+    if (isBlank && blank) continue;
+    blank = isBlank;
+    out.push(isBlank ? '' : l.text);
+  }
+  return out.join('\n').trim();
+}
+
+function baseName(path: string): string {
+  const name = path.split(/[\\/]/).pop() ?? path;
+  return name.replace(/\.[^.]+$/, '') || name;
+}
+
+export function splitDocSections(path: string, source: string): { title: string; sections: DocSection[] } {
+  const { lines, headings, fences, count } = scan(source);
+  const sections: DocSection[] = [];
+  const codeIn = (from: number, to: number): DocCodeBlock[] =>
+    fences.filter((f) => f.line >= from && f.line <= to).map((f) => ({ lang: f.fence.lang, code: f.body.join('\n') }));
+
+  const firstHeading = headings[0]?.start ?? count;
+  const intro = lines.slice(0, firstHeading);
+  const introText = joinLines(intro);
+  if (introText) {
+    const start = intro.findIndex((l) => l.text !== null && l.text.trim() !== '');
+    sections.push({
+      headingPath: [],
+      level: 0,
+      startLine: start + 1,
+      endLine: firstHeading,
+      text: introText,
+      codeBlocks: codeIn(start, firstHeading - 1),
+      empty: false,
+    });
+  }
+
+  const stack: { level: number; text: string }[] = [];
+  headings.forEach((h, k) => {
+    while (stack.length && stack[stack.length - 1]!.level >= h.level) stack.pop();
+    stack.push({ level: h.level, text: h.text });
+    const end = (headings[k + 1]?.start ?? count) - 1;
+    const span = lines.slice(h.start, end + 1);
+    const body = lines.slice(h.end + 1, end + 1);
+    sections.push({
+      headingPath: stack.map((s) => s.text),
+      level: h.level,
+      startLine: h.start + 1,
+      endLine: end + 1,
+      text: joinLines(span),
+      codeBlocks: codeIn(h.start, end),
+      empty: !body.some((l) => l.text !== null && l.text.trim() !== ''),
+    });
+  });
+
+  const title = headings.find((h) => h.level === 1)?.text || baseName(path);
+  return { title, sections };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records.
+
+export function docSectionRecords(path: string, source: string, ref: RepoRef): SourceRecord[] {
+  const { title, sections } = splitDocSections(path, source);
+  const seen = new Map<string, number>();
+  const out: SourceRecord[] = [];
+  for (const s of sections) {
+    const joined = s.headingPath.join(' > ');
+    // Same heading path twice in a file ("Example" under one parent): the second is "Example (2)".
+    const n = (seen.get(joined) ?? 0) + 1;
+    seen.set(joined, n);
+    if (s.empty) continue;
+    const locator = n > 1 ? `${joined} (${n})` : joined;
+    const contentHash = createHash('sha256').update(s.text).digest('hex');
+    const redacted = redactSecrets(s.text);
+    const qualname = redactSecrets(locator || title);
+    out.push({
+      id: contentId('doc_section', path, locator, contentHash),
+      kind: 'doc_section',
+      text: redacted.text,
+      contentHash,
+      provenance: {
+        repo: ref.repo,
+        commitFirstSeen: ref.sha,
+        commitLastVerified: ref.sha,
+        path,
+        startLine: s.startLine,
+        endLine: s.endLine,
+        qualname: qualname.text,
+        url: ref.webUrl ? `${ref.webUrl}/blob/${ref.sha}/${path}#L${s.startLine}-L${s.endLine}` : null,
+        prNumber: null,
+        issueNumber: null,
+        commentId: null,
+      },
+      code: null,
+      redactions: [...new Set([...redacted.kinds, ...qualname.kinds])],
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocks of one section's cleaned text, for the doc rules.
+
+export type DocBlock =
+  | { kind: 'heading'; level: number; title: string; startLine: number; endLine: number }
+  | { kind: 'code'; lang: string | null; code: string; startLine: number; endLine: number }
+  | { kind: 'paragraph'; lines: string[]; startLine: number; endLine: number };
+
+/** Headings, fenced code and blank-line-separated paragraphs of cleaned text; lines 0-based. */
+export function docBlocks(text: string): DocBlock[] {
+  // Section text never has front matter: a leading `---` in it is a thematic break.
+  const { lines, headings, fences } = scan(text, false);
+  const out: DocBlock[] = [];
+  const headingAt = new Map(headings.map((h) => [h.start, h]));
+  const fenceAt = new Map(fences.map((f) => [f.line, f]));
+  let para: { lines: string[]; start: number } | null = null;
+  const flush = (end: number) => {
+    if (para) out.push({ kind: 'paragraph', lines: para.lines, startLine: para.start, endLine: end });
+    para = null;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const h = headingAt.get(i);
+    if (h) {
+      flush(i - 1);
+      out.push({ kind: 'heading', level: h.level, title: h.text, startLine: h.start, endLine: h.end });
+      i = h.end;
+      continue;
+    }
+    const f = fenceAt.get(i);
+    if (f) {
+      flush(i - 1);
+      let end = i + 1;
+      while (end < lines.length && lines[end]!.role === 'fence_body') end++;
+      if (end >= lines.length) end = lines.length - 1;
+      out.push({ kind: 'code', lang: f.fence.lang, code: f.body.join('\n'), startLine: i, endLine: end });
+      i = end;
+      continue;
+    }
+    const t = lines[i]!.text;
+    if (t === null || !t.trim()) {
+      flush(i - 1);
+      continue;
+    }
+    if (para === null) para = { lines: [], start: i };
+    (para as { lines: string[] }).lines.push(t);
+  }
+  flush(lines.length - 1);
+  return out;
+}
