@@ -1,9 +1,9 @@
 // The commits source: first-parent history from the commit cursor (or the start, or --since) to
 // HEAD, oldest first, filtered, each kept commit → records → rule pairs. History is append-only, so
 // nothing here is retired; the cursor advances every few hundred commits, once they are staged.
-import { commitFilter, commitRecords, symbolChanges } from '../extractors/commits.js';
+import { commitFilter, commitRecords, commitSkips, symbolChanges } from '../extractors/commits.js';
 import { commitQuestions } from '../generators/commit-rules.js';
-import { advanceCursor, readCursor, sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
+import { advanceCursor, readMode, sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
 import { readCommits } from './git-history.js';
 import { failpoint } from '../lib/failpoint.js';
 
@@ -16,12 +16,14 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
   const stRead = stage(ctx, 'commits.read');
   const stExtract = stage(ctx, 'commits.extract');
   const stGenerate = stage(ctx, 'commits.generate');
-  const from = await readCursor(ctx, 'commits');
+  // A cursor that is not an ancestor of HEAD (history rewritten) reads the whole history again: ids
+  // already stored are skipped, so that costs time, not duplicates.
+  const { mode, cursor, behind } = await readMode(ctx, 'commits');
+  const from = mode === 'diff' ? cursor : null;
   const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
   let records = 0;
   let units = 0;
-  let last: string | null = null;
-  if (from !== repo.sha) {
+  if (cursor !== repo.sha || !ctx.incremental) {
     let t = performance.now();
     for await (const c of readCommits(repo.path, { from, to: repo.sha, since: cfg.since ? new Date(cfg.since) : undefined, maxDiffBytes: cfg.maxDiffBytes })) {
       const now = performance.now();
@@ -29,7 +31,6 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
       t = now;
       units++;
       stRead.seen++;
-      last = c.sha;
       const verdict = commitFilter(c);
       if (!verdict.keep) stRead.reject(verdict.reason);
       else {
@@ -38,6 +39,8 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
         if (c.truncated)
           sink.addSkip({ path: `commit:${c.sha}`, reason: 'diff_truncated', detail: `diff of ${c.diffBytes} bytes cut to ${cfg.maxDiffBytes}; the commit is kept with the first part` }, c.sha);
         if (c.nonUtf8) sink.addSkip({ path: `commit:${c.sha}`, reason: 'not_utf8', detail: 'diff is not valid UTF-8: kept, decoded with replacement characters' }, c.sha);
+        // Per file: blobs git could not read, diffs cut at the per-file cap.
+        for (const s of commitSkips(c)) sink.addSkip(s, c.sha);
         const recs = commitRecords(c, ref);
         const changes = symbolChanges(c);
         let now2 = performance.now();
@@ -55,7 +58,7 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
         sink.addCandidates(candidates, cfg.limits);
         stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
       }
-      if (units % CURSOR_EVERY === 0) {
+      if (units % CURSOR_EVERY === 0 && !behind) {
         await sink.flush(true);
         failpoint('commits.before-cursor');
         await advanceCursor(ctx, 'commits', c.sha);
@@ -66,7 +69,7 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
   }
   await sink.flush(true);
   failpoint('commits.before-cursor');
-  await advanceCursor(ctx, 'commits', repo.sha);
+  if (!behind) await advanceCursor(ctx, 'commits', repo.sha);
   return {
     source: 'commits',
     from,
@@ -76,7 +79,7 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
     ...sinkDelta(sink, before),
     retired: 0,
     refreshed: 0,
-    note: from === repo.sha ? 'nothing new' : `${units} commits${last ? '' : ' (none in range)'}`,
+    note: units ? `${units} commits` : 'nothing new',
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -1,16 +1,19 @@
 // What every source step of a run shares: config, stores, the pair sink, the repository, stage
 // stats; and the one way a step keeps the corpus current (retire what vanished, refresh what moved)
 // and then moves its cursor.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { QAPair, SourceKind } from '../datasets/schemas.js';
 import { livePairsOf, refreshPairs, retirePairs, type LivePair } from '../datasets/reconcile.js';
 import type { Stores } from '../datasets/store.js';
 import type { Config, SourceName } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { StageStats } from '../lib/progress.js';
-import { simpleGit } from 'simple-git';
 import { failpoint } from '../lib/failpoint.js';
 import type { PairSink, SinkCounts } from './pair-sink.js';
 import type { ResolvedRepo } from './repo.js';
+
+const execFileAsync = promisify(execFile);
 
 export interface RunContext {
   cfg: Config;
@@ -74,9 +77,10 @@ export async function readMode(ctx: RunContext, source: SourceName): Promise<{ m
   return { mode: 'full', cursor, behind: !ctx.incremental && !forward };
 }
 
+/** `git merge-base --is-ancestor` answers with its exit code, which simple-git does not surface. */
 async function isAncestor(repoPath: string, a: string, b: string): Promise<boolean> {
   try {
-    await simpleGit(repoPath).raw(['merge-base', '--is-ancestor', a, b]);
+    await execFileAsync('git', ['merge-base', '--is-ancestor', a, b], { cwd: repoPath });
     return true;
   } catch {
     return false;

@@ -329,7 +329,8 @@ class LogParser {
 
   private addHeaderLine(sec: Section, line: Buffer, length: number): void {
     if (sec.headerDone) return;
-    sec.header.push(length === line.length ? line : Buffer.alloc(0));
+    // A line cut short is longer than any cap, so a header holding one is never kept.
+    sec.header.push(line);
     sec.headerBytes += length + 1;
   }
 

@@ -2,7 +2,7 @@
 // rejected, near duplicates clustered, the rest staged; rows are written in batches. In an
 // incremental pass it also notes which live pairs were produced again, so the rest can be retired.
 import type { QAPair, RejectReason, SkipRecord, SourceRecord } from '../datasets/schemas.js';
-import type { LivePair } from '../datasets/reconcile.js';
+import { locationKey, type LivePair } from '../datasets/reconcile.js';
 import { skipKey, type Stores } from '../datasets/store.js';
 import type { StageStats } from '../lib/progress.js';
 import { failedReasons, normalizeForMatch, validateCandidate, type LengthLimits } from '../validators/checks.js';
@@ -96,9 +96,13 @@ export class PairSink {
       if (live && !this.reproduced.has(p.id)) {
         this.reproduced.add(p.id);
         this.dedup.rememberExact(p.qaKey, p.id);
-        const { qaKey: _k, ...pair } = p;
-        this.refresh.push(pair as QAPair);
-        this.counts.refreshed++;
+        const v = p.provenance;
+        if (locationKey(v.path, v.startLine, v.endLine, v.commitLastVerified) !== live.at) {
+          const { qaKey: _k, ...pair } = p;
+          delete (pair as { contextRecord?: number }).contextRecord;
+          this.refresh.push(pair as QAPair);
+          this.counts.refreshed++;
+        }
       }
       this.counts.alreadyKnown++;
       this.stStage.reject('already_known');

@@ -19,14 +19,19 @@ export interface LivePair {
   status: string;
   commitFirstSeen: string;
   qaKey: string;
+  /** Where it was last seen: a pair produced again elsewhere or at another commit is refreshed. */
+  at: string;
 }
+
+/** Path, lines and last verified commit: what a refresh of a reproduced pair changes. */
+export const locationKey = (path: unknown, start: unknown, end: unknown, commit: unknown) => `${path}\u0000${start}\u0000${end}\u0000${commit}`;
 
 /** The unretired staging pairs of the given split groups (paths, `pr:n`, `issue:n`) and source kinds. */
 export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: string[]): Promise<Map<string, LivePair>> {
   const out = new Map<string, LivePair>();
   for (const part of chunks([...new Set(groups)])) {
     const where = `status <> 'retired' AND source_kind IN (${inList(kinds)}) AND split_group IN (${inList(part)})`;
-    for await (const rows of stores.scan('staging', ['id', 'split_group', 'status', 'commit_first_seen', 'qa_key'], where))
+    for await (const rows of stores.scan('staging', ['id', 'split_group', 'status', 'commit_first_seen', 'qa_key', 'path', 'start_line', 'end_line', 'commit_last_verified'], where))
       for (const r of rows)
         out.set(r.id as string, {
           id: r.id as string,
@@ -34,6 +39,7 @@ export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: s
           status: r.status as string,
           commitFirstSeen: r.commit_first_seen as string,
           qaKey: r.qa_key as string,
+          at: locationKey(r.path, r.start_line, r.end_line, r.commit_last_verified),
         });
   }
   return out;

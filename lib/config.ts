@@ -77,6 +77,7 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_SINCE: { key: 'since' },
   QAFORGE_GITHUB: { key: 'github' },
   GITHUB_API_URL: { key: 'githubApiUrl' },
+  QAFORGE_GITHUB_RETRY_BASE_MS: { key: 'githubRetryBaseMs', parse: Number },
   QAFORGE_INCLUDE: { key: 'include', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_EXCLUDE: { key: 'exclude', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_MAX_FILE_BYTES: { key: 'maxFileBytes', parse: Number },

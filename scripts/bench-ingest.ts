@@ -70,7 +70,7 @@ async function apiCalls() {
     const env = { GITHUB_TOKEN: 'bench-token' };
     server.resetStats();
     const first = await cli(args, env);
-    const counted = (s: typeof server.stats) => s.log.filter((r: any) => !r.url.startsWith('/rate_limit')).length;
+    const counted = (s: typeof server.stats) => s.log.filter((r) => r.route !== 'GET /rate_limit').length;
     const firstCalls = counted(server.stats);
     server.resetStats();
     const second = await cli(args, env);

@@ -28,6 +28,7 @@ const PATTERNS: SecretPattern[] = [
 const PUBLIC_EMAIL =
   /@(?:example\.(?:com|org|net)|users\.noreply\.github\.com|noreply\.github\.com|localhost|test\.com|email\.com|domain\.com)$|^(?:noreply|no-reply|info|support|contact|security|hello)@|^git@/i;
 const EMAIL = /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g;
+const EMAIL_HINT = /[A-Za-z0-9._%+-]@[A-Za-z0-9-]+\./;
 
 export const REDACTION_PREFIX = '[REDACTED:';
 const marker = (kind: string) => `${REDACTION_PREFIX}${kind}]`;
@@ -45,7 +46,8 @@ export function redactSecrets(text: string): { text: string; kinds: string[] } {
     kinds.add(kind);
     out = out.replace(re, marker(kind));
   }
-  if (out.includes('@')) {
+  // An address needs a character, @, a label and a dot: diffs are full of `@@` and decorators are not.
+  if (out.includes('@') && EMAIL_HINT.test(out)) {
     out = out.replace(EMAIL, (m) => {
       if (PUBLIC_EMAIL.test(m)) return m;
       kinds.add('private_email');
