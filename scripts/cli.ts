@@ -1,4 +1,4 @@
-// The qaforge command line: backfill, ingest, promote, export, stats, config, show, sample, retire, demo.
+// The qaforge command line: backfill, ingest, promote, export, stats, verify, config, show, sample, retire, demo.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
@@ -6,6 +6,8 @@ import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteStaged } from '../datasets/promote.js';
 import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
+import { verifyProvenance } from '../datasets/verify.js';
+import { resolveRepo } from '../activities/repo.js';
 import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/log.js';
@@ -169,6 +171,29 @@ program
           ...s.runs.map((r) => `run:       ${r.run_id} ${r.command} ${r.repo}@${r.commit.slice(0, 12)} ${r.finished_at}`),
         ].join('\n'),
       );
+    });
+  });
+
+program
+  .command('verify')
+  .description('check that pairs resolve: their quoted evidence is at (commit, path, lines) in the repository; commit pairs in their commit')
+  .option('--repo <path|url>', 'the repository the pairs were drawn from (default: the configured repo)')
+  .option('--n <n>', 'pairs to check, spread evenly over staging', positiveInt('--n'), 500)
+  .option('--json', 'print JSON')
+  .action(async (o: { repo?: string; n: number; json?: boolean }, cmd: Command) => {
+    const { cfg, log } = context(cmd, o.repo ? { repo: o.repo } : {});
+    const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log);
+    await withStores(cfg, async (stores) => {
+      const r = await verifyProvenance(stores, repo.path, o.n);
+      if (o.json) return print(r);
+      print(
+        [
+          `checked ${r.checked}: ${r.resolved} resolve, ${r.failures.length} do not; ${r.notCheckable} PR/issue pairs point at GitHub (not checked)`,
+          ...Object.entries(r.byKind).map(([k, v]) => `  ${k.padEnd(12)} ${v.resolved}/${v.checked}`),
+          ...r.failures.slice(0, 20).map((f) => `  ${f.id} ${f.kind}/${f.category}: ${f.reason}`),
+        ].join('\n'),
+      );
+      if (r.failures.length) process.exitCode = 1;
     });
   });
 

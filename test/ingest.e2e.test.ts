@@ -4,7 +4,8 @@
 // followed by a re-run ends exactly where an uninterrupted run does.
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Stores, SCHEMAS, type TableName } from '../datasets/store.js';
+import { pairFromRow, Stores, SCHEMAS, type TableName } from '../datasets/store.js';
+import { checkProvenance } from '../datasets/verify.js';
 import { qaforge, qaforgeJson } from './cli.js';
 import { makeRepo, tempDir, type FixtureRepo } from './fixtures.js';
 
@@ -205,6 +206,16 @@ describe('ingest after a backfill', () => {
       if (p.category === 'commit_change') expect(lines.length).toBeGreaterThan(0);
       for (const l of lines) expect(show.split('\n')).toContain(l);
     }
+  });
+
+  it('verifies that every live pair resolves in git, and says why a pair that does not, does not', async () => {
+    const r = await qaforgeJson(['--data-dir', data, 'verify', '--repo', repo.dir, '--n', '1000', '--json']);
+    expect(r.failures).toEqual([]);
+    expect(r.checked).toBe(live(after).length);
+    const sig = pairFromRow(after.staging.find((x) => x.qualname === 'add' && x.category === 'purpose' && x.status !== 'retired')!);
+    expect(await checkProvenance(repo.dir, sig)).toBeNull();
+    const moved = { ...sig, provenance: { ...sig.provenance, startLine: sig.provenance.startLine! + 8, endLine: sig.provenance.endLine! + 8 } };
+    expect(await checkProvenance(repo.dir, moved)).toMatch(/^not in pkg\/ops\.py:|past the end/);
   });
 
   it('records the cut of a huge diff and the lossy decoding of a non-UTF-8 one', () => {
