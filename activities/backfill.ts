@@ -51,7 +51,7 @@ export async function runSources(cfg: Config, log: Logger, opts: { command: stri
     const { license } = await detectLicense(repo.path, repo.sha);
     log.info({ runId, repo: repo.repo, commit: repo.sha, license, sources: cfg.sources, incremental: opts.incremental }, `${opts.command} started`);
     const stages = [new StageStats('validate'), new StageStats('stage')];
-    const sink = await PairSink.open(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
+    const sink = new PairSink(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
     const ctx: RunContext = { cfg, log, stores, sink, repo, runId, incremental: opts.incremental, stages };
     const totals: CodeTotals = { files: 0, bytes: 0, symbols: { module: 0, class: 0, function: 0, method: 0 } as Record<SymbolKind, number>, sourceRecords: 0 };
     const outcomes: SourceOutcome[] = [];

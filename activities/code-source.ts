@@ -1,7 +1,7 @@
 // The code source: Python files at HEAD → symbols → rule pairs, on worker threads. A backfill reads
 // every file; an ingest reads only the files changed since the code cursor, and retires the pairs
 // of changed, renamed and deleted files that were not produced again.
-import type { SymbolKind } from '../datasets/schemas.js';
+import type { SkipRecord, SymbolKind } from '../datasets/schemas.js';
 import picomatch from 'picomatch';
 import { BANDS, NUM_PERM } from '../validators/dedup.js';
 import { restoreContexts, type CodeBatchOutput } from './code-batch.js';
@@ -76,18 +76,24 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
     changes = await changeSet(repo.path, from, repo.sha, (p) => isIncluded(p) && !isExcluded(p));
     files = listed.filter((f) => changes!.paths.has(f.path));
   }
+  // What the stores hold is loaded while the workers start extracting; the first result waits for it.
   // A full read reconciles the files it reads; an incremental one also deleted and renamed ones.
-  if (!behind) await watchGroups(ctx, ['code_symbol'], changes ? changes.groups : files.map((f) => f.path));
+  const groups = changes ? changes.groups : files.map((f) => f.path);
+  const loading = files.length || (changes && changes.groups.size) ? sink.ready() : Promise.resolve();
+  loading.catch(() => undefined);
+  let watching: Promise<void> | null = null;
+  const startWatch = () =>
+    (watching ??= (async () => {
+      await loading;
+      if (!behind) await watchGroups(ctx, ['code_symbol'], groups);
+    })());
   stRead.seen += files.length;
-  const readable = files.filter((f) => {
-    if (f.size <= cfg.maxFileBytes) return true;
-    sink.addSkip({ path: f.path, reason: 'too_large', detail: `${f.size} bytes > maxFileBytes ${cfg.maxFileBytes}` }, repo.sha);
-    stRead.reject('too_large');
-    return false;
-  });
+  const tooLarge = files.filter((f) => f.size > cfg.maxFileBytes);
+  const readable = files.filter((f) => f.size <= cfg.maxFileBytes);
 
   let records = 0;
   const handleOutput = async (out: CodeBatchOutput) => {
+    await startWatch();
     restoreContexts(out);
     totals.files += out.files;
     totals.bytes += out.bytes;
@@ -111,6 +117,7 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
     await sink.flush();
   };
 
+  const unreadable: SkipRecord[] = [];
   if (readable.length) {
     const runner = batchRunner(Math.min(cfg.workers, Math.max(1, Math.ceil(readable.length / 8))));
     const reader = new BlobReader(repo.path);
@@ -126,8 +133,7 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
         },
         // A blob that cannot be read (say, a blobless clone that lost its network) is recorded, not fatal.
         unreadable: (f, e) => {
-          sink.addSkip({ path: f.path, reason: 'read_error', detail: e.message }, repo.sha);
-          stRead.reject('read_error');
+          unreadable.push({ path: f.path, reason: 'read_error', detail: e.message });
           progress.tick(1);
         },
       });
@@ -136,6 +142,15 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
       reader.close();
       await runner.close();
     }
+  }
+  await startWatch();
+  for (const f of tooLarge) {
+    sink.addSkip({ path: f.path, reason: 'too_large', detail: `${f.size} bytes > maxFileBytes ${cfg.maxFileBytes}` }, repo.sha);
+    stRead.reject('too_large');
+  }
+  for (const s of unreadable) {
+    sink.addSkip(s, repo.sha);
+    stRead.reject('read_error');
   }
   totals.sourceRecords += records;
   const retired = await reconcile(ctx, repo.sha, changes ? changes.why : () => `evidence changed in ${repo.sha.slice(0, 12)}`);

@@ -26,6 +26,7 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
   if (cursor !== repo.sha || !ctx.incremental) {
     let t = performance.now();
     for await (const c of readCommits(repo.path, { from, to: repo.sha, since: cfg.since ? new Date(cfg.since) : undefined, maxDiffBytes: cfg.maxDiffBytes })) {
+      await sink.ready();
       const now = performance.now();
       stRead.seconds += (now - t) / 1000;
       t = now;

@@ -102,7 +102,9 @@ export function sinkDelta(sink: PairSink, before: SinkCounts): Pick<SourceOutcom
 /** Starts watching the live pairs of the groups a step is about to process again. */
 export async function watchGroups(ctx: RunContext, kinds: SourceKind[], groups: Iterable<string>): Promise<void> {
   const list = [...groups];
-  if (list.length) ctx.sink.watch(await livePairsOf(ctx.stores, kinds, list));
+  if (!list.length) return;
+  await ctx.sink.ready();
+  ctx.sink.watch(await livePairsOf(ctx.stores, kinds, list));
 }
 
 /**
@@ -111,6 +113,7 @@ export async function watchGroups(ctx: RunContext, kinds: SourceKind[], groups: 
  * Returns how many were retired.
  */
 export async function reconcile(ctx: RunContext, commit: string, why: (group: string) => string): Promise<number> {
+  const t0 = performance.now();
   await ctx.sink.flush(true);
   failpoint('reconcile.after-flush');
   const { vanished, reproduced, live } = ctx.sink.endWatch();
@@ -119,12 +122,22 @@ export async function reconcile(ctx: RunContext, commit: string, why: (group: st
     const reason = why(p.group);
     byReason.set(reason, [...(byReason.get(reason) ?? []), p.id]);
   }
+  const t1 = performance.now();
   for (const [reason, ids] of byReason) await retirePairs(ctx.stores, ids, commit, reason);
+  const t2 = performance.now();
   await refreshPairs(ctx.stores, reproduced as QAPair[], live as Map<string, LivePair>, ctx.runId);
+  const t3 = performance.now();
   failpoint('reconcile.before-cursor');
-  if (vanished.length) ctx.log.info({ retired: vanished.length, refreshed: reproduced.length }, 'retired pairs whose evidence changed or vanished');
+  if (vanished.length || reproduced.length)
+    ctx.log.info(
+      { retired: vanished.length, refreshed: reproduced.length, seconds: { flush: sec(t1 - t0), retire: sec(t2 - t1), refresh: sec(t3 - t2) } },
+      'retired pairs whose evidence changed or vanished, refreshed those produced again',
+    );
+  stage(ctx, 'stage').seconds += (t3 - t1) / 1000;
   return vanished.length;
 }
+
+const sec = (ms: number) => Math.round(ms) / 1000;
 
 /** Moves a source's cursor; called only once everything it covers is staged. */
 export async function advanceCursor(ctx: RunContext, source: SourceName, value: string): Promise<void> {

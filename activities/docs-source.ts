@@ -28,6 +28,7 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
     changes = await changeSet(repo.path, from, repo.sha, (p) => isIncluded(p) && !isExcluded(p));
     files = files.filter((f) => changes!.paths.has(f.path));
   }
+  if (files.length) await sink.ready();
   if (!behind) await watchGroups(ctx, ['doc_section'], changes ? changes.groups : files.map((f) => f.path));
   const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
   const reader = new BlobReader(repo.path);

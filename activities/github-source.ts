@@ -60,6 +60,7 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
     return { outcomes: sources.map((s) => emptyOutcome(s, note)), fetch: {}, requests: 0 };
   }
   const slug = `${target.owner}/${target.repo}`;
+  await sink.ready();
   const octokit = githubClient(cfg, log);
   if (!cfg.githubToken)
     log.warn('no GITHUB_TOKEN: GitHub allows 60 requests per hour without one (304s included); qaforge waits for the reset when the limit is reached. Set GITHUB_TOKEN for 5,000 per hour.');

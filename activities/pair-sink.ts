@@ -29,21 +29,40 @@ export class PairSink {
   private sourceBuf: SourceRecord[] = [];
   private skipBuf: { skip: SkipRecord; commit: string }[] = [];
 
-  private constructor(
+  private knownIds = new Set<string>();
+  private knownSources = new Set<string>();
+  private knownSkips = new Set<string>();
+  private dedup: DuplicateIndex;
+  private loading: Promise<void> | null = null;
+  private loaded = false;
+
+  constructor(
     private stores: Stores,
     readonly runId: string,
-    private knownIds: Set<string>,
-    private knownSources: Set<string>,
-    private knownSkips: Set<string>,
-    private dedup: DuplicateIndex,
+    nearDupThreshold: number,
     private stValidate: StageStats,
     private stStage: StageStats,
-  ) {}
+  ) {
+    this.dedup = new DuplicateIndex(nearDupThreshold);
+  }
 
-  static async open(stores: Stores, runId: string, nearDupThreshold: number, stValidate: StageStats, stStage: StageStats): Promise<PairSink> {
-    const dedup = new DuplicateIndex(nearDupThreshold);
-    for (const [key, id] of await stores.knownQaKeys()) dedup.rememberExact(key, id);
-    return new PairSink(stores, runId, await stores.knownPairIds(), await stores.knownSourceIds(), await stores.knownSkipKeys(), dedup, stValidate, stStage);
+  /**
+   * Loads what the stores already hold (pair ids, qa keys, source ids, skips). Sources call it once
+   * they have something to add, so a pass with nothing new never reads them.
+   */
+  ready(): Promise<void> {
+    this.loading ??= (async () => {
+      for (const [key, id] of await this.stores.knownQaKeys()) this.dedup.rememberExact(key, id);
+      this.knownIds = await this.stores.knownPairIds();
+      this.knownSources = await this.stores.knownSourceIds();
+      this.knownSkips = await this.stores.knownSkipKeys();
+      this.loaded = true;
+    })();
+    return this.loading;
+  }
+
+  private assertReady(): void {
+    if (!this.loaded) throw new Error('PairSink used before ready(): known ids are not loaded');
   }
 
   get nearDuplicates(): number {
@@ -52,6 +71,7 @@ export class PairSink {
 
   /** Live pairs that may be produced again in this pass: those that are not get retired afterwards. */
   watch(live: Map<string, LivePair>): void {
+    this.assertReady();
     for (const [id, p] of live) {
       this.live.set(id, p);
       // The same question and answer from changed evidence is the pair's successor, not a duplicate
@@ -61,6 +81,7 @@ export class PairSink {
   }
 
   addRecords(records: SourceRecord[]): void {
+    this.assertReady();
     for (const r of records) {
       if (this.knownSources.has(r.id)) continue;
       this.knownSources.add(r.id);
@@ -69,6 +90,7 @@ export class PairSink {
   }
 
   addSkip(skip: SkipRecord, commit: string): void {
+    this.assertReady();
     const key = skipKey(commit, skip);
     if (this.knownSkips.has(key)) return;
     this.knownSkips.add(key);
@@ -88,6 +110,7 @@ export class PairSink {
 
   /** One validated candidate with its MinHash signature and LSH band keys. */
   addPair(p: QAPair & { qaKey: string }, signature: Uint32Array, bands: Int32Array): void {
+    this.assertReady();
     this.counts.candidates++;
     this.stValidate.seen++;
     this.stStage.seen++;

@@ -5,7 +5,8 @@ import type { QAPair, SourceKind } from './schemas.js';
 import { rowsToArrowTable } from './arrow-rows.js';
 import { pairRow, SCHEMAS, sqlString, type Stores } from './store.js';
 
-const CHUNK = 400;
+// Ids per update or filter: fewer, larger updates are cheaper than many small ones.
+const CHUNK = 4000;
 
 function* chunks<T>(items: T[], n = CHUNK): Generator<T[]> {
   for (let i = 0; i < items.length; i += n) yield items.slice(i, i + n);

@@ -271,19 +271,21 @@ export class Stores {
     return (await this.table(name)).countRows(where);
   }
 
-  /** Every pair id staging, rejected or the corpus already holds: a re-run skips them. */
+  /**
+   * Every pair id staging or rejected already holds: a re-run skips them. The corpus is not read:
+   * it only ever receives pairs from staging, whose rows are never deleted.
+   */
   async knownPairIds(): Promise<Set<string>> {
     const ids = new Set<string>();
-    for (const name of ['staging', 'rejected', 'corpus'] as const)
+    for (const name of ['staging', 'rejected'] as const)
       for await (const rows of this.scan(name, ['id'])) for (const r of rows) ids.add(r.id as string);
     return ids;
   }
 
-  /** qa_key → id of every kept, unretired pair (staging, corpus), for exact-duplicate checks across runs. */
+  /** qa_key → id of every kept, unretired pair (in staging, which holds every corpus pair too), for exact-duplicate checks across runs. */
   async knownQaKeys(): Promise<Map<string, string>> {
     const keys = new Map<string, string>();
-    for (const name of ['staging', 'corpus'] as const)
-      for await (const rows of this.scan(name, ['id', 'qa_key'], "status <> 'retired'")) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
+    for await (const rows of this.scan('staging', ['id', 'qa_key'], "status <> 'retired'")) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
     return keys;
   }
 

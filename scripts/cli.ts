@@ -1,6 +1,6 @@
 // The qaforge command line: backfill, ingest, promote, export, stats, verify, config, show, sample, retire, demo.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
+import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
 import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteStaged } from '../datasets/promote.js';
@@ -245,7 +245,7 @@ program
   });
 
 withBackfillOptions(
-  program.command('demo').description('backfill a repository (default huggingface/transformers), promote, and export QA + chat JSONL'),
+  program.command('demo').description('backfill a repository (default huggingface/transformers: code, docs, commits, and PRs/issues when GitHub is reachable), promote, and export QA + chat JSONL'),
 )
   .option('--out <dir>', 'export directory (default <data-dir>/export)')
   .action(async (o: BackfillFlags & { out?: string }, cmd: Command) => {
@@ -256,9 +256,9 @@ withBackfillOptions(
       const base = o.out ?? `${cfg.dataDir}/export`;
       const qa = await exportCorpus(stores, { out: `${base}/qa`, format: 'qa', splits: cfg.splits }, log);
       const chat = await exportCorpus(stores, { out: `${base}/chat`, format: 'chat', splits: cfg.splits }, log);
-      // One pair from each of three categories, to show what the rules produce beyond locations.
+      // One pair from each of a few categories: code, commit history, docs, PRs and issues.
       const sample = (
-        await Promise.all((['purpose', 'parameters', 'returns'] as const).map((c) => samplePairs(stores, 1, c, 7)))
+        await Promise.all((['purpose', 'commit_why', 'doc_section', 'issue_resolution'] as const).map((c) => samplePairs(stores, 1, c, 7)))
       ).flat();
       print(
         [
@@ -266,6 +266,7 @@ withBackfillOptions(
           `repository  ${run.repo.repo} @ ${run.repo.sha}`,
           `files       ${run.files} (${(run.bytes / 1e6).toFixed(1)} MB)   symbols ${JSON.stringify(run.symbols)}`,
           `pairs       staged ${run.staged}, rejected ${run.rejected}, already known ${run.alreadyKnown}, near-duplicates ${run.nearDuplicates}`,
+          ...formatOutcomes(run.sources).split('\n').map((l) => `  ${l}`),
           `corpus      version ${promotion.version}, ${promotion.active} active pairs (+${promotion.inserted})`,
           `export      ${qa.out} (qa) and ${chat.out} (chat): ${JSON.stringify(qa.bySplit)}`,
           '',
