@@ -65,6 +65,13 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
   if (!cfg.githubToken)
     log.warn('no GITHUB_TOKEN: GitHub allows 60 requests per hour without one (304s included); qaforge waits for the reset when the limit is reached. Set GITHUB_TOKEN for 5,000 per hour.');
   const limit = await rateLimit(octokit);
+  if (limit && 'unreachable' in limit) {
+    const note = `GitHub API ${cfg.githubApiUrl} unreachable (${limit.unreachable}); set --github-api-url or leave prs,issues out of --sources`;
+    log.warn(`PRs and issues skipped: ${note}`);
+    sink.addSkip({ path: `github:${slug}`, reason: 'api_error', detail: note }, repo.sha);
+    await sink.flush(true);
+    return { outcomes: sources.map((s) => emptyOutcome(s, note)), fetch: {}, requests: 1 };
+  }
   if (limit) log.info({ api: cfg.githubApiUrl, repo: slug, ...limit }, `GitHub rate limit: ${limit.remaining}/${limit.limit} left`);
 
   // Fetch: each listing stores its pages and moves its own cursor.

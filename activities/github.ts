@@ -239,13 +239,18 @@ async function storedVersions(stores: Stores, keys: string[]): Promise<Map<strin
   return out;
 }
 
-/** Rate-limit state, from the free /rate_limit endpoint; null when it cannot be read. */
-export async function rateLimit(octokit: GithubClient): Promise<{ limit: number; remaining: number; reset: number } | null> {
+/**
+ * Rate-limit state, from the free /rate_limit endpoint; `unreachable` when the API cannot be reached
+ * at all (no route, DNS, refused): then nothing else is tried.
+ */
+export async function rateLimit(octokit: GithubClient): Promise<{ limit: number; remaining: number; reset: number } | { unreachable: string } | null> {
   try {
     const r = await octokit.request('GET /rate_limit', { request: { retries: 0 } });
-    const core = (r.data as { resources?: { core?: { limit: number; remaining: number; reset: number } } }).resources?.core;
-    return core ?? null;
-  } catch {
+    return (r.data as { resources?: { core?: { limit: number; remaining: number; reset: number } } }).resources?.core ?? null;
+  } catch (e) {
+    const err = e as { status?: number; message: string; cause?: unknown };
+    // Octokit reports a failed fetch (refused, no route, DNS) as status 500 caused by fetch's TypeError.
+    if (err.status === 500 && err.cause instanceof TypeError) return { unreachable: err.message };
     return null;
   }
 }

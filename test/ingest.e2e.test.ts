@@ -3,6 +3,8 @@
 // pair ids; new commits become commit pairs whose provenance resolves in git; a crash at any point
 // followed by a re-run ends exactly where an uninterrupted run does.
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pairFromRow, Stores, SCHEMAS, type TableName } from '../datasets/store.js';
 import { checkProvenance } from '../datasets/verify.js';
@@ -258,5 +260,29 @@ describe('crash and re-run', () => {
     expect(state(got)).toEqual(state(want));
     expect(new Set(got.staging.map((r) => r.id)).size).toBe(got.staging.length);
     expect(got.sources.map((r) => r.id).sort()).toEqual(want.sources.map((r) => r.id).sort());
+  });
+});
+
+describe('demo', () => {
+  it('backfills every source, promotes, exports, and says in one line that GitHub is unreachable', async () => {
+    const d = tempDir();
+    const fresh = await makeRepo({ 'pkg/ops.py': OPS_PY, 'docs/guide.md': GUIDE_MD, LICENSE });
+    await fresh.commit({ 'pkg/ops.py': OPS_PY.replace('constant factor', 'given factor') }, 'Say that scale takes the factor it is given\n\nThe old wording suggested the factor was fixed, which confused callers.');
+    // A port nothing listens on: the connection is refused.
+    const probe = createServer().listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = (probe.address() as AddressInfo).port;
+    probe.close();
+    const api = `http://127.0.0.1:${port}`;
+    const r = await qaforge(['--data-dir', d, 'demo', '--repo', fresh.dir, '--github-api-url', api], { env: { QAFORGE_LOG_LEVEL: 'warn' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`PRs and issues skipped: GitHub API ${api} unreachable`);
+    expect(r.stdout).toMatch(/^ {2}code {5}start → [0-9a-f]{12}: 1 read/m);
+    expect(r.stdout).toMatch(/^ {2}docs {5}start → [0-9a-f]{12}: 1 read/m);
+    expect(r.stdout).toMatch(/^ {2}commits {2}start → [0-9a-f]{12}: 2 read/m);
+    expect(r.stdout).toMatch(/Q: .*commit [0-9a-f]{7} \("Say that scale takes the factor it is given"\).*\?\n {2}A: The old wording suggested the factor was fixed, which confused callers\./);
+    const stats = await qaforgeJson(['--data-dir', d, 'stats', '--json']);
+    expect(stats.skipped).toEqual({ api_error: 1 });
+    expect(Object.keys(stats.corpus.byCategory)).toEqual(expect.arrayContaining(['purpose', 'commit_why', 'doc_section']));
   });
 });
