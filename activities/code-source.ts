@@ -2,13 +2,12 @@
 // every file; an ingest reads only the files changed since the code cursor, and retires the pairs
 // of changed, renamed and deleted files that were not produced again.
 import type { SkipRecord, SymbolKind } from '../datasets/schemas.js';
-import picomatch from 'picomatch';
 import { BANDS, NUM_PERM } from '../validators/dedup.js';
 import { restoreContexts, type CodeBatchOutput } from './code-batch.js';
 import { batchFiles, batchRunner, runBatchesInOrder } from './code-pool.js';
-import { advanceCursor, readMode, reconcile, sinkDelta, stage, watchGroups, type RunContext, type SourceOutcome } from './context.js';
-import { changedPaths } from './git-history.js';
-import { BlobReader, listFiles, type TreeEntry } from './repo.js';
+import { stage, type RunContext, type SourceOutcome } from './context.js';
+import { finishFiles, planFiles, watchPlan } from './file-plan.js';
+import { BlobReader } from './repo.js';
 import { startProgress } from '../lib/progress.js';
 
 // Skip reasons of the extract stage; the others (binary, not_utf8, read_error) are the read stage's.
@@ -21,72 +20,17 @@ export interface CodeTotals {
   sourceRecords: number;
 }
 
-/** What changed between two commits among the paths a source reads, and why each group is re-read. */
-export interface ChangeSet {
-  /** Files to read at HEAD. */
-  paths: Set<string>;
-  /** Every group (path) whose live pairs are watched: changed, added, renamed (both names), deleted. */
-  groups: Set<string>;
-  /** Why a watched group's vanished pair is retired. */
-  why(group: string): string;
-}
-
-export async function changeSet(repoPath: string, from: string, to: string, matches: (p: string) => boolean): Promise<ChangeSet> {
-  const short = to.slice(0, 12);
-  const paths = new Set<string>();
-  const groups = new Set<string>();
-  const reasons = new Map<string, string>();
-  for (const c of await changedPaths(repoPath, from, to)) {
-    const hit = matches(c.path);
-    const oldHit = c.oldPath !== null && matches(c.oldPath);
-    if (!hit && !oldHit) continue;
-    if (c.status === 'D') {
-      groups.add(c.path);
-      reasons.set(c.path, `deleted in ${short}`);
-      continue;
-    }
-    if (hit) {
-      paths.add(c.path);
-      groups.add(c.path);
-    }
-    if (c.oldPath && oldHit && c.oldPath !== c.path && c.status === 'R') {
-      groups.add(c.oldPath);
-      reasons.set(c.oldPath, hit ? `renamed to ${c.path} in ${short}` : `moved out of the sources (${c.path}) in ${short}`);
-    }
-  }
-  return { paths, groups, why: (g) => reasons.get(g) ?? `evidence changed in ${short}` };
-}
-
 export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<SourceOutcome> {
-  const t0 = performance.now();
   const { cfg, repo, sink, log } = ctx;
-  const before = { ...sink.counts };
   const stRead = stage(ctx, 'code.read');
   const stExtract = stage(ctx, 'code.extract');
   const stGenerate = stage(ctx, 'code.generate');
-  const { mode, cursor, behind } = await readMode(ctx, 'code');
-  const from = mode === 'diff' ? cursor : null;
-  const listed = await listFiles(repo.path, repo.sha, cfg.include, cfg.exclude);
-  let files: TreeEntry[] = listed;
-  let changes: ChangeSet | null = null;
-  if (from === repo.sha) files = [];
-  else if (from) {
-    const isIncluded = picomatch(cfg.include, { dot: true });
-    const isExcluded = cfg.exclude.length ? picomatch(cfg.exclude, { dot: true }) : () => false;
-    changes = await changeSet(repo.path, from, repo.sha, (p) => isIncluded(p) && !isExcluded(p));
-    files = listed.filter((f) => changes!.paths.has(f.path));
-  }
+  const plan = await planFiles(ctx, 'code', 'code_symbol', cfg.include);
+  const { files } = plan;
   // What the stores hold is loaded while the workers start extracting; the first result waits for it.
-  // A full read reconciles the files it reads; an incremental one also deleted and renamed ones.
-  const groups = changes ? changes.groups : files.map((f) => f.path);
-  const loading = files.length || (changes && changes.groups.size) ? sink.ready() : Promise.resolve();
-  loading.catch(() => undefined);
   let watching: Promise<void> | null = null;
-  const startWatch = () =>
-    (watching ??= (async () => {
-      await loading;
-      if (!behind) await watchGroups(ctx, ['code_symbol'], groups);
-    })());
+  const startWatch = () => (watching ??= watchPlan(ctx, plan));
+  if (plan.groups.size) sink.ready().catch(() => undefined);
   stRead.seen += files.length;
   const tooLarge = files.filter((f) => f.size > cfg.maxFileBytes);
   const readable = files.filter((f) => f.size <= cfg.maxFileBytes);
@@ -153,17 +97,5 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
     stRead.reject('read_error');
   }
   totals.sourceRecords += records;
-  const retired = await reconcile(ctx, repo.sha, changes ? changes.why : () => `evidence changed in ${repo.sha.slice(0, 12)}`);
-  if (!behind) await advanceCursor(ctx, 'code', repo.sha);
-  return {
-    source: 'code',
-    from,
-    to: repo.sha,
-    units: files.length,
-    records,
-    ...sinkDelta(sink, before),
-    retired,
-    note: from === repo.sha ? 'nothing new' : from ? `${files.length} changed files` : null,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  return finishFiles(ctx, plan, records);
 }

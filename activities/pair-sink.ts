@@ -52,8 +52,9 @@ export class PairSink {
    */
   ready(): Promise<void> {
     this.loading ??= (async () => {
-      for (const [key, id] of await this.stores.knownQaKeys()) this.dedup.rememberExact(key, id);
-      this.knownIds = await this.stores.knownPairIds();
+      const known = await this.stores.knownPairs();
+      for (const [key, id] of known.qaKeys) this.dedup.rememberExact(key, id);
+      this.knownIds = known.ids;
       this.knownSources = await this.stores.knownSourceIds();
       this.knownSkips = await this.stores.knownSkipKeys();
       this.loaded = true;

@@ -272,21 +272,20 @@ export class Stores {
   }
 
   /**
-   * Every pair id staging or rejected already holds: a re-run skips them. The corpus is not read:
-   * it only ever receives pairs from staging, whose rows are never deleted.
+   * What a run must not add again, in one pass over each table: every pair id staging or rejected
+   * holds, and qa_key → id of the unretired staging pairs (for exact-duplicate checks across runs).
+   * The corpus is not read: it only ever receives pairs from staging, whose rows are never deleted.
    */
-  async knownPairIds(): Promise<Set<string>> {
+  async knownPairs(): Promise<{ ids: Set<string>; qaKeys: Map<string, string> }> {
     const ids = new Set<string>();
-    for (const name of ['staging', 'rejected'] as const)
-      for await (const rows of this.scan(name, ['id'])) for (const r of rows) ids.add(r.id as string);
-    return ids;
-  }
-
-  /** qa_key → id of every kept, unretired pair (in staging, which holds every corpus pair too), for exact-duplicate checks across runs. */
-  async knownQaKeys(): Promise<Map<string, string>> {
-    const keys = new Map<string, string>();
-    for await (const rows of this.scan('staging', ['id', 'qa_key'], "status <> 'retired'")) for (const r of rows) keys.set(r.qa_key as string, r.id as string);
-    return keys;
+    const qaKeys = new Map<string, string>();
+    for await (const rows of this.scan('staging', ['id', 'qa_key', 'status']))
+      for (const r of rows) {
+        ids.add(r.id as string);
+        if (r.status !== 'retired') qaKeys.set(r.qa_key as string, r.id as string);
+      }
+    for await (const rows of this.scan('rejected', ['id'])) for (const r of rows) ids.add(r.id as string);
+    return { ids, qaKeys };
   }
 
   async getState(key: string): Promise<string | null> {
