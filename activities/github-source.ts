@@ -11,7 +11,7 @@ import { GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumb
 import { issueQuestions, pullRequestQuestions } from '../generators/github-rules.js';
 import { failpoint } from '../lib/failpoint.js';
 import { sinkDelta, stage, watchGroups, reconcile, type RunContext, type SourceOutcome } from './context.js';
-import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, type FetchStats } from './github.js';
+import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, storedVersions, type FetchStats } from './github.js';
 
 const BUILD_CHUNK = 200;
 
@@ -79,6 +79,7 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
   const seq = Date.now();
   const fetch: Record<string, FetchStats> = {};
   const cursorsBefore = await stores.stateWithPrefix(`github:${slug}:cursor:`);
+  const versions = await storedVersions(stores, slug);
   for (const spec of LISTINGS) {
     const t = performance.now();
     const s = await drainListing(
@@ -90,6 +91,7 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
         repo: target.repo,
         runId: ctx.runId,
         seq,
+        versions,
         since: cfg.since ? new Date(cfg.since).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined,
         fromCursor: ctx.incremental,
         skip: (k) => sink.addSkip(k, repo.sha),

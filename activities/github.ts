@@ -104,6 +104,8 @@ export interface FetchContext {
   runId: string;
   /** This pass's sequence number: items stored now carry it, so the build step finds them. */
   seq: number;
+  /** key → updated_at of the items already stored (storedVersions), kept up to date as pages are stored. */
+  versions: Map<string, string>;
   /** Lower bound for a listing that has no cursor yet (--since). */
   since?: string;
   /** ingest: resume from the cursor; backfill: from `since` or the start (the cursor only moves forward). */
@@ -222,20 +224,24 @@ async function storePage(ctx: FetchContext, spec: ListingSpec, items: unknown[],
   }
   if (!parsed.length) return 0;
   // Items already stored with the same update time are not new: a re-listed boundary item is not work.
-  const known = await storedVersions(ctx.stores, parsed.map((p) => p.key));
+  // New items are appended; changed ones replace their stored copy.
+  const added: typeof rows = [];
   for (const p of parsed) {
-    if (known.get(p.key) === p.updated_at) continue;
-    rows.push({ key: p.key, kind, repo: slug, number: p.number, updated_at: p.updated_at, seq: ctx.seq, json: p.json });
+    const stored = ctx.versions.get(p.key);
+    if (stored === p.updated_at) continue;
+    (stored === undefined ? added : rows).push({ key: p.key, kind, repo: slug, number: p.number, updated_at: p.updated_at, seq: ctx.seq, json: p.json });
   }
+  await ctx.stores.add('github_items', added);
   await ctx.stores.upsertGithubItems(rows);
-  stats.newOrChanged += rows.length;
-  return rows.length;
+  for (const r of [...added, ...rows]) ctx.versions.set(r.key, r.updated_at);
+  stats.newOrChanged += added.length + rows.length;
+  return added.length + rows.length;
 }
 
-async function storedVersions(stores: Stores, keys: string[]): Promise<Map<string, string>> {
+/** key → updated_at of every stored item of a repository: what a listing already has. */
+export async function storedVersions(stores: Stores, slug: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  const list = keys.map((k) => `'${k.replace(/'/g, "''")}'`).join(',');
-  for await (const rows of stores.scan('github_items', ['key', 'updated_at'], `key IN (${list})`)) for (const r of rows) out.set(r.key as string, r.updated_at as string);
+  for await (const rows of stores.scan('github_items', ['key', 'updated_at'], `repo = '${slug.replace(/'/g, "''")}'`)) for (const r of rows) out.set(r.key as string, r.updated_at as string);
   return out;
 }
 
