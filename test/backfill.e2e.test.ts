@@ -1,4 +1,5 @@
 // End to end through the real CLI: a fixture git repository → staging → corpus → JSONL export.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -239,6 +240,14 @@ describe('limits and errors', () => {
     const r = await qaforgeJson(['--data-dir', d, 'backfill', '--sources', 'code', '--repo', `file://${repo.dir}`, '--include', 'pkg/shapes.py', '--json']);
     expect(r.repo.sha).toBe(repo.sha);
     expect(r.symbols).toEqual({ module: 1, class: 3, function: 6, method: 5 });
+    const clone = r.repo.path ?? join(d, 'repos', readdirSync(join(d, 'repos'))[0]!);
+    const partial = () => execFileSync('git', ['config', '--get', 'remote.origin.partialclonefilter'], { cwd: clone, encoding: 'utf8' }).trim();
+    expect(partial()).toBe('blob:none');
+    // Commit history asked for: the blobless clone gets its blobs, in one fetch, and stops being partial.
+    const h = await qaforgeJson(['--data-dir', d, 'backfill', '--sources', 'commits', '--repo', `file://${repo.dir}`, '--json']);
+    const commits = Number(execFileSync('git', ['rev-list', '--count', '--first-parent', 'HEAD'], { cwd: repo.dir, encoding: 'utf8' }));
+    expect(h.sources[0]).toMatchObject({ source: 'commits', units: commits });
+    expect(partial).toThrow();
   });
 });
 
