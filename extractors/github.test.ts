@@ -5,6 +5,7 @@ import { SourceRecord } from '../datasets/schemas.js';
 import { contentId } from '../lib/hash.js';
 import { FAKE_TOKEN } from '../test/fixtures.js';
 import type { RepoRef } from './code-records.js';
+import { makeUser } from '../test/github/fixture.js';
 import {
   cleanBody,
   commentTargetNumber,
@@ -31,29 +32,7 @@ const HEAD = 'aaaa'.repeat(10);
 const MERGE = '5d1e2f0c'.repeat(5);
 const REF: RepoRef = { repo: 'acme/widgets', sha: HEAD, webUrl: WEB };
 
-function user(login: string, id: number, type: 'User' | 'Bot' = 'User'): User {
-  const url = `https://api.github.com/users/${login}`;
-  return {
-    login,
-    id,
-    node_id: `U_${id}`,
-    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
-    gravatar_id: '',
-    url,
-    html_url: `https://github.com/${login}`,
-    followers_url: `${url}/followers`,
-    following_url: `${url}/following{/other_user}`,
-    gists_url: `${url}/gists{/gist_id}`,
-    starred_url: `${url}/starred{/owner}{/repo}`,
-    subscriptions_url: `${url}/subscriptions`,
-    organizations_url: `${url}/orgs`,
-    repos_url: `${url}/repos`,
-    events_url: `${url}/events{/privacy}`,
-    received_events_url: `${url}/received_events`,
-    type,
-    site_admin: false,
-  };
-}
+const user = (login: string, id: number, type: 'User' | 'Bot' = 'User'): User => makeUser(login, type, id);
 const AUTHOR = user('dana-dev', 501);
 const MAINT = user('bob-maint', 502);
 const CAROL = user('carol', 503);

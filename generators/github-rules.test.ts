@@ -6,6 +6,7 @@ import { GhIssue, GhIssueComment, GhReviewComment, issueRecords, pullRequestReco
 import { FAKE_TOKEN } from '../test/fixtures.js';
 import { failedReasons, validateCandidate } from '../validators/checks.js';
 import { GITHUB_RULES, issueQuestions, pullRequestQuestions, quotePrefix } from './github-rules.js';
+import { makeUser } from '../test/github/fixture.js';
 
 type S = components['schemas'];
 type Association = S['author-association'];
@@ -15,29 +16,7 @@ const API = 'https://api.github.com/repos/acme/widgets';
 const WEB = 'https://github.com/acme/widgets';
 const MERGE = '5d1e2f0c'.repeat(5);
 const REF: RepoRef = { repo: 'acme/widgets', sha: 'a'.repeat(40), webUrl: WEB };
-function user(login: string, id: number, type: 'User' | 'Bot' = 'User'): S['simple-user'] {
-  const url = `https://api.github.com/users/${login}`;
-  return {
-    login,
-    id,
-    node_id: `U_${id}`,
-    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
-    gravatar_id: '',
-    url,
-    html_url: `https://github.com/${login}`,
-    followers_url: `${url}/followers`,
-    following_url: `${url}/following{/other_user}`,
-    gists_url: `${url}/gists{/gist_id}`,
-    starred_url: `${url}/starred{/owner}{/repo}`,
-    subscriptions_url: `${url}/subscriptions`,
-    organizations_url: `${url}/orgs`,
-    repos_url: `${url}/repos`,
-    events_url: `${url}/events{/privacy}`,
-    received_events_url: `${url}/received_events`,
-    type,
-    site_admin: false,
-  };
-}
+const user = (login: string, id: number, type: 'User' | 'Bot' = 'User'): S['simple-user'] => makeUser(login, type, id);
 const AUTHOR = user('dana-dev', 501);
 const MAINT = user('bob-maint', 502);
 const CAROL = user('carol', 503);

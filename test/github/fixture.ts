@@ -128,7 +128,8 @@ const b64 = (s: string) => Buffer.from(s).toString('base64').replace(/=+$/, '');
 
 // ---------------------------------------------------------------------------------------------- people
 
-function makeUser(login: string, type: GhUser['type'] = 'User', fixedId?: number): GhUser {
+/** A GitHub user object as the REST API returns it (also used by the unit tests of the GitHub records). */
+export function makeUser(login: string, type: GhUser['type'] = 'User', fixedId?: number): GhUser {
   const id = fixedId ?? 1_000_000 + hashInt(login, 150_000_000);
   const u = `${API}/users/${login}`;
   const nodeKind = type === 'Bot' ? `03:Bot${id}` : type === 'Organization' ? `012:Organization${id}` : `04:User${id}`;
