@@ -1,4 +1,5 @@
 // The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, demo.
+import { resolve as resolvePath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
 import type { runViaTemporal } from '../activities/worker.js';
@@ -140,6 +141,25 @@ withBackfillOptions(
     const { cfg, log } = context(cmd, backfillFlags(o));
     if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'ingestWorkflow', backfillFlags(o), { promoteAt: o.promoteAt ?? 1, configPath: configPathOf(cmd) }), o.json);
     printRun(await runIngest(cfg, log), o.json);
+  });
+
+withBackfillOptions(
+  program
+    .command('schedule <action>')
+    .description('the continuous-ingestion Schedule on TEMPORAL_ADDRESS: create | pause | unpause | trigger | describe | delete (starts ingestWorkflow every --every; never two at once)'),
+)
+  .option('--every <interval>', 'how often to ingest, e.g. 10m, 1h, 30s', '10m')
+  .option('--id <id>', 'schedule id', 'qaforge-ingest')
+  .option('--promote-at <n>', 'promote when at least n validated pairs wait in staging (default 1)', positiveInt('--promote-at'))
+  .action(async (action: string, o: BackfillFlags & { every: string; id: string; promoteAt?: number }, cmd: Command) => {
+    const actions = ['create', 'pause', 'unpause', 'trigger', 'describe', 'delete'];
+    if (!actions.includes(action)) throw new UserError(`unknown schedule action ${action}: choose from ${actions.join(', ')}`);
+    const { cfg } = context(cmd, backfillFlags(o));
+    const { manageSchedule } = await import('../activities/schedule.js');
+    // The schedule's workflows run on workers elsewhere: paths are made absolute here.
+    const flags = { ...backfillFlags(o), dataDir: resolvePath(cfg.dataDir), ...(o.repo && !/^[a-z]+:\/\//.test(o.repo) ? { repo: resolvePath(o.repo) } : {}) };
+    const info = await manageSchedule(cfg, action as Parameters<typeof manageSchedule>[1], { id: o.id, every: o.every, flags, promoteAt: o.promoteAt ?? 1 });
+    print(info ?? { id: o.id, deleted: true });
   });
 
 program

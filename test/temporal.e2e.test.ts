@@ -1,10 +1,11 @@
 // Runs through a real Temporal server: the dev server the project installs, started here on
 // 127.0.0.1 with a SQLite file. The CLI's --via-temporal runs a worker and the workflow to its end.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../lib/temporal-server.js';
-import { qaforge, qaforgeJson } from './cli.js';
+import { BIN, qaforge, qaforgeJson } from './cli.js';
 import { makeRepo, tempDir, type FixtureRepo } from './fixtures.js';
 
 const OPS_PY = `def double(x: int) -> int:
@@ -60,6 +61,35 @@ describe('through Temporal', () => {
     expect(stats.cursors['commits:acme/shapes']).toBe(repo.sha);
     expect(stats.corpus.retired).toBe(r.run.retired);
   }, 120_000);
+
+  it('runs ingestWorkflow on a Schedule with a separate worker process, and picks up a new commit pushed later', async () => {
+    const fresh = await makeRepo({ 'pkg/ops.py': OPS_PY });
+    const d = tempDir();
+    const e = { TEMPORAL_ADDRESS: server.address, QAFORGE_TASK_QUEUE: 'qaforge-schedule' };
+    const worker = spawn(process.execPath, [BIN, '--data-dir', d, 'worker'], { env: { ...process.env, ...e, QAFORGE_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+    const sched = (action: string, ...more: string[]) => qaforgeJson(['--data-dir', d, 'schedule', action, ...more], { env: e });
+    try {
+      const created = await sched('create', '--every', '2s', '--repo', fresh.dir, '--sources', 'code,commits');
+      expect(created).toMatchObject({ id: 'qaforge-ingest', paused: false, every: ['2s'] });
+      const cursorIs = async (sha: string) => {
+        for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((ok) => setTimeout(ok, 1000))) {
+          const stats = await qaforgeJson(['--data-dir', d, 'stats', '--json']).catch(() => null);
+          if (stats?.cursors['commits:acme/shapes'] === sha && stats.corpus.active > 0) return stats;
+        }
+        throw new Error(`no scheduled ingest reached ${sha} within 60 s`);
+      };
+      const first = await cursorIs(fresh.sha);
+      const next = await fresh.commit({ 'pkg/more.py': 'def triple(x: int) -> int:\n    """Return three times the given integer."""\n    return 3 * x\n' }, 'Add triple next to double for the scaling helpers');
+      const second = await cursorIs(next);
+      expect(second.corpus.active).toBeGreaterThan(first.corpus.active);
+      const described = await sched('describe');
+      expect(described.runs).toBeGreaterThanOrEqual(2);
+      expect((await sched('pause')).paused).toBe(true);
+      expect(await sched('delete')).toEqual({ id: 'qaforge-ingest', deleted: true });
+    } finally {
+      worker.kill('SIGTERM');
+    }
+  }, 180_000);
 
   it('says in one line that a worker needs a server', async () => {
     const r = await qaforge(['--data-dir', data, 'worker'], { env: { TEMPORAL_ADDRESS: '' } });
