@@ -2,6 +2,9 @@
 // dir), calls the same functions the CLI calls, and returns a small summary — never record batches.
 // Bad input (a UserError) fails the activity for good; anything else is retried by Temporal.
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { resolve } from 'node:path';
+import { exportCorpus } from '../datasets/export.js';
+import { checkGates, triggerFineTune, type FineTuneManifest, type GateResult } from '../datasets/gates.js';
 import { promoteStaged } from '../datasets/promote.js';
 import { Stores } from '../datasets/store.js';
 import { loadConfig, type ConfigInput } from '../lib/config.js';
@@ -67,6 +70,62 @@ export function createActivities(base: { configPath?: string } = {}) {
         const stores = await Stores.open(config(input.flags).dataDir);
         try {
           return await stores.count('staging', "status = 'validated'");
+        } finally {
+          stores.close();
+        }
+      });
+    },
+
+    /** The quality gates on the staged batch; the verdict is recorded in the state table either way. */
+    async checkGates(input: { flags: Partial<ConfigInput> }): Promise<GateResult> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const stores = await Stores.open(cfg.dataDir);
+        try {
+          const r = await checkGates(stores, cfg.gates);
+          await stores.setState({ 'gates:last': JSON.stringify({ ...r, at: new Date().toISOString() }) });
+          if (!r.passed) createLogger(cfg.logLevel).warn({ reasons: r.reasons }, 'quality gates failed: the batch stays staged');
+          return r;
+        } finally {
+          stores.close();
+        }
+      });
+    },
+
+    /** Exports the corpus version just promoted (QA JSONL + card) under <data-dir>/snapshots/v<N>. */
+    async snapshot(input: { flags: Partial<ConfigInput>; version: number }): Promise<{ path: string; files: string[]; rows: number }> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const stores = await Stores.open(cfg.dataDir);
+        try {
+          const out = resolve(cfg.dataDir, 'snapshots', `v${input.version}`);
+          const r = await exportCorpus(stores, { out, format: 'qa', version: input.version, splits: cfg.splits }, createLogger(cfg.logLevel));
+          return { path: r.out, files: r.files, rows: r.rows };
+        } finally {
+          stores.close();
+        }
+      });
+    },
+
+    /** The configured fine-tune trigger (webhook, command or none), recorded with the corpus version. */
+    async fineTune(input: { flags: Partial<ConfigInput>; version: number; active: number; promoted: number; snapshot: { path: string; files: string[] } }) {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const stores = await Stores.open(cfg.dataDir);
+        try {
+          const repo = (await stores.stateWithPrefix('cursor:code:')) as Record<string, string>;
+          const manifest: FineTuneManifest = {
+            repo: Object.keys(repo)[0]?.replace(/^cursor:code:/, '') ?? null,
+            corpus_version: input.version,
+            active_pairs: input.active,
+            promoted: input.promoted,
+            snapshot: input.snapshot.path,
+            files: input.snapshot.files,
+            promoted_at: new Date().toISOString(),
+          };
+          const r = await triggerFineTune(cfg.fineTune, manifest, resolve(input.snapshot.path, 'manifest.json'));
+          await stores.setState({ [`finetune:v${input.version}`]: JSON.stringify({ ...r, at: manifest.promoted_at }) });
+          return r;
         } finally {
           stores.close();
         }

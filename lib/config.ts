@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from './errors.js';
+import { FineTuneConfig, GateConfig } from '../datasets/gates.js';
 
 export const DEFAULT_REPO = 'https://github.com/huggingface/transformers';
 
@@ -58,6 +59,10 @@ export const Config = z
       })
       .prefault({})
       .refine((s) => Math.abs(s.train + s.validation + s.test - 1) < 1e-9, 'splits.train + validation + test must be 1'),
+    /** Quality gates a staged batch must pass before a workflow promotes it. */
+    gates: GateConfig,
+    /** What runs after a promotion: a webhook or a command given the snapshot's manifest. */
+    fineTune: FineTuneConfig,
     /** host:port of a Temporal frontend; unset: runs through Temporal start the installed dev server. */
     temporalAddress: z.string().min(1).optional(),
     temporalNamespace: z.string().min(1).default('default'),
@@ -82,6 +87,8 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_GITHUB: { key: 'github' },
   GITHUB_API_URL: { key: 'githubApiUrl' },
   TEMPORAL_ADDRESS: { key: 'temporalAddress' },
+  QAFORGE_FINETUNE_WEBHOOK: { key: 'fineTune', parse: (v) => ({ webhook: v }) },
+  QAFORGE_FINETUNE_COMMAND: { key: 'fineTune', parse: (v) => ({ command: v }) },
   TEMPORAL_NAMESPACE: { key: 'temporalNamespace' },
   QAFORGE_TASK_QUEUE: { key: 'taskQueue' },
   QAFORGE_GITHUB_RETRY_BASE_MS: { key: 'githubRetryBaseMs', parse: Number },

@@ -1,6 +1,10 @@
 // Runs through a real Temporal server: the dev server the project installs, started here on
 // 127.0.0.1 with a SQLite file. The CLI's --via-temporal runs a worker and the workflow to its end.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +22,16 @@ let repo: FixtureRepo;
 let data: string;
 
 beforeAll(async () => {
+  hook = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      hooks.push({ path: req.url!, body: JSON.parse(body) });
+      res.writeHead(202).end();
+    });
+  }).listen(0, '127.0.0.1');
+  await once(hook, 'listening');
+  hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
   server = await startDevServer({ dbFile: join(tempDir('qaforge-temporal-'), 'dev.db') });
   repo = await makeRepo({ 'pkg/ops.py': OPS_PY });
   data = tempDir();
@@ -25,13 +39,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.stop();
+  hook?.close();
 });
 
-const env = () => ({ TEMPORAL_ADDRESS: server.address, QAFORGE_TASK_QUEUE: 'qaforge-test' });
+// A fine-tune webhook listening on 127.0.0.1: what it received, in order.
+const hooks: { path: string; body: any }[] = [];
+let hook: Server;
+let hookUrl: string;
+
+const env = () => ({ TEMPORAL_ADDRESS: server.address, QAFORGE_TASK_QUEUE: 'qaforge-test', QAFORGE_FINETUNE_WEBHOOK: `${hookUrl}/finetune` });
 const ingest = () => qaforgeJson(['--data-dir', data, 'ingest', '--repo', repo.dir, '--sources', 'code,commits', '--via-temporal', '--json'], { env: env() });
 
 describe('through Temporal', () => {
-  it('runs ingestWorkflow on the server: the sources, then promotion, recorded in the workflow history', async () => {
+  it('runs ingestWorkflow on the server: sources, gates, promotion, snapshot, fine-tune webhook — recorded in the workflow history', async () => {
     const r = await ingest();
     expect(r.address).toBe(server.address);
     expect(r.run.sha).toBe(repo.sha);
@@ -45,8 +65,17 @@ describe('through Temporal', () => {
     expect(desc.status.name).toBe('COMPLETED');
     const history = await handle.fetchHistory();
     const activities = (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
-    expect(activities).toEqual(['runSources', 'stagedCount', 'promote']);
+    expect(activities).toEqual(['runSources', 'stagedCount', 'checkGates', 'promote', 'snapshot', 'fineTune']);
     await connection.close();
+    // The webhook got the manifest of exactly this corpus version, and the snapshot is on disk.
+    expect(hooks).toHaveLength(1);
+    expect(hooks[0]).toMatchObject({ path: '/finetune', body: { corpus_version: r.promoted.version, active_pairs: r.promoted.active, promoted: r.run.staged, repo: 'acme/shapes' } });
+    const snapshot = hooks[0]!.body.snapshot as string;
+    expect(snapshot).toBe(join(data, 'snapshots', `v${r.promoted.version}`));
+    const lines = ['train', 'validation', 'test'].flatMap((x) => readFileSync(join(snapshot, `${x}.jsonl`), 'utf8').split('\n').filter(Boolean));
+    expect(lines).toHaveLength(r.promoted.active);
+    expect(JSON.parse(readFileSync(join(snapshot, 'manifest.json'), 'utf8'))).toEqual(hooks[0]!.body);
+    expect(r.fineTune).toEqual({ kind: 'webhook', detail: `POST ${hookUrl}: 202` });
   }, 120_000);
 
   it('picks up a new commit on the next ingest, and promotes what it staged', async () => {
@@ -90,6 +119,21 @@ describe('through Temporal', () => {
       worker.kill('SIGTERM');
     }
   }, 180_000);
+
+  it('leaves a batch staged and says why when a quality gate fails', async () => {
+    await repo.commit({ 'pkg/extra.py': 'def half(x: float) -> float:\n    """Return half of the given number."""\n    return x / 2\n' }, 'Add half for the scaling helpers');
+    const cfgFile = join(tempDir('qaforge-cfg-'), 'qaforge.config.json');
+    writeFileSync(cfgFile, JSON.stringify({ gates: { minValidated: 100000 } }));
+    const before = hooks.length;
+    const r = await qaforgeJson(['--config', cfgFile, '--data-dir', data, 'ingest', '--repo', repo.dir, '--sources', 'code,commits', '--via-temporal', '--json'], { env: env() });
+    expect(r.run.staged).toBeGreaterThan(0);
+    expect(r.gates.passed).toBe(false);
+    expect(r.gates.reasons).toEqual([`${r.staged} validated pairs waiting, fewer than minValidated 100000`]);
+    expect(r.promotion).toBeNull();
+    expect(hooks.length).toBe(before);
+    const stats = await qaforgeJson(['--data-dir', data, 'stats', '--json']);
+    expect(stats.staging.validated).toBe(r.staged);
+  }, 120_000);
 
   it('says in one line that a worker needs a server', async () => {
     const r = await qaforge(['--data-dir', data, 'worker'], { env: { TEMPORAL_ADDRESS: '' } });
