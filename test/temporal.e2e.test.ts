@@ -2,10 +2,13 @@
 // 127.0.0.1 with a SQLite file. The CLI's --via-temporal runs a worker and the workflow to its end.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from '@temporalio/worker';
+import { Stores } from '../datasets/store.js';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDevServer, type DevServer } from '../lib/temporal-server.js';
@@ -140,4 +143,61 @@ describe('through Temporal', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('qaforge: no Temporal server: set TEMPORAL_ADDRESS (host:port), or use --via-temporal, which starts the dev server');
   });
+});
+
+describe('crashes', () => {
+  it('finishes a backfill whose worker was killed mid-run on a second worker, with the corpus of an uninterrupted run', async () => {
+    const fresh = await makeRepo({ 'pkg/ops.py': OPS_PY, 'docs/guide.md': '# Guide\n\nCall double with an integer to get twice its value back.\n' });
+    await fresh.commit({ 'pkg/ops.py': OPS_PY.replace('Return twice', 'Return two times') }, 'Reword the summary of double so it reads naturally');
+    const d = tempDir();
+    const queue = 'qaforge-crash';
+    const worker = (extra: NodeJS.ProcessEnv = {}) =>
+      spawn(process.execPath, [BIN, '--data-dir', d, 'worker'], { env: { ...process.env, TEMPORAL_ADDRESS: server.address, QAFORGE_TASK_QUEUE: queue, QAFORGE_LOG_LEVEL: 'warn', ...extra }, stdio: 'ignore' });
+    // The first worker kills itself (SIGKILL) right after the code source flushed its pairs.
+    const first = worker({ QAFORGE_FAILPOINT: 'reconcile.after-flush' });
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const flags = { repo: fresh.dir, dataDir: d, sources: ['code', 'docs', 'commits'] as ('code' | 'docs' | 'commits')[] };
+    const handle = await client.workflow.start('backfillWorkflow', { taskQueue: queue, workflowId: `crash-${Date.now()}`, args: [{ flags, promoteAt: 0, heartbeatSeconds: 3 }] });
+    const [code, signal] = (await once(first, 'exit')) as [number | null, string | null];
+    expect(code === null ? signal : code).toBe('SIGKILL');
+    const second = worker();
+    try {
+      const r = (await handle.result()) as any;
+      expect(r.promotion.promoted).toBeGreaterThan(0);
+      const history = await handle.fetchHistory();
+      const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(attempts[0]).toBe(2); // runSources started again after the first worker died
+    } finally {
+      second.kill('SIGTERM');
+      await connection.close();
+    }
+    const ref = tempDir();
+    await qaforgeJson(['--data-dir', ref, 'backfill', '--repo', fresh.dir, '--sources', 'code,docs,commits', '--json']);
+    await qaforgeJson(['--data-dir', ref, 'promote']);
+    const ids = async (dir: string, table: 'staging' | 'corpus' | 'sources') => {
+      const stores = await Stores.open(dir);
+      const out: string[] = [];
+      for await (const rows of stores.scan(table, ['id'])) out.push(...rows.map((x) => x.id as string));
+      stores.close();
+      return out.sort();
+    };
+    for (const table of ['staging', 'corpus', 'sources'] as const) {
+      const got = await ids(d, table);
+      expect(new Set(got).size, `${table} has no duplicate ids`).toBe(got.length);
+      expect(got, table).toEqual(await ids(ref, table));
+    }
+  }, 180_000);
+});
+
+describe('determinism', () => {
+  it('replays the recorded histories of every workflow with the current workflow code', async () => {
+    const dir = fileURLToPath(new URL('./histories/', import.meta.url));
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const f of files) {
+      const history = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+      await Worker.runReplayHistory({ workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)) }, history, f);
+    }
+  }, 120_000);
 });
