@@ -11,9 +11,9 @@ import { Worker } from '@temporalio/worker';
 import { Stores } from '../datasets/store.js';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDevServer, type DevServer } from '../lib/temporal-server.js';
+import { freePort, startDevServer, type DevServer } from '../lib/temporal-server.js';
 import { BIN, qaforge, qaforgeJson } from './cli.js';
-import { makeRepo, tempDir, type FixtureRepo } from './fixtures.js';
+import { bigModule, makeRepo, tempDir, type FixtureRepo } from './fixtures.js';
 
 const OPS_PY = `def double(x: int) -> int:
     """Return twice the given integer."""
@@ -188,6 +188,55 @@ describe('crashes', () => {
       expect(got, table).toEqual(await ids(ref, table));
     }
   }, 180_000);
+
+  it('completes a backfill when the Temporal server restarts while its activity runs, and two workers give the corpus of one', async () => {
+    // A server of its own, with a db file, so it can be stopped and started again on the same port.
+    const dir = tempDir('qaforge-restart-');
+    const port = await freePort();
+    let own = await startDevServer({ dbFile: join(dir, 'dev.db'), port });
+    const fresh = await makeRepo({ 'pkg/ops.py': OPS_PY, 'pkg/big.py': bigModule(12_000) });
+    const d = tempDir();
+    const queue = 'qaforge-restart';
+    const env = { ...process.env, TEMPORAL_ADDRESS: own.address, QAFORGE_TASK_QUEUE: queue, QAFORGE_LOG_LEVEL: 'warn' };
+    const workers = [0, 1].map(() => spawn(process.execPath, [BIN, '--data-dir', d, 'worker'], { env, stdio: 'ignore' }));
+    try {
+      let connection = await Connection.connect({ address: own.address });
+      const workflowId = `restart-${Date.now()}`;
+      await new Client({ connection }).workflow.start('backfillWorkflow', {
+        taskQueue: queue,
+        workflowId,
+        args: [{ flags: { repo: fresh.dir, dataDir: d, sources: ['code', 'commits'] }, promoteAt: 0, heartbeatSeconds: 10 }],
+      });
+      // Wait until a worker runs the backfill activity, then restart the server under it.
+      for (const end = Date.now() + 60_000; ; await new Promise((ok) => setTimeout(ok, 200))) {
+        const events = (await new Client({ connection }).workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+        if (events.some((e) => e.activityTaskStartedEventAttributes)) break;
+        if (Date.now() > end) throw new Error('the backfill activity never started');
+      }
+      await connection.close();
+      await own.stop();
+      own = await startDevServer({ dbFile: join(dir, 'dev.db'), port });
+      connection = await Connection.connect({ address: own.address });
+      const r = (await new Client({ connection }).workflow.getHandle(workflowId).result()) as any;
+      await connection.close();
+      expect(r.promotion.promoted).toBe(r.staged);
+      const ref = tempDir();
+      await qaforgeJson(['--data-dir', ref, 'backfill', '--repo', fresh.dir, '--sources', 'code,commits', '--json']);
+      const ids = async (dir2: string) => {
+        const stores = await Stores.open(dir2);
+        const out: string[] = [];
+        for await (const rows of stores.scan('staging', ['id'])) out.push(...rows.map((x) => x.id as string));
+        stores.close();
+        return out.sort();
+      };
+      const got = await ids(d);
+      expect(new Set(got).size).toBe(got.length);
+      expect(got).toEqual(await ids(ref));
+    } finally {
+      for (const w of workers) w.kill('SIGTERM');
+      await own.stop();
+    }
+  }, 240_000);
 });
 
 describe('determinism', () => {
