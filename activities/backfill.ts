@@ -39,7 +39,11 @@ export interface BackfillResult extends CodeTotals {
 export const runBackfill = (cfg: Config, log: Logger, command = 'backfill') => runSources(cfg, log, { command, incremental: false });
 export const runIngest = (cfg: Config, log: Logger, command = 'ingest') => runSources(cfg, log, { command, incremental: true });
 
-export async function runSources(cfg: Config, log: Logger, opts: { command: string; incremental: boolean }): Promise<BackfillResult> {
+export async function runSources(
+  cfg: Config,
+  log: Logger,
+  opts: { command: string; incremental: boolean; slice?: { index: number; count: number }; holdCursors?: boolean },
+): Promise<BackfillResult> {
   const t0 = performance.now();
   const runId = `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const startedAt = new Date().toISOString();
@@ -52,7 +56,7 @@ export async function runSources(cfg: Config, log: Logger, opts: { command: stri
     log.info({ runId, repo: repo.repo, commit: repo.sha, license, sources: cfg.sources, incremental: opts.incremental }, `${opts.command} started`);
     const stages = [new StageStats('validate'), new StageStats('stage')];
     const sink = new PairSink(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
-    const ctx: RunContext = { cfg, log, stores, sink, repo, runId, incremental: opts.incremental, stages };
+    const ctx: RunContext = { cfg, log, stores, sink, repo, runId, incremental: opts.incremental, stages, slice: opts.slice, holdCursors: opts.holdCursors };
     const totals: CodeTotals = { files: 0, bytes: 0, symbols: { module: 0, class: 0, function: 0, method: 0 } as Record<SymbolKind, number>, sourceRecords: 0 };
     const outcomes: SourceOutcome[] = [];
     let github: BackfillResult['github'] = null;

@@ -25,6 +25,10 @@ export interface RunContext {
   /** ingest: from the cursors; backfill: from the start (or --since), ignoring them. */
   incremental: boolean;
   stages: StageStats[];
+  /** One batch of a backfill cut into batches: read only this share of the code files. */
+  slice?: { index: number; count: number };
+  /** Leave cursors where they are: the batched backfill moves them once every batch is done. */
+  holdCursors?: boolean;
 }
 
 export function stage(ctx: RunContext, name: string): StageStats {
@@ -141,5 +145,6 @@ const sec = (ms: number) => Math.round(ms) / 1000;
 
 /** Moves a source's cursor; called only once everything it covers is staged. */
 export async function advanceCursor(ctx: RunContext, source: SourceName, value: string): Promise<void> {
+  if (ctx.holdCursors) return;
   await ctx.stores.setState({ [cursorKey(source, ctx.repo.repo)]: value }, ctx.runId);
 }

@@ -74,6 +74,8 @@ export async function planFiles(ctx: RunContext, source: 'code' | 'docs', kind: 
     files = files.filter((f) => c.paths.has(f.path));
     changes = c;
   }
+  // A batch of a batched backfill: every count-th file from index on (the list is sorted by path).
+  if (ctx.slice && !changes) files = files.filter((_, i) => i % ctx.slice!.count === ctx.slice!.index);
   const groups = changes ? changes.groups : new Set(files.map((f) => f.path));
   return { source, kind, from, behind, files, changes, groups, t0, before: { ...ctx.sink.counts } };
 }

@@ -10,13 +10,17 @@ import { Stores } from '../datasets/store.js';
 import { loadConfig, type ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
-import { formatOutcomes, runBackfill, runIngest } from './backfill.js';
+import { formatOutcomes, runBackfill, runIngest, runSources } from './backfill.js';
+import { cursorKey } from './context.js';
+import { listFiles, resolveRepo } from './repo.js';
 
 export interface SourcesInput {
   /** Config values on top of the worker's file and environment (repo, dataDir, sources…). */
   flags: Partial<ConfigInput>;
   /** ingest (from the cursors) or a whole backfill. */
   incremental: boolean;
+  /** One batch of a batched backfill: this share of the code files, cursors left alone. */
+  slice?: { index: number; count: number };
 }
 
 export interface SourcesSummary {
@@ -55,11 +59,39 @@ export function createActivities(base: { configPath?: string } = {}) {
         // Long runs report liveness; Temporal retries the activity if the worker dies.
         const beat = setInterval(() => Context.current().heartbeat(), 5000);
         try {
-          const r = await (input.incremental ? runIngest(cfg, log, 'ingest:temporal') : runBackfill(cfg, log, 'backfill:temporal'));
+          const r = input.slice
+            ? await runSources(cfg, log, { command: `backfill:temporal batch ${input.slice.index + 1}/${input.slice.count}`, incremental: false, slice: input.slice, holdCursors: true })
+            : await (input.incremental ? runIngest(cfg, log, 'ingest:temporal') : runBackfill(cfg, log, 'backfill:temporal'));
           const { runId, files, bytes, symbols, staged, rejected, retired, alreadyKnown, nearDuplicates, seconds } = r;
           return { runId, repo: r.repo.repo, sha: r.repo.sha, files, bytes, symbols, staged, rejected, retired, alreadyKnown, nearDuplicates, outcomes: formatOutcomes(r.sources), seconds };
         } finally {
           clearInterval(beat);
+        }
+      });
+    },
+
+    /** What a batched backfill will read: the commit (fixed for every batch) and how many code files. */
+    async planBackfill(input: { flags: Partial<ConfigInput> }): Promise<{ sha: string; codeFiles: number }> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const log = createLogger(cfg.logLevel);
+        const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log, { full: cfg.sources.includes('commits') }, cfg.github);
+        const files = cfg.sources.includes('code') ? await listFiles(repo.path, repo.sha, cfg.include, cfg.exclude) : [];
+        return { sha: repo.sha, codeFiles: files.length };
+      });
+    },
+
+    /** After the last batch: the code cursor moves to the commit every batch read. */
+    async finishBackfill(input: { flags: Partial<ConfigInput>; sha: string }): Promise<void> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const log = createLogger(cfg.logLevel);
+        const repo = await resolveRepo(cfg.repo, input.sha, cfg.dataDir, log, {}, cfg.github);
+        const stores = await Stores.open(cfg.dataDir);
+        try {
+          await stores.setState({ [cursorKey('code', repo.repo)]: input.sha });
+        } finally {
+          stores.close();
         }
       });
     },

@@ -8,7 +8,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Config, ConfigInput } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { portFree, startDevServer, type DevServer } from '../lib/temporal-server.js';
-import type { PipelineInput, PipelineResult } from '../workflows/index.js';
+import type { BackfillProgress, PipelineInput, PipelineResult } from '../workflows/index.js';
 import { createActivities } from './temporal.js';
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -58,7 +58,18 @@ export async function runViaTemporal(
     const workflowId = `qaforge-${workflow.replace('Workflow', '')}-${Date.now()}`;
     const input: PipelineInput = { flags: { ...flags, dataDir: resolve(cfg.dataDir) }, promoteAt: opts.promoteAt };
     log.info({ workflowId, taskQueue: cfg.taskQueue }, `${workflow} started`);
-    const result = await client.workflow.execute<(i: PipelineInput) => Promise<PipelineResult>>(workflow, { taskQueue: cfg.taskQueue, workflowId, args: [input] });
+    const handle = await client.workflow.start<(i: PipelineInput) => Promise<PipelineResult>>(workflow, { taskQueue: cfg.taskQueue, workflowId, args: [input] });
+    // A backfill says where it is (the workflow's `progress` query) every few seconds.
+    const timer =
+      workflow === 'backfillWorkflow'
+        ? setInterval(() => {
+            handle
+              .query<BackfillProgress>('progress')
+              .then((p) => log.info(p, `backfill ${p.phase}: ${p.batchesDone}/${p.batches} code batches, ${p.staged} staged`))
+              .catch(() => undefined);
+          }, 5000)
+        : null;
+    const result = await handle.result().finally(() => timer && clearInterval(timer));
     await connection.close();
     return { ...result, workflowId, address, uiUrl: server?.uiUrl ?? null };
   } finally {

@@ -138,6 +138,40 @@ describe('through Temporal', () => {
     expect(stats.staging.validated).toBe(r.staged);
   }, 120_000);
 
+  it('cuts a backfill into batches, continues as new to keep its history small, answers the progress query, and stages what one run would', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 5; i++) files[`pkg/m${i}.py`] = OPS_PY.replace('double', `double_${i}`);
+    const fresh = await makeRepo(files);
+    const d = tempDir();
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const queue = 'qaforge-batches';
+    const worker = spawn(process.execPath, [BIN, '--data-dir', d, 'worker'], { env: { ...process.env, TEMPORAL_ADDRESS: server.address, QAFORGE_TASK_QUEUE: queue, QAFORGE_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+    try {
+      const workflowId = `batches-${Date.now()}`;
+      const flags = { repo: fresh.dir, dataDir: d, sources: ['code', 'commits'] as ('code' | 'commits')[] };
+      const first = await client.workflow.start('backfillWorkflow', { taskQueue: queue, workflowId, args: [{ flags, promoteAt: 0, batchFiles: 1, batchesPerRun: 2 }] });
+      const r = (await client.workflow.getHandle(workflowId).result()) as any;
+      expect(r.run.files).toBe(5);
+      expect(r.promotion.promoted).toBe(r.staged);
+      // Five batches, two per run: three runs, the first two continued as new.
+      const runs: string[] = [];
+      for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w.status.name);
+      expect(runs.sort()).toEqual(['COMPLETED', 'CONTINUED_AS_NEW', 'CONTINUED_AS_NEW']);
+      expect(first.firstExecutionRunId).toBeTruthy();
+      const progress = await client.workflow.getHandle(workflowId).query('progress');
+      expect(progress).toMatchObject({ phase: 'done', batchesDone: 5, batches: 5, staged: r.run.staged });
+      const ref = tempDir();
+      const local = await qaforgeJson(['--data-dir', ref, 'backfill', '--repo', fresh.dir, '--sources', 'code,commits', '--json']);
+      expect(r.run.staged).toBe(local.staged);
+      const stats = await qaforgeJson(['--data-dir', d, 'stats', '--json']);
+      expect(stats.cursors['code:acme/shapes']).toBe(fresh.sha);
+    } finally {
+      worker.kill('SIGTERM');
+      await connection.close();
+    }
+  }, 180_000);
+
   it('says in one line that a worker needs a server', async () => {
     const r = await qaforge(['--data-dir', data, 'worker'], { env: { TEMPORAL_ADDRESS: '' } });
     expect(r.code).toBe(1);
@@ -166,8 +200,14 @@ describe('crashes', () => {
       const r = (await handle.result()) as any;
       expect(r.promotion.promoted).toBeGreaterThan(0);
       const history = await handle.fetchHistory();
-      const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
-      expect(attempts[0]).toBe(2); // runSources started again after the first worker died
+      // The code batch the first worker was running started again, on the second worker.
+      const events = history.events ?? [];
+      const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
+      const attempts = events
+        .filter((e) => e.activityTaskStartedEventAttributes)
+        .map((e) => `${typeOf.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId))}:${e.activityTaskStartedEventAttributes!.attempt}`);
+      expect(attempts[0]).toBe('planBackfill:1');
+      expect(attempts[1]).toBe('runSources:2');
     } finally {
       second.kill('SIGTERM');
       await connection.close();

@@ -1,6 +1,6 @@
 // Workflows: deterministic orchestration only. Every step that touches git, GitHub or LanceDB is an
 // activity (activities/temporal.ts); what passes between them is small (flags, counts, ids).
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities, SourcesSummary } from '../activities/temporal.js';
 import type { GateResult } from '../datasets/gates.js';
 import type { ConfigInput } from '../lib/config.js';
@@ -65,7 +65,109 @@ export async function ingestWorkflow(input: PipelineInput): Promise<PipelineResu
   return pipeline(input, true);
 }
 
-/** A whole backfill of the chosen sources, then promotion. */
-export async function backfillWorkflow(input: PipelineInput): Promise<PipelineResult> {
-  return pipeline(input, false);
+export interface BackfillProgress {
+  phase: 'planning' | 'code' | 'other sources' | 'promotion' | 'done';
+  sha: string | null;
+  batchesDone: number;
+  batches: number;
+  staged: number;
 }
+
+export const progressQuery = defineQuery<BackfillProgress>('progress');
+
+export interface BackfillInput extends PipelineInput {
+  /** Code files per batch (default 400). */
+  batchFiles?: number;
+  /** Batches per workflow run before it continues as new, keeping its history small (default 20). */
+  batchesPerRun?: number;
+  /** Carried over by continueAsNew. */
+  carry?: BackfillProgress;
+  carryRun?: SourcesSummary;
+}
+
+/**
+ * A whole backfill, cut into batches of code files — each one activity with heartbeats — then the
+ * other sources, then promotion. Every `batchesPerRun` batches it continues as a new run, so its
+ * history stays small; the `progress` query says where it is.
+ */
+export async function backfillWorkflow(input: BackfillInput): Promise<PipelineResult> {
+  const progress: BackfillProgress = input.carry ?? { phase: 'planning', sha: null, batchesDone: 0, batches: 0, staged: 0 };
+  setHandler(progressQuery, () => progress);
+  const sources = input.flags.sources ?? ['code', 'commits', 'docs', 'prs', 'issues'];
+  const act = activities(input.heartbeatSeconds ?? 60);
+  if (!progress.sha) {
+    const plan = await quick.planBackfill({ flags: input.flags });
+    progress.sha = plan.sha;
+    progress.batches = sources.includes('code') && plan.codeFiles ? Math.ceil(plan.codeFiles / (input.batchFiles ?? 400)) : 0;
+    progress.phase = progress.batches ? 'code' : 'other sources';
+  }
+  const flags = { ...input.flags, rev: progress.sha };
+  let total: SourcesSummary = input.carryRun ?? emptySummary(progress.sha);
+  let thisRun = 0;
+  while (progress.phase === 'code' && progress.batchesDone < progress.batches) {
+    if (thisRun === (input.batchesPerRun ?? 20)) {
+      // Let a query see the state before the new run starts.
+      await condition(() => true);
+      return continueAsNew<typeof backfillWorkflow>({ ...input, carry: progress, carryRun: total });
+    }
+    const batch = await act.runSources({ flags: { ...flags, sources: ['code'] }, incremental: false, slice: { index: progress.batchesDone, count: progress.batches } });
+    total = addSummary(total, batch);
+    progress.staged += batch.staged;
+    progress.batchesDone++;
+    thisRun++;
+  }
+  if (progress.phase === 'code') {
+    await quick.finishBackfill({ flags, sha: progress.sha });
+    progress.phase = 'other sources';
+  }
+  const others = sources.filter((s) => s !== 'code');
+  if (others.length) {
+    const rest = await act.runSources({ flags: { ...flags, sources: others }, incremental: false });
+    total = addSummary(total, rest);
+    progress.staged += rest.staged;
+  }
+  progress.phase = 'promotion';
+  const staged = await quick.stagedCount({ flags });
+  const steps: PromotionOutcome =
+    staged > 0 && staged >= input.promoteAt ? await promoteSteps(flags, `${workflowInfo().workflowId}/backfill`) : { gates: { passed: false, reasons: [`${staged} validated pairs waiting, fewer than promoteAt ${input.promoteAt}`], batch: { since: null, validated: staged, rejected: 0, duplicates: 0 } }, promotion: null, snapshot: null, fineTune: null };
+  progress.phase = 'done';
+  return { run: total, staged, ...steps, promoted: steps.promotion };
+}
+
+/** Two runs' summaries as one: counts added, the later run's id, repo and source lines appended. */
+function addSummary(a: SourcesSummary, b: SourcesSummary): SourcesSummary {
+  const symbols = { ...a.symbols };
+  for (const [k, v] of Object.entries(b.symbols)) symbols[k] = (symbols[k] ?? 0) + v;
+  const sum = (k: 'files' | 'bytes' | 'staged' | 'rejected' | 'retired' | 'alreadyKnown' | 'nearDuplicates' | 'seconds') => a[k] + b[k];
+  return {
+    runId: b.runId,
+    repo: b.repo || a.repo,
+    sha: b.sha || a.sha,
+    symbols,
+    files: sum('files'),
+    bytes: sum('bytes'),
+    staged: sum('staged'),
+    rejected: sum('rejected'),
+    retired: sum('retired'),
+    alreadyKnown: sum('alreadyKnown'),
+    nearDuplicates: sum('nearDuplicates'),
+    seconds: sum('seconds'),
+    outcomes: [a.outcomes, b.outcomes].filter(Boolean).join('\n'),
+  };
+}
+
+const emptySummary = (sha: string): SourcesSummary => ({
+  runId: '',
+  repo: '',
+  sha,
+  files: 0,
+  bytes: 0,
+  symbols: {},
+  staged: 0,
+  rejected: 0,
+  retired: 0,
+  alreadyKnown: 0,
+  nearDuplicates: 0,
+  outcomes: '',
+  seconds: 0,
+});
