@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { Stores } from '../datasets/store.js';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -283,6 +283,8 @@ describe('determinism', () => {
   it('replays the recorded histories of every workflow with the current workflow code', async () => {
     const dir = fileURLToPath(new URL('./histories/', import.meta.url));
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    // The replay worker logs its state changes at INFO: keep the test output to what matters.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
     expect(files.length).toBeGreaterThanOrEqual(2);
     for (const f of files) {
       const history = JSON.parse(readFileSync(join(dir, f), 'utf8'));
