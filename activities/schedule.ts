@@ -4,6 +4,7 @@ import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from
 import type { Config, ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import type { PipelineInput } from '../workflows/index.js';
+import { connectionOptions } from './worker.js';
 
 export type ScheduleAction = 'create' | 'pause' | 'unpause' | 'trigger' | 'describe' | 'delete';
 
@@ -22,7 +23,7 @@ export async function manageSchedule(
   opts: { id: string; every: string; flags: Partial<ConfigInput>; promoteAt: number },
 ): Promise<ScheduleInfo | null> {
   if (!cfg.temporalAddress) throw new UserError('a Schedule needs a running Temporal server: set TEMPORAL_ADDRESS (host:port) and run `qaforge worker` against it');
-  const connection = await Connection.connect({ address: cfg.temporalAddress });
+  const connection = await Connection.connect(connectionOptions(cfg, cfg.temporalAddress));
   try {
     const client = new Client({ connection, namespace: cfg.temporalNamespace });
     const handle = client.schedule.getHandle(opts.id);

@@ -1,6 +1,7 @@
 // A Temporal worker for qaforge's workflows and activities, and the one place a run goes through
 // Temporal: against TEMPORAL_ADDRESS when set, else against the dev server the project installs
 // (state in <data-dir>/temporal/dev.db). N workers on one task queue share the work.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -8,7 +9,8 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Config, ConfigInput } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { portFree, startDevServer, type DevServer } from '../lib/temporal-server.js';
-import type { BackfillProgress, PipelineInput, PipelineResult } from '../workflows/index.js';
+import type { BackfillProgress, PipelineInput, PipelineResult, PromotionOutcome } from '../workflows/index.js';
+import { UserError } from '../lib/errors.js';
 import { createActivities } from './temporal.js';
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -20,7 +22,7 @@ export async function createWorker(cfg: Config, address: string, configPath?: st
     Runtime.install({ logger: new (await import('@temporalio/worker')).DefaultLogger('ERROR') });
     runtimeQuiet = true;
   }
-  const connection = await NativeConnection.connect({ address });
+  const connection = await NativeConnection.connect(connectionOptions(cfg, address));
   return Worker.create({
     connection,
     namespace: cfg.temporalNamespace,
@@ -30,17 +32,38 @@ export async function createWorker(cfg: Config, address: string, configPath?: st
   });
 }
 
+/** Connection options for TEMPORAL_ADDRESS: mTLS when a client certificate and key are configured. */
+export function connectionOptions(cfg: Config, address: string) {
+  const t = cfg.temporalTls;
+  if (!t.cert && !t.key && !t.ca) return { address };
+  if (!t.cert || !t.key) throw new UserError('Temporal mTLS needs both TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (PEM file paths)');
+  const read = (f: string) => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new UserError(`cannot read ${f} for Temporal TLS: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  };
+  return {
+    address,
+    tls: {
+      clientCertPair: { crt: read(t.cert), key: read(t.key) },
+      ...(t.ca ? { serverRootCACertificate: read(t.ca) } : {}),
+      ...(t.serverName ? { serverNameOverride: t.serverName } : {}),
+    },
+  };
+}
+
 /**
- * Runs one workflow to its end with a worker in this process: on TEMPORAL_ADDRESS if set (other
- * workers may share the task queue), else on a dev server started for the run and stopped after.
+ * Runs `fn` with a worker in this process and a client: on TEMPORAL_ADDRESS if set (other workers
+ * may share the task queue), else on a dev server started for the run and stopped after.
  */
-export async function runViaTemporal(
+async function withTemporal<T>(
   cfg: Config,
   log: Logger,
-  workflow: 'ingestWorkflow' | 'backfillWorkflow',
-  flags: Partial<ConfigInput>,
-  opts: { promoteAt: number; ui?: boolean; configPath?: string },
-): Promise<PipelineResult & { workflowId: string; address: string; uiUrl: string | null }> {
+  opts: { ui?: boolean; configPath?: string },
+  fn: (client: Client, address: string, uiUrl: string | null) => Promise<T>,
+): Promise<T> {
   let server: DevServer | null = null;
   let address = cfg.temporalAddress;
   if (!address) {
@@ -53,8 +76,28 @@ export async function runViaTemporal(
   const worker = await createWorker(cfg, address, opts.configPath);
   const running = worker.run();
   try {
-    const connection = await Connection.connect({ address });
-    const client = new Client({ connection, namespace: cfg.temporalNamespace });
+    const connection = await Connection.connect(connectionOptions(cfg, address));
+    try {
+      return await fn(new Client({ connection, namespace: cfg.temporalNamespace }), address, server?.uiUrl ?? null);
+    } finally {
+      await connection.close();
+    }
+  } finally {
+    worker.shutdown();
+    await running;
+    await server?.stop();
+  }
+}
+
+/** Runs ingestWorkflow or backfillWorkflow to its end (see withTemporal); a backfill logs its progress. */
+export async function runViaTemporal(
+  cfg: Config,
+  log: Logger,
+  workflow: 'ingestWorkflow' | 'backfillWorkflow',
+  flags: Partial<ConfigInput>,
+  opts: { promoteAt: number; ui?: boolean; configPath?: string },
+): Promise<PipelineResult & { workflowId: string; address: string; uiUrl: string | null }> {
+  return withTemporal(cfg, log, opts, async (client, address, uiUrl) => {
     const workflowId = `qaforge-${workflow.replace('Workflow', '')}-${Date.now()}`;
     const input: PipelineInput = { flags: { ...flags, dataDir: resolve(cfg.dataDir) }, promoteAt: opts.promoteAt };
     log.info({ workflowId, taskQueue: cfg.taskQueue }, `${workflow} started`);
@@ -70,11 +113,19 @@ export async function runViaTemporal(
           }, 5000)
         : null;
     const result = await handle.result().finally(() => timer && clearInterval(timer));
-    await connection.close();
-    return { ...result, workflowId, address, uiUrl: server?.uiUrl ?? null };
-  } finally {
-    worker.shutdown();
-    await running;
-    await server?.stop();
-  }
+    return { ...result, workflowId, address, uiUrl };
+  });
+}
+
+/** promoteWorkflow: gates → promote → snapshot → fine-tune trigger, through Temporal. */
+export async function promoteViaTemporal(cfg: Config, log: Logger, opts: { configPath?: string }): Promise<PromotionOutcome & { workflowId: string }> {
+  return withTemporal(cfg, log, opts, async (client) => {
+    const workflowId = `qaforge-promote-${Date.now()}`;
+    const r = await client.workflow.execute<(i: { flags: Partial<ConfigInput> }) => Promise<PromotionOutcome>>('promoteWorkflow', {
+      taskQueue: cfg.taskQueue,
+      workflowId,
+      args: [{ flags: { dataDir: resolve(cfg.dataDir) } }],
+    });
+    return { ...r, workflowId };
+  });
 }

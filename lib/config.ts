@@ -66,6 +66,10 @@ export const Config = z
     /** host:port of a Temporal frontend; unset: runs through Temporal start the installed dev server. */
     temporalAddress: z.string().min(1).optional(),
     temporalNamespace: z.string().min(1).default('default'),
+    /** mTLS to a Temporal cluster: PEM file paths (a client certificate and key, optionally a CA). */
+    temporalTls: z
+      .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional(), ca: z.string().min(1).optional(), serverName: z.string().min(1).optional() })
+      .prefault({}),
     taskQueue: z.string().min(1).default('qaforge'),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     githubToken: z.string().min(1).optional(),
@@ -90,6 +94,9 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_FINETUNE_WEBHOOK: { key: 'fineTune', parse: (v) => ({ webhook: v }) },
   QAFORGE_FINETUNE_COMMAND: { key: 'fineTune', parse: (v) => ({ command: v }) },
   TEMPORAL_NAMESPACE: { key: 'temporalNamespace' },
+  TEMPORAL_TLS_CERT: { key: 'temporalTls', parse: (v) => ({ cert: v }) },
+  TEMPORAL_TLS_KEY: { key: 'temporalTls', parse: (v) => ({ key: v }) },
+  TEMPORAL_TLS_CA: { key: 'temporalTls', parse: (v) => ({ ca: v }) },
   QAFORGE_TASK_QUEUE: { key: 'taskQueue' },
   QAFORGE_GITHUB_RETRY_BASE_MS: { key: 'githubRetryBaseMs', parse: Number },
   QAFORGE_INCLUDE: { key: 'include', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
@@ -137,7 +144,11 @@ export function loadConfig(src: ConfigSources = {}): Config {
   const envValues: Record<string, unknown> = {};
   for (const [name, { key, parse }] of Object.entries(ENV)) {
     const v = env[name];
-    if (v !== undefined && v !== '') envValues[key] = parse ? parse(v) : v;
+    if (v === undefined || v === '') continue;
+    const value = parse ? parse(v) : v;
+    // Several variables can fill one object (TEMPORAL_TLS_CERT and _KEY): they merge.
+    const prev = envValues[key];
+    envValues[key] = isPlainObject(prev) && isPlainObject(value) ? { ...prev, ...value } : value;
   }
   const merged = merge(merge(fileValues, envValues), (src.flags ?? {}) as Record<string, unknown>);
   const r = Config.safeParse(merged);

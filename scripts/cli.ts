@@ -177,8 +177,10 @@ program
 program
   .command('promote')
   .description('move validated staging pairs into the corpus (merge-insert) and rebuild the full-text index')
-  .action(async (_o, cmd: Command) => {
+  .option('--via-temporal', 'run promoteWorkflow: quality gates, promote, re-index, snapshot, fine-tune trigger')
+  .action(async (o: { viaTemporal?: boolean }, cmd: Command) => {
     const { cfg, log } = context(cmd);
+    if (o.viaTemporal) return print(await (await temporal()).promoteViaTemporal(cfg, log, { configPath: configPathOf(cmd) }));
     await withStores(cfg, async (stores) => {
       print(await promoteStaged(stores, log));
     });

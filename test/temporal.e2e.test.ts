@@ -136,6 +136,12 @@ describe('through Temporal', () => {
     expect(hooks.length).toBe(before);
     const stats = await qaforgeJson(['--data-dir', data, 'stats', '--json']);
     expect(stats.staging.validated).toBe(r.staged);
+    // With the default gates, promoteWorkflow promotes the waiting batch and triggers the fine-tune.
+    const p = await qaforgeJson(['--data-dir', data, 'promote', '--via-temporal'], { env: env() });
+    expect(p.gates.passed).toBe(true);
+    expect(p.promotion.promoted).toBe(r.staged);
+    expect(hooks.length).toBe(before + 1);
+    expect(hooks.at(-1)!.body.corpus_version).toBe(p.promotion.version);
   }, 120_000);
 
   it('cuts a backfill into batches, continues as new to keep its history small, answers the progress query, and stages what one run would', async () => {
