@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Config, ConfigInput } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
@@ -79,6 +79,8 @@ async function withTemporal<T>(
     const connection = await Connection.connect(connectionOptions(cfg, address));
     try {
       return await fn(new Client({ connection, namespace: cfg.temporalNamespace }), address, server?.uiUrl ?? null);
+    } catch (e) {
+      throw workflowError(e);
     } finally {
       await connection.close();
     }
@@ -87,6 +89,18 @@ async function withTemporal<T>(
     await running;
     await server?.stop();
   }
+}
+
+/**
+ * A failed workflow as the user should see it: the innermost cause (a bad repository, an unreachable
+ * clone) as a one-line UserError when an activity failed for good on bad input, else with its message.
+ */
+function workflowError(e: unknown): unknown {
+  if (!(e instanceof WorkflowFailedError)) return e;
+  let cause: unknown = e.cause;
+  while (cause instanceof Error && cause.cause) cause = cause.cause;
+  if (cause instanceof ApplicationFailure && cause.type === 'UserError') return new UserError(cause.message);
+  return new Error(`${e.message}: ${cause instanceof Error ? cause.message : String(cause)}`);
 }
 
 /** Runs ingestWorkflow or backfillWorkflow to its end (see withTemporal); a backfill logs its progress. */

@@ -178,10 +178,15 @@ describe('through Temporal', () => {
     }
   }, 180_000);
 
-  it('says in one line that a worker needs a server', async () => {
+  it('says in one line that a worker needs a server, and what bad input failed a workflow', async () => {
     const r = await qaforge(['--data-dir', data, 'worker'], { env: { TEMPORAL_ADDRESS: '' } });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('qaforge: no Temporal server: set TEMPORAL_ADDRESS (host:port), or use --via-temporal, which starts the dev server');
+    // Bad input inside a workflow fails it for good, and the user sees the one line, not a workflow error.
+    const missing = join(data, 'no-such-repo');
+    const bad = await qaforge(['--data-dir', data, 'backfill', '--repo', missing, '--via-temporal'], { env: env() });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim().split('\n').at(-1)).toBe(`qaforge: repository not found: ${missing} (give a local git repository path or a git URL)`);
   });
 });
 
