@@ -103,17 +103,18 @@ describe('through Temporal', () => {
     try {
       const created = await sched('create', '--every', '2s', '--repo', fresh.dir, '--sources', 'code,commits');
       expect(created).toMatchObject({ id: 'qaforge-ingest', paused: false, every: ['2s'] });
-      const cursorIs = async (sha: string) => {
+      // The cursor moves inside the ingest activity, the corpus grows in the promotion after it: wait for both.
+      const promotedPast = async (sha: string, active: number) => {
         for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((ok) => setTimeout(ok, 1000))) {
           const stats = await qaforgeJson(['--data-dir', d, 'stats', '--json']).catch(() => null);
-          if (stats?.cursors['commits:acme/shapes'] === sha && stats.corpus.active > 0) return stats;
+          if (stats?.cursors['commits:acme/shapes'] === sha && stats.corpus.active > active) return stats;
         }
-        throw new Error(`no scheduled ingest reached ${sha} within 60 s`);
+        throw new Error(`no scheduled ingest reached ${sha} and promoted within 60 s`);
       };
-      const first = await cursorIs(fresh.sha);
+      const first = await promotedPast(fresh.sha, 0);
       const next = await fresh.commit({ 'pkg/more.py': 'def triple(x: int) -> int:\n    """Return three times the given integer."""\n    return 3 * x\n' }, 'Add triple next to double for the scaling helpers');
-      const second = await cursorIs(next);
-      expect(second.corpus.active).toBeGreaterThan(first.corpus.active);
+      const second = await promotedPast(next, first.corpus.active);
+      expect(second.corpus.byCategory.symbol_history).toBeGreaterThan(first.corpus.byCategory.symbol_history ?? 0);
       const described = await sched('describe');
       expect(described.runs).toBeGreaterThanOrEqual(2);
       expect((await sched('pause')).paused).toBe(true);
