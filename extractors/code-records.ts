@@ -1,7 +1,6 @@
 // Code symbols → SourceRecords: the verbatim evidence lines, a content-hash id, provenance, redaction.
-import { createHash } from 'node:crypto';
-import type { SourceRecord } from '../datasets/schemas.js';
-import { contentId } from '../lib/hash.js';
+import type { Provenance, SourceRecord } from '../datasets/schemas.js';
+import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
 import type { ExtractedSymbol } from './python.js';
 
@@ -12,6 +11,27 @@ export interface RepoRef {
   /** https://github.com/owner/name when known; used for blob URLs. */
   webUrl: string | null;
 }
+
+/** Provenance at one commit (first seen = last verified); what is not given is null. */
+export function provenanceAt(repo: string, sha: string, f: Partial<Omit<Provenance, 'repo' | 'commitFirstSeen' | 'commitLastVerified'>> = {}): Provenance {
+  return {
+    repo,
+    commitFirstSeen: sha,
+    commitLastVerified: sha,
+    path: f.path ?? null,
+    startLine: f.startLine ?? null,
+    endLine: f.endLine ?? null,
+    qualname: f.qualname ?? null,
+    url: f.url ?? null,
+    prNumber: f.prNumber ?? null,
+    issueNumber: f.issueNumber ?? null,
+    commentId: f.commentId ?? null,
+  };
+}
+
+/** The GitHub URL of lines of a file at the ref's commit, or null off GitHub. */
+export const blobUrl = (ref: RepoRef, path: string, start: number, end: number): string | null =>
+  ref.webUrl ? `${ref.webUrl}/blob/${ref.sha}/${path}#L${start}-L${end}` : null;
 
 /** The line a location pair's context starts with; its answer is grounded in it. */
 export const locationLine = (path: string, start: number, end: number) => `# ${path}, lines ${start}-${end}`;
@@ -45,7 +65,7 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
   }
   return symbols.map((s) => {
     const span = s.symbolKind === 'module' ? source : sliceLines(lines, s.startLine, s.endLine);
-    const contentHash = createHash('sha256').update(span).digest('hex');
+    const contentHash = sha256Hex(span);
     const children = s.symbolKind === 'class' ? (methodsOf.get(s.qualname) ?? []).filter((m) => m.startLine >= s.startLine && m.endLine <= s.endLine) : [];
     const kinds = new Set<string>();
     // Everything of the symbol that is stored passes through redaction: text, docstring, and the
@@ -72,19 +92,7 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
       kind: 'code_symbol',
       text,
       contentHash,
-      provenance: {
-        repo: ref.repo,
-        commitFirstSeen: ref.sha,
-        commitLastVerified: ref.sha,
-        path,
-        startLine,
-        endLine,
-        qualname: s.qualname,
-        url: ref.webUrl ? `${ref.webUrl}/blob/${ref.sha}/${path}#L${startLine}-L${endLine}` : null,
-        prNumber: null,
-        issueNumber: null,
-        commentId: null,
-      },
+      provenance: provenanceAt(ref.repo, ref.sha, { path, startLine, endLine, qualname: s.qualname, url: blobUrl(ref, path, startLine, endLine) }),
       code,
       redactions: [...kinds],
     };

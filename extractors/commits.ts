@@ -1,11 +1,11 @@
 // Commits → SourceRecords: which commits are worth learning from, the whole-commit record and one
 // record per changed text file, and the top-level Python definitions a commit added or removed.
-import { createHash } from 'node:crypto';
+
 import type { CommitFile, FileStatus, RawCommit } from '../activities/git-history.js';
 import type { SkipRecord, SourceRecord } from '../datasets/schemas.js';
-import { contentId } from '../lib/hash.js';
+import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
-import type { RepoRef } from './code-records.js';
+import { blobUrl, provenanceAt, type RepoRef } from './code-records.js';
 
 export type CommitSkipReason = 'merge' | 'bot' | 'merge_message' | 'version_bump' | 'revert' | 'short_message' | 'empty_diff';
 export type CommitFilterResult = { keep: true } | { keep: false; reason: CommitSkipReason };
@@ -225,26 +225,14 @@ export function commitRecords(c: RawCommit, ref: RepoRef, opts: CommitRecordOpti
   const maxChars = opts.maxFileRecordChars ?? MAX_FILE_RECORD_CHARS;
   const prNumber = prNumberFromSubject(c.subject);
   const record = (path: string | null, raw: string, span: { start: number; end: number } | null): SourceRecord => {
-    const contentHash = createHash('sha256').update(raw).digest('hex');
+    const contentHash = sha256Hex(raw);
     const { text, kinds } = redactSecrets(raw);
     return {
       id: contentId('commit', c.sha, path ?? '', contentHash),
       kind: 'commit',
       text,
       contentHash,
-      provenance: {
-        repo: ref.repo,
-        commitFirstSeen: c.sha,
-        commitLastVerified: c.sha,
-        path,
-        startLine: span?.start ?? null,
-        endLine: span?.end ?? null,
-        qualname: null,
-        url: ref.webUrl ? `${ref.webUrl}/commit/${c.sha}` : null,
-        prNumber,
-        issueNumber: null,
-        commentId: null,
-      },
+      provenance: provenanceAt(ref.repo, c.sha, { path, startLine: span?.start, endLine: span?.end, url: ref.webUrl ? `${ref.webUrl}/commit/${c.sha}` : null, prNumber }),
       code: null,
       redactions: kinds,
     };

@@ -2,11 +2,11 @@
 // A line-based scanner: headings and fences are line-level in CommonMark, and no Markdown parser is
 // a dependency. It knows the HF doc-builder dialect: `[[anchor]]` headings, `<Tip>`/`<hfoption>`
 // components, the license comment on top, `[[autodoc]]` lines.
-import { createHash } from 'node:crypto';
+
 import type { SourceRecord } from '../datasets/schemas.js';
-import { contentId } from '../lib/hash.js';
+import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
-import type { RepoRef } from './code-records.js';
+import { blobUrl, provenanceAt, type RepoRef } from './code-records.js';
 
 export interface DocCodeBlock {
   lang: string | null;
@@ -447,7 +447,7 @@ export function docSectionRecords(path: string, source: string, ref: RepoRef): S
     seen.set(joined, n);
     if (s.empty) continue;
     const locator = n > 1 ? `${joined} (${n})` : joined;
-    const contentHash = createHash('sha256').update(s.text).digest('hex');
+    const contentHash = sha256Hex(s.text);
     const redacted = redactSecrets(s.text);
     const qualname = redactSecrets(locator || title);
     out.push({
@@ -455,19 +455,7 @@ export function docSectionRecords(path: string, source: string, ref: RepoRef): S
       kind: 'doc_section',
       text: redacted.text,
       contentHash,
-      provenance: {
-        repo: ref.repo,
-        commitFirstSeen: ref.sha,
-        commitLastVerified: ref.sha,
-        path,
-        startLine: s.startLine,
-        endLine: s.endLine,
-        qualname: qualname.text,
-        url: ref.webUrl ? `${ref.webUrl}/blob/${ref.sha}/${path}#L${s.startLine}-L${s.endLine}` : null,
-        prNumber: null,
-        issueNumber: null,
-        commentId: null,
-      },
+      provenance: provenanceAt(ref.repo, ref.sha, { path, startLine: s.startLine, endLine: s.endLine, qualname: qualname.text, url: blobUrl(ref, path, s.startLine, s.endLine) }),
       code: null,
       redactions: [...new Set([...redacted.kinds, ...qualname.kinds])],
     });

@@ -1,11 +1,10 @@
 // Merged pull requests, their review threads, and resolved issues → SourceRecords: cleaned prose,
 // a content-hash id, provenance, redaction. Pure functions over GitHub REST items; no HTTP here.
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Sha, type SourceRecord } from '../datasets/schemas.js';
-import { contentId } from '../lib/hash.js';
+import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
-import type { RepoRef } from './code-records.js';
+import { provenanceAt, type RepoRef } from './code-records.js';
 
 // Lenient schemas: only the fields used here are checked, everything else passes through. `body` can
 // be null and `user` null (deleted "ghost" accounts).
@@ -305,7 +304,6 @@ export function proseParagraphs(text: string): string[] {
 // Records.
 
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const byTime = (a: { created_at: string; id: number }, b: { created_at: string; id: number }) =>
   a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id;
 
@@ -378,25 +376,13 @@ export function pullRequestRecords(input: PullRequestInput): SourceRecord[] {
   const label = (c: { user?: GhUser; author_association?: string | null }) =>
     `${association(c.author_association)}${sameUser(c.user, pr.user) ? ' (PR author)' : ''}: `;
   const record = (text: string, kinds: Set<string>, loc: { commentId: number | null; path: string | null; startLine: number | null; endLine: number | null; url: string | null }): SourceRecord => {
-    const contentHash = sha256(text);
+    const contentHash = sha256Hex(text);
     return {
       id: contentId('pull_request', n, loc.commentId ?? '', contentHash),
       kind: 'pull_request',
       text,
       contentHash,
-      provenance: {
-        repo: ref.repo,
-        commitFirstSeen: sha,
-        commitLastVerified: sha,
-        path: loc.path,
-        startLine: loc.startLine,
-        endLine: loc.endLine,
-        qualname: null,
-        url: loc.url,
-        prNumber: n,
-        issueNumber: null,
-        commentId: loc.commentId,
-      },
+      provenance: provenanceAt(ref.repo, sha, { ...loc, prNumber: n }),
       code: null,
       redactions: [...kinds].sort(),
     };
@@ -550,26 +536,14 @@ export function issueRecords(input: IssueInput): { records: SourceRecord[]; reso
     pr = null;
   }
   const text = parts.join('\n\n');
-  const contentHash = sha256(text);
+  const contentHash = sha256Hex(text);
   const sha = validSha(pr?.mergeSha) ?? ref.sha;
   const record: SourceRecord = {
     id: contentId('issue', n, contentHash),
     kind: 'issue',
     text,
     contentHash,
-    provenance: {
-      repo: ref.repo,
-      commitFirstSeen: sha,
-      commitLastVerified: sha,
-      path: null,
-      startLine: null,
-      endLine: null,
-      qualname: null,
-      url: issue.html_url,
-      prNumber: pr?.number ?? null,
-      issueNumber: n,
-      commentId: answerId,
-    },
+    provenance: provenanceAt(ref.repo, sha, { url: issue.html_url, prNumber: pr?.number, issueNumber: n, commentId: answerId }),
     code: null,
     redactions: [...kinds].sort(),
   };

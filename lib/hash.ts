@@ -8,6 +8,9 @@ export function contentId(...parts: (string | number | null)[]): string {
   return hash('sha256', joined, 'hex').slice(0, 32);
 }
 
+/** The hex sha256 of a text: the content hash of a source record. */
+export const sha256Hex = (s: string): string => hash('sha256', s, 'hex');
+
 /** A stable number in [0, 1) from a string, for split assignment. */
 export function unitInterval(key: string, salt = ''): number {
   const h = createHash('sha256').update(salt).update('\u0000').update(key).digest();
