@@ -14,10 +14,11 @@ import type { RunContext, SourceOutcome } from './context.js';
 import { docsSource } from './docs-source.js';
 import type { FetchStats } from './github.js';
 import { githubSource } from './github-source.js';
-import { PairSink } from './pair-sink.js';
+import { PairSink, type SinkCounts } from './pair-sink.js';
 import { detectLicense, resolveRepo, type ResolvedRepo } from './repo.js';
 
-export interface BackfillResult extends CodeTotals {
+/** A run's result: code totals, the sink's counts over all sources, and a line per source. */
+export interface BackfillResult extends CodeTotals, SinkCounts {
   runId: string;
   command: string;
   incremental: boolean;
@@ -25,12 +26,7 @@ export interface BackfillResult extends CodeTotals {
   license: string;
   sources: SourceOutcome[];
   github: { requests: number; listings: Record<string, FetchStats> } | null;
-  candidates: number;
-  staged: number;
-  rejected: number;
-  alreadyKnown: number;
   retired: number;
-  refreshed: number;
   nearDuplicates: number;
   stages: ReturnType<StageStats['toJSON']>[];
   seconds: number;
@@ -80,12 +76,8 @@ export async function runSources(
       ...totals,
       sources: outcomes,
       github,
-      candidates: sink.counts.candidates,
-      staged: sink.counts.staged,
-      rejected: sink.counts.rejected,
-      alreadyKnown: sink.counts.alreadyKnown,
+      ...sink.counts,
       retired: sum('retired'),
-      refreshed: sink.counts.refreshed,
       nearDuplicates: sink.nearDuplicates,
       stages: stages.map((s) => s.toJSON()),
       seconds: (performance.now() - t0) / 1000,

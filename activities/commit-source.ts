@@ -3,7 +3,7 @@
 // nothing here is retired; the cursor advances every few hundred commits, once they are staged.
 import { commitFilter, commitRecords, commitSkips, symbolChanges } from '../extractors/commits.js';
 import { commitQuestions } from '../generators/commit-rules.js';
-import { advanceCursor, readMode, sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
+import { addRecordsAndPairs, advanceCursor, readMode, sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
 import { readCommits } from './git-history.js';
 import { failpoint } from '../lib/failpoint.js';
 
@@ -42,22 +42,8 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
         if (c.nonUtf8) sink.addSkip({ path: `commit:${c.sha}`, reason: 'not_utf8', detail: 'diff is not valid UTF-8: kept, decoded with replacement characters' }, c.sha);
         // Per file: blobs git could not read, diffs cut at the per-file cap.
         for (const s of commitSkips(c)) sink.addSkip(s, c.sha);
-        const recs = commitRecords(c, ref);
         const changes = symbolChanges(c);
-        let now2 = performance.now();
-        stExtract.seconds += (now2 - t) / 1000;
-        stExtract.kept += recs.length;
-        records += recs.length;
-        sink.addRecords(recs);
-        t = now2;
-        const candidates = recs.flatMap((r) => commitQuestions(r, changes));
-        now2 = performance.now();
-        stGenerate.seen += recs.length;
-        stGenerate.kept += candidates.length;
-        stGenerate.seconds += (now2 - t) / 1000;
-        t = now2;
-        sink.addCandidates(candidates, cfg.limits);
-        stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
+        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, commitRecords(c, ref), (r) => commitQuestions(r, changes), t);
       }
       if (units % CURSOR_EVERY === 0 && !behind) {
         await sink.flush(true);

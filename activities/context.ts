@@ -3,7 +3,7 @@
 // and then moves its cursor.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { QAPair, SourceKind } from '../datasets/schemas.js';
+import type { QAPair, SourceKind, SourceRecord } from '../datasets/schemas.js';
 import { livePairsOf, refreshPairs, retirePairs, type LivePair } from '../datasets/reconcile.js';
 import type { Stores } from '../datasets/store.js';
 import type { Config, SourceName } from '../lib/config.js';
@@ -101,6 +101,37 @@ export function sinkDelta(sink: PairSink, before: SinkCounts): Pick<SourceOutcom
     alreadyKnown: c.alreadyKnown - before.alreadyKnown,
     refreshed: c.refreshed - before.refreshed,
   };
+}
+
+/**
+ * The records a main-thread source made from one unit (a doc, a commit, a PR) go to the sink, and
+ * the pairs `questions` draws from them are validated into it; the extract (since `since`),
+ * generate and validate stages get their counts and times. Returns how many records there were.
+ */
+export function addRecordsAndPairs(
+  ctx: RunContext,
+  stages: { extract?: StageStats; generate?: StageStats },
+  recs: SourceRecord[],
+  questions: (r: SourceRecord) => QAPair[],
+  since: number,
+): number {
+  let t = performance.now();
+  if (stages.extract) {
+    stages.extract.seconds += (t - since) / 1000;
+    stages.extract.kept += recs.length;
+  }
+  ctx.sink.addRecords(recs);
+  const candidates = recs.flatMap(questions);
+  const now = performance.now();
+  if (stages.generate) {
+    stages.generate.seen += recs.length;
+    stages.generate.kept += candidates.length;
+    stages.generate.seconds += (now - t) / 1000;
+  }
+  t = now;
+  ctx.sink.addCandidates(candidates, ctx.cfg.limits);
+  stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
+  return recs.length;
 }
 
 /** Starts watching the live pairs of the groups a step is about to process again. */

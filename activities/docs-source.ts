@@ -5,7 +5,7 @@ import { docSectionRecords } from '../extractors/docs.js';
 import { docQuestions } from '../generators/doc-rules.js';
 import { startProgress } from '../lib/progress.js';
 import { decodeSource } from './code-batch.js';
-import { stage, type RunContext, type SourceOutcome } from './context.js';
+import { addRecordsAndPairs, stage, type RunContext, type SourceOutcome } from './context.js';
 import { finishFiles, planFiles, watchPlan } from './file-plan.js';
 import { BlobReader } from './repo.js';
 
@@ -50,20 +50,7 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
       stExtract.seen++;
       t = performance.now();
       try {
-        const recs = docSectionRecords(f.path, decoded.text, ref);
-        const now = performance.now();
-        stExtract.seconds += (now - t) / 1000;
-        stExtract.kept += recs.length;
-        records += recs.length;
-        sink.addRecords(recs);
-        t = now;
-        const candidates = recs.flatMap(docQuestions);
-        stGenerate.seen += recs.length;
-        stGenerate.kept += candidates.length;
-        stGenerate.seconds += (performance.now() - t) / 1000;
-        t = performance.now();
-        sink.addCandidates(candidates, cfg.limits);
-        stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
+        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, docSectionRecords(f.path, decoded.text, ref), docQuestions, t);
       } catch (e) {
         sink.addSkip({ path: f.path, reason: 'extract_error', detail: (e as Error).message.slice(0, 300) }, repo.sha);
         stExtract.reject('extract_error');

@@ -10,7 +10,7 @@ import { prNumberFromSubject } from '../extractors/commits.js';
 import { GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumbers, pullRequestRecords, type ClosingPr } from '../extractors/github.js';
 import { issueQuestions, pullRequestQuestions } from '../generators/github-rules.js';
 import { failpoint } from '../lib/failpoint.js';
-import { sinkDelta, stage, watchGroups, reconcile, type RunContext, type SourceOutcome } from './context.js';
+import { addRecordsAndPairs, sinkDelta, stage, watchGroups, reconcile, type RunContext, type SourceOutcome } from './context.js';
 import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, storedVersions, type FetchStats } from './github.js';
 
 const BUILD_CHUNK = 200;
@@ -136,10 +136,8 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
       }
     return byNumber;
   };
-  const addRecords = (recs: SourceRecord[], questions: (r: SourceRecord) => ReturnType<typeof pullRequestQuestions>) => {
-    sink.addRecords(recs);
-    sink.addCandidates(recs.flatMap(questions), cfg.limits);
-  };
+  const addRecords = (recs: SourceRecord[], questions: (r: SourceRecord) => ReturnType<typeof pullRequestQuestions>) =>
+    addRecordsAndPairs(ctx, {}, recs, questions, performance.now());
 
   // PRs first: a merged PR that says "Fixes #n" links issue n, which is then rebuilt too.
   const issueNumbers = new Set<number>();
