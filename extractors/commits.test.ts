@@ -1,8 +1,4 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCommits, type CommitFile, type RawCommit } from '../activities/git-history.js';
 import { SourceRecord } from '../datasets/schemas.js';
@@ -19,6 +15,7 @@ import {
   symbolChanges,
   symbolChangesInPatch,
 } from './commits.js';
+import { SHAPES, SHAPES_2, scriptedRepo } from '../test/git-script.js';
 
 const SHA = 'ab12cd34'.padEnd(40, '0');
 const file = (path: string, over: Partial<CommitFile> = {}): CommitFile => ({
@@ -179,39 +176,10 @@ describe('symbolChangesInPatch', () => {
   });
 });
 
-// A repository with fixed authors and dates: the same script gives the same shas and ids.
-function gitRepo() {
-  const dir = mkdtempSync(join(tmpdir(), 'qaforge-commits-'));
-  let day = 0;
-  const git = (...args: string[]) => {
-    const date = `${1704103200 + day * 86400} +0000`;
-    const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date };
-    return execFileSync('git', args, { cwd: dir, env }).toString();
-  };
-  git('init', '-q', '-b', 'main');
-  git('config', 'user.name', 'Ada Lovelace');
-  git('config', 'user.email', 'ada@acme.io');
-  const commit = (message: string, files: Record<string, string | Buffer>) => {
-    day++;
-    for (const [p, content] of Object.entries(files)) {
-      mkdirSync(dirname(join(dir, p)), { recursive: true });
-      writeFileSync(join(dir, p), content);
-    }
-    git('add', '-A');
-    git('commit', '-q', '-m', message);
-    return git('rev-parse', 'HEAD').trim();
-  };
-  return { dir, commit };
-}
-
-const SHAPES = '"""Shapes."""\nimport math\n\n\ndef area(r):\n    return math.pi * r * r\n\n\ndef legacy_area(r):\n    return 3.14 * r * r\n\n\nclass Circle:\n    def __init__(self, r):\n        self.r = r\n';
-const SHAPES_2 =
-  SHAPES.replace('def legacy_area(r):\n    return 3.14 * r * r\n\n\n', '') +
-  '\n\nclass Square:\n    def __init__(self, side):\n        self.side = side\n\n    def area(self):\n        return self.side ** 2\n';
 const TOKEN = `hf_${'a1B2'.repeat(9)}`;
 
 async function history(): Promise<RawCommit[]> {
-  const repo = gitRepo();
+  const repo = scriptedRepo();
   repo.commit('Add shapes module\n\nCircle areas were computed inline in three places; this gathers the\nformula in one module.\n\nCo-authored-by: Grace Hopper <grace@navy.mil>', {
     'pkg/shapes.py': SHAPES,
     'README.md': '# Shapes\n',

@@ -5,7 +5,7 @@ import type { CommitFile, FileStatus, RawCommit } from '../activities/git-histor
 import type { SkipRecord, SourceRecord } from '../datasets/schemas.js';
 import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
-import { blobUrl, provenanceAt, type RepoRef } from './code-records.js';
+import { provenanceAt, type RepoRef } from './code-records.js';
 
 export type CommitSkipReason = 'merge' | 'bot' | 'merge_message' | 'version_bump' | 'revert' | 'short_message' | 'empty_diff';
 export type CommitFilterResult = { keep: true } | { keep: false; reason: CommitSkipReason };

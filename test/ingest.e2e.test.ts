@@ -95,7 +95,6 @@ const SOURCES = ['--sources', 'code,docs,commits'];
 
 let repo: FixtureRepo;
 let data: string;
-let first: any;
 let before: Rows;
 let shas: { base: string; edit: string; big: string };
 let ingest: any;
@@ -105,7 +104,7 @@ beforeAll(async () => {
   repo = await makeRepo({ 'pkg/ops.py': OPS_PY, 'pkg/stable.py': STABLE_PY, 'pkg/legacy.py': LEGACY_PY, 'docs/guide.md': GUIDE_MD, 'docs/intro.md': INTRO_MD, LICENSE });
   data = tempDir();
   const base = repo.sha;
-  first = await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, ...SOURCES, '--json']);
+  await qaforgeJson(['--data-dir', data, 'backfill', '--repo', repo.dir, ...SOURCES, '--json']);
   await qaforgeJson(['--data-dir', data, 'promote']);
   before = await allRows(data);
 
