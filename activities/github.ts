@@ -8,7 +8,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import type { z } from 'zod';
 import type { SkipRecord } from '../datasets/schemas.js';
 import type { Stores } from '../datasets/store.js';
-import { GhIssue, GhIssueComment, GhReviewComment } from '../extractors/github.js';
+import { commentTargetNumber, GhIssue, GhIssueComment, GhReviewComment } from '../extractors/github.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { failpoint } from '../lib/failpoint.js';
@@ -53,11 +53,6 @@ interface ListingSpec {
   numberOf(item: Record<string, unknown>): number | null;
 }
 
-const numberFromUrl = (url: unknown, kind: 'issues' | 'pulls') => {
-  const m = typeof url === 'string' ? new RegExp(`/${kind}/(\\d+)$`).exec(url) : null;
-  return m ? Number(m[1]) : null;
-};
-
 export const LISTINGS: ListingSpec[] = [
   {
     name: 'issues',
@@ -71,14 +66,14 @@ export const LISTINGS: ListingSpec[] = [
     route: 'GET /repos/{owner}/{repo}/issues/comments',
     params: {},
     schema: GhIssueComment as unknown as ListingSpec['schema'],
-    numberOf: (c) => numberFromUrl(c.issue_url, 'issues'),
+    numberOf: (c) => commentTargetNumber(c as { issue_url?: string }),
   },
   {
     name: 'review_comments',
     route: 'GET /repos/{owner}/{repo}/pulls/comments',
     params: {},
     schema: GhReviewComment as unknown as ListingSpec['schema'],
-    numberOf: (c) => numberFromUrl(c.pull_request_url, 'pulls'),
+    numberOf: (c) => commentTargetNumber(c as { pull_request_url?: string }),
   },
 ];
 
