@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Rules only unless a test asks for model-written pairs (the local models take seconds per record).
+    env: { QAFORGE_LLM_SAMPLE: '0' },
   },
 });

@@ -15,6 +15,7 @@ import { docsSource } from './docs-source.js';
 import type { FetchStats } from './github.js';
 import { githubSource } from './github-source.js';
 import { PairSink, type SinkCounts } from './pair-sink.js';
+import { selfInstructSource, type ModelRun } from './self-instruct-source.js';
 import { detectLicense, resolveRepo, type ResolvedRepo } from './repo.js';
 
 /** A run's result: code totals, the sink's counts over all sources, and a line per source. */
@@ -26,6 +27,8 @@ export interface BackfillResult extends CodeTotals, SinkCounts {
   license: string;
   sources: SourceOutcome[];
   github: { requests: number; listings: Record<string, FetchStats> } | null;
+  /** The model step: which models, tokens and calls (null when no record was sampled for it). */
+  models: ModelRun | null;
   retired: number;
   nearDuplicates: number;
   stages: ReturnType<StageStats['toJSON']>[];
@@ -44,7 +47,7 @@ export async function runSources(
   const runId = `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
   const startedAt = new Date().toISOString();
   const want = new Set(cfg.sources);
-  const stores = await Stores.open(cfg.dataDir);
+  const stores = await Stores.openFor(cfg);
   try {
     // Commit diffs over long history need the blobs: a URL is then cloned in full, not blobless.
     const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log, { full: want.has('commits') }, cfg.github);
@@ -65,6 +68,15 @@ export async function runSources(
       github = { requests: g.requests, listings: g.fetch };
     }
     await sink.flush(true);
+    // Model-written pairs come after the rule-based ones, from the records now stored; a batch of a
+    // cut-up backfill leaves them to the run that reads the other sources.
+    let models: ModelRun | null = null;
+    if (!opts.slice && cfg.models.llmSample !== 0) {
+      const m = await selfInstructSource(ctx);
+      outcomes.push(m.outcome);
+      models = m.models;
+      await sink.flush(true);
+    }
 
     const sum = (k: keyof SourceOutcome) => outcomes.reduce((a, o) => a + (o[k] as number), 0);
     const result: BackfillResult = {
@@ -76,6 +88,7 @@ export async function runSources(
       ...totals,
       sources: outcomes,
       github,
+      models,
       ...sink.counts,
       retired: sum('retired'),
       nearDuplicates: sink.nearDuplicates,

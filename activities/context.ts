@@ -42,7 +42,7 @@ export function stage(ctx: RunContext, name: string): StageStats {
 }
 
 export interface SourceOutcome {
-  source: SourceName;
+  source: SourceName | 'self-instruct';
   /** Cursor before and after: a sha for git sources, an update time for GitHub listings. */
   from: string | null;
   to: string | null;

@@ -31,6 +31,8 @@ export class PairSink {
 
   private knownIds = new Set<string>();
   private knownSources = new Set<string>();
+  /** Every record this pass produced, new or known: model-written pairs of these stay live. */
+  private seenRecords = new Set<string>();
   private knownSkips = new Set<string>();
   private dedup: DuplicateIndex;
   private loading: Promise<void> | null = null;
@@ -84,6 +86,7 @@ export class PairSink {
   addRecords(records: SourceRecord[]): void {
     this.assertReady();
     for (const r of records) {
+      this.seenRecords.add(r.id);
       if (this.knownSources.has(r.id)) continue;
       this.knownSources.add(r.id);
       this.sourceBuf.push(r);
@@ -100,13 +103,21 @@ export class PairSink {
 
   /** Candidates made on this thread: validated here, then handled like worker-checked pairs. */
   addCandidates(candidates: QAPair[], limits: LengthLimits): void {
-    for (const c of candidates) {
-      const checked = validateCandidate(c, limits);
-      const q = normalizeForMatch(checked.question);
-      const a = normalizeForMatch(checked.answer);
-      const signature = qaSignatureNormalized(`${q} ${a}`);
-      this.addPair({ ...checked, qaKey: qaKeyNormalized(q, a) }, signature, Int32Array.from(bandKeys(signature)));
-    }
+    for (const c of candidates) this.addChecked(validateCandidate(c, limits));
+  }
+
+  /** Whether a pair id is already stored (or was added in this run). */
+  knows(id: string): boolean {
+    this.assertReady();
+    return this.knownIds.has(id);
+  }
+
+  /** A candidate whose verdicts are in (the per-pair checks, and a judge's for model-written pairs). */
+  addChecked(checked: QAPair): void {
+    const q = normalizeForMatch(checked.question);
+    const a = normalizeForMatch(checked.answer);
+    const signature = qaSignatureNormalized(`${q} ${a}`);
+    this.addPair({ ...checked, qaKey: qaKeyNormalized(q, a) }, signature, Int32Array.from(bandKeys(signature)));
   }
 
   /** One validated candidate with its MinHash signature and LSH band keys. */
@@ -192,7 +203,9 @@ export class PairSink {
    */
   endWatch(): { vanished: LivePair[]; reproduced: QAPair[]; live: Map<string, LivePair> } {
     const live = this.live;
-    const out = { vanished: [...live.values()].filter((p) => !this.reproduced.has(p.id)), reproduced: this.refresh, live };
+    // A model is not asked again on a pass: its pair stays while the record it was written from does.
+    const kept = (p: LivePair) => this.reproduced.has(p.id) || (p.modelWritten && this.seenRecords.has(p.sourceId));
+    const out = { vanished: [...live.values()].filter((p) => !kept(p)), reproduced: this.refresh, live };
     this.live = new Map();
     this.reproduced.clear();
     this.refresh = [];

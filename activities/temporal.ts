@@ -5,7 +5,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { resolve } from 'node:path';
 import { exportCorpus } from '../datasets/export.js';
 import { checkGates, triggerFineTune, type FineTuneManifest, type GateResult } from '../datasets/gates.js';
-import { promoteStaged } from '../datasets/promote.js';
+import { promoteWithEmbeddings } from '../datasets/promote.js';
 import { Stores } from '../datasets/store.js';
 import { loadConfig, type ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
@@ -87,7 +87,7 @@ export function createActivities(base: { configPath?: string } = {}) {
         const cfg = config(input.flags);
         const log = createLogger(cfg.logLevel);
         const repo = await resolveRepo(cfg.repo, input.sha, cfg.dataDir, log, {}, cfg.github);
-        const stores = await Stores.open(cfg.dataDir);
+        const stores = await Stores.openFor(cfg);
         try {
           await stores.setState({ [cursorKey('code', repo.repo)]: input.sha });
         } finally {
@@ -99,7 +99,7 @@ export function createActivities(base: { configPath?: string } = {}) {
     /** Validated pairs waiting in staging: what the promotion threshold is compared with. */
     async stagedCount(input: { flags: Partial<ConfigInput> }): Promise<number> {
       return asActivity(async () => {
-        const stores = await Stores.open(config(input.flags).dataDir);
+        const stores = await Stores.openFor(config(input.flags));
         try {
           return await stores.count('staging', "status = 'validated'");
         } finally {
@@ -112,7 +112,7 @@ export function createActivities(base: { configPath?: string } = {}) {
     async checkGates(input: { flags: Partial<ConfigInput> }): Promise<GateResult> {
       return asActivity(async () => {
         const cfg = config(input.flags);
-        const stores = await Stores.open(cfg.dataDir);
+        const stores = await Stores.openFor(cfg);
         try {
           const r = await checkGates(stores, cfg.gates);
           await stores.setState({ 'gates:last': JSON.stringify({ ...r, at: new Date().toISOString() }) });
@@ -128,7 +128,7 @@ export function createActivities(base: { configPath?: string } = {}) {
     async snapshot(input: { flags: Partial<ConfigInput>; version: number }): Promise<{ path: string; files: string[]; rows: number }> {
       return asActivity(async () => {
         const cfg = config(input.flags);
-        const stores = await Stores.open(cfg.dataDir);
+        const stores = await Stores.openFor(cfg);
         try {
           const out = resolve(cfg.dataDir, 'snapshots', `v${input.version}`);
           const r = await exportCorpus(stores, { out, format: 'qa', version: input.version, splits: cfg.splits }, createLogger(cfg.logLevel));
@@ -143,7 +143,7 @@ export function createActivities(base: { configPath?: string } = {}) {
     async fineTune(input: { flags: Partial<ConfigInput>; version: number; active: number; promoted: number; snapshot: { path: string; files: string[] } }) {
       return asActivity(async () => {
         const cfg = config(input.flags);
-        const stores = await Stores.open(cfg.dataDir);
+        const stores = await Stores.openFor(cfg);
         try {
           const repo = (await stores.stateWithPrefix('cursor:code:')) as Record<string, string>;
           const manifest: FineTuneManifest = {
@@ -167,11 +167,13 @@ export function createActivities(base: { configPath?: string } = {}) {
     async promote(input: { flags: Partial<ConfigInput>; runId: string }): Promise<{ promoted: number; version: number; active: number }> {
       return asActivity(async () => {
         const cfg = config(input.flags);
-        const stores = await Stores.open(cfg.dataDir);
+        const stores = await Stores.openFor(cfg);
+        const beat = setInterval(() => Context.current().heartbeat(), 5000);
         try {
-          const r = await promoteStaged(stores, createLogger(cfg.logLevel), input.runId);
+          const r = await promoteWithEmbeddings(cfg, stores, createLogger(cfg.logLevel), input.runId);
           return { promoted: r.promoted, version: r.version, active: r.active };
         } finally {
+          clearInterval(beat);
           stores.close();
         }
       });

@@ -1,7 +1,12 @@
-// Promotion: validated staging pairs → corpus by merge-insert on id, then the full-text index is
-// rebuilt and the resulting corpus version recorded. Running it again promotes nothing new.
+// Promotion: validated staging pairs → corpus by merge-insert on id, each with its embedding
+// (question + answer + a context excerpt, computed here in batches); then the full-text and vector
+// indexes are rebuilt and the resulting corpus version recorded. Running it again promotes nothing new.
 import * as lancedb from '@lancedb/lancedb';
+import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import type { Config } from '../lib/config.js';
+import { openEmbedder } from '../lib/models/index.js';
+import type { Embedder } from '../lib/models/types.js';
 import { columnsOf, sqlString, type Stores } from './store.js';
 
 export interface PromotionResult {
@@ -10,15 +15,36 @@ export interface PromotionResult {
   updated: number;
   version: number;
   active: number;
+  /** Pairs embedded, and the seconds that took (part of `seconds`). */
+  embedded: number;
+  embedSeconds: number;
+  /** The vector index: none while the corpus is small enough to search exhaustively. */
+  vectorIndex: 'ivf_flat' | 'none';
   seconds: number;
 }
+
+/** What a pair's vector stands for: what a user's query is matched against. */
+export const embeddingText = (row: { question: string; answer: string; context: string }) =>
+  `${row.question}\n${row.answer}\n${row.context.slice(0, CONTEXT_EXCERPT)}`;
+const CONTEXT_EXCERPT = 400;
+/** Below this many active pairs an exhaustive scan is fast (≈ 10 ms); above it an IVF_FLAT index is built. */
+export const VECTOR_INDEX_MIN_ROWS = 10_000;
 
 const PAIR_COLUMNS = columnsOf('staging', ['status']);
 const CHUNK = 5000;
 
-export async function promoteStaged(stores: Stores, log: Logger, runId = 'promote'): Promise<PromotionResult> {
+export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?: string; embedder: Embedder | null }): Promise<PromotionResult> {
   const t0 = performance.now();
+  const runId = opts.runId ?? 'promote';
+  const { embedder } = opts;
   const corpus = await stores.table('corpus');
+  const width = await stores.corpusVectorDimensions();
+  if (embedder && width !== embedder.dimensions)
+    throw new UserError(
+      `the corpus holds ${width}-d vectors but ${embedder.model} gives ${embedder.dimensions}-d: set models.embedder.dimensions to match, or promote into a new --data-dir`,
+    );
+  let embedded = 0;
+  let embedSeconds = 0;
   const staging = await stores.table('staging');
   const now = new Date().toISOString();
   let promoted = 0;
@@ -27,6 +53,13 @@ export async function promoteStaged(stores: Stores, log: Logger, runId = 'promot
   let chunk: Record<string, unknown>[] = [];
   const write = async () => {
     if (!chunk.length) return;
+    if (embedder) {
+      const t = performance.now();
+      const vectors = await embedder.embed(chunk.map((r) => embeddingText(r as { question: string; answer: string; context: string })));
+      chunk.forEach((r, i) => (r.vector = Array.from(vectors[i]!)));
+      embedded += chunk.length;
+      embedSeconds += (performance.now() - t) / 1000;
+    }
     // A retired corpus row stays retired: only active rows are refreshed.
     const r = await corpus
       .mergeInsert('id')
@@ -50,20 +83,37 @@ export async function promoteStaged(stores: Stores, log: Logger, runId = 'promot
         promoted_at: now,
         retired_reason: null,
         retired_at: null,
+        vector: null,
       });
       promoted++;
       if (chunk.length >= CHUNK) await write();
     }
   }
   await write();
+  let vectorIndex: PromotionResult['vectorIndex'] = 'none';
+  const active = await corpus.countRows("status = 'active'");
   if (promoted) {
     await corpus.createIndex('search_text', { config: lancedb.Index.fts(), replace: true });
-  }
+    // IVF_FLAT: exact distances inside the probed partitions, and seconds to build on two cores (PQ takes minutes).
+    if (embedder && active >= VECTOR_INDEX_MIN_ROWS) {
+      await corpus.createIndex('vector', { config: lancedb.Index.ivfFlat({ numPartitions: Math.round(Math.sqrt(active)), distanceType: 'cosine' }), replace: true });
+      vectorIndex = 'ivf_flat';
+    }
+  } else if ((await corpus.listIndices()).some((i) => i.columns.includes('vector'))) vectorIndex = 'ivf_flat';
   const version = await corpus.version();
-  const active = await corpus.countRows("status = 'active'");
   if (promoted)
     await stores.add('versions', [{ version, promoted_at: now, inserted, updated, active, run_id: runId }]);
-  const result = { promoted, inserted, updated, version, active, seconds: (performance.now() - t0) / 1000 };
+  const result = { promoted, inserted, updated, version, active, embedded, embedSeconds, vectorIndex, seconds: (performance.now() - t0) / 1000 };
   log.info(result, promoted ? `promoted ${promoted} pairs: corpus version ${version}` : 'nothing to promote');
   return result;
+}
+
+/** Promotion with the configured embedder (local MiniLM by default), opened for this promotion only. */
+export async function promoteWithEmbeddings(cfg: Config, stores: Stores, log: Logger, runId?: string): Promise<PromotionResult> {
+  const embedder = await openEmbedder(cfg);
+  try {
+    return await promoteStaged(stores, log, { runId, embedder });
+  } finally {
+    await embedder.close();
+  }
 }

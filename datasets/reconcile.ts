@@ -22,6 +22,9 @@ export interface LivePair {
   qaKey: string;
   /** Where it was last seen: a pair produced again elsewhere or at another commit is refreshed. */
   at: string;
+  sourceId: string;
+  /** Written by a model: not produced again by a pass, it lives as long as its source record does. */
+  modelWritten: boolean;
 }
 
 /** Path, lines and last verified commit: what a refresh of a reproduced pair changes. */
@@ -32,7 +35,7 @@ export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: s
   const out = new Map<string, LivePair>();
   for (const part of chunks([...new Set(groups)])) {
     const where = `status <> 'retired' AND source_kind IN (${inList(kinds)}) AND split_group IN (${inList(part)})`;
-    for await (const rows of stores.scan('staging', ['id', 'split_group', 'status', 'commit_first_seen', 'qa_key', 'path', 'start_line', 'end_line', 'commit_last_verified'], where))
+    for await (const rows of stores.scan('staging', ['id', 'split_group', 'status', 'commit_first_seen', 'qa_key', 'path', 'start_line', 'end_line', 'commit_last_verified', 'source_id', 'record'], where))
       for (const r of rows)
         out.set(r.id as string, {
           id: r.id as string,
@@ -41,6 +44,8 @@ export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: s
           commitFirstSeen: r.commit_first_seen as string,
           qaKey: r.qa_key as string,
           at: locationKey(r.path, r.start_line, r.end_line, r.commit_last_verified),
+          sourceId: r.source_id as string,
+          modelWritten: Boolean((JSON.parse(r.record as string) as { model?: string | null }).model),
         });
   }
   return out;

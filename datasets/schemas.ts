@@ -97,6 +97,8 @@ export const Category = z.enum([
   'pr_summary',
   'review_comment',
   'issue_resolution',
+  // written by a model from a seed pool, checked by a second model
+  'self_instruct',
 ]);
 export type Category = z.infer<typeof Category>;
 
@@ -116,6 +118,9 @@ export const RejectReason = z.enum([
   'secret',
   'duplicate',
   'retired',
+  // model-written pairs: too close to a question already in the pool (ROUGE-L), or failed by the judge
+  'near_seed',
+  'judge',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
@@ -170,6 +175,8 @@ export const SkipRecord = z.object({
     // GitHub: a page or item that could not be fetched or parsed after retries
     'api_error',
     'malformed_item',
+    // models: a reply that was not valid JSON after one repair retry (the record's pair is lost, not the run)
+    'model_output',
   ]),
   detail: z.string(),
 });

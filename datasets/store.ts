@@ -4,7 +4,7 @@
 import { mkdirSync, accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { Field, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
+import { Field, FixedSizeList, Float32, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
 import { UserError } from '../lib/errors.js';
 import { rowsToArrowTable } from './arrow-rows.js';
 import type { QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus, Verdict } from './schemas.js';
@@ -41,6 +41,10 @@ const PAIR_FIELDS = [
   str('record'),
 ];
 
+/** The corpus's embedding column: one vector per pair (question + answer + context excerpt), set at promotion. */
+export const DEFAULT_VECTOR_DIMENSIONS = 384;
+const vectorField = (dimensions: number) => new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), true);
+
 export const SCHEMAS = {
   staging: new Schema([...PAIR_FIELDS, str('status')]),
   rejected: new Schema([...PAIR_FIELDS, str('reasons'), str('detail')]),
@@ -52,6 +56,7 @@ export const SCHEMAS = {
     str('retired_reason', true),
     str('retired_at', true),
     str('retired_commit', true),
+    vectorField(DEFAULT_VECTOR_DIMENSIONS),
   ]),
   sources: new Schema([
     str('id'),
@@ -92,8 +97,8 @@ export const SCHEMAS = {
 };
 export type TableName = keyof typeof SCHEMAS;
 
-/** A table's column names, less some; reads of pairs leave out the corpus's derived `search_text`. */
-export const columnsOf = (name: TableName, except: string[] = ['search_text']) =>
+/** A table's column names, less some; reads of pairs leave out the corpus's derived `search_text` and `vector`. */
+export const columnsOf = (name: TableName, except: string[] = ['search_text', 'vector']) =>
   SCHEMAS[name].fields.map((f) => f.name).filter((n) => !except.includes(n));
 
 export function pairRow(p: QAPair, runId: string, now: string) {
@@ -197,7 +202,40 @@ export function sourceRow(r: SourceRecord, runId: string) {
     commit_last_verified: v.commitLastVerified,
     run_id: runId,
     // Provenance lives in the columns above; the JSON holds the rest.
-    record: JSON.stringify({ text: r.text, contentHash: r.contentHash, code: r.code, redactions: r.redactions, url: v.url }),
+    record: JSON.stringify({
+      text: r.text,
+      contentHash: r.contentHash,
+      code: r.code,
+      redactions: r.redactions,
+      url: v.url,
+      ...(v.prNumber || v.issueNumber || v.commentId ? { pr: v.prNumber, issue: v.issueNumber, comment: v.commentId } : {}),
+    }),
+  };
+}
+
+/** Rebuilds a SourceRecord from a `sources` row. */
+export function sourceFromRow(row: Record<string, unknown>): SourceRecord {
+  const x = JSON.parse(row.record as string) as { text: string; contentHash: string; code: SourceRecord['code']; redactions: string[]; url: string | null; pr?: number | null; issue?: number | null; comment?: number | null };
+  return {
+    id: row.id as string,
+    kind: row.kind as SourceRecord['kind'],
+    text: x.text,
+    contentHash: x.contentHash,
+    code: x.code,
+    redactions: x.redactions,
+    provenance: {
+      repo: row.repo as string,
+      commitFirstSeen: row.commit_first_seen as string,
+      commitLastVerified: row.commit_last_verified as string,
+      path: (row.path ?? null) as string | null,
+      startLine: (row.start_line ?? null) as number | null,
+      endLine: (row.end_line ?? null) as number | null,
+      qualname: (row.qualname ?? null) as string | null,
+      url: x.url ?? null,
+      prNumber: x.pr ?? null,
+      issueNumber: x.issue ?? null,
+      commentId: x.comment ?? null,
+    },
   };
 }
 
@@ -211,10 +249,17 @@ export class Stores {
   private constructor(
     readonly dataDir: string,
     readonly db: lancedb.Connection,
+    /** Width of the corpus's vector column when this opening creates it (the embedder's output). */
+    readonly vectorDimensions: number,
   ) {}
 
-  static async open(dataDir: string): Promise<Stores> {
-    const stores = await Stores.connect(dataDir);
+  /** The stores of a configuration: its data dir, and its embedder's vector width for a new corpus. */
+  static openFor(cfg: { dataDir: string; models: { embedder: { dimensions: number } } }): Promise<Stores> {
+    return Stores.open(cfg.dataDir, { vectorDimensions: cfg.models.embedder.dimensions });
+  }
+
+  static async open(dataDir: string, opts: { vectorDimensions?: number } = {}): Promise<Stores> {
+    const stores = await Stores.connect(dataDir, opts.vectorDimensions ?? DEFAULT_VECTOR_DIMENSIONS);
     await stores.checkSchemas();
     return stores;
   }
@@ -233,7 +278,7 @@ export class Stores {
     }
   }
 
-  private static async connect(dataDir: string): Promise<Stores> {
+  private static async connect(dataDir: string, vectorDimensions: number): Promise<Stores> {
     const dir = resolve(dataDir);
     try {
       mkdirSync(dir, { recursive: true });
@@ -242,16 +287,27 @@ export class Stores {
       throw new UserError(`data dir ${dataDir} is not writable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (set --data-dir or QAFORGE_DATA_DIR)`);
     }
     const db = await lancedb.connect(resolve(dir, 'lancedb'));
-    return new Stores(dir, db);
+    return new Stores(dir, db, vectorDimensions);
   }
 
   async table(name: TableName): Promise<lancedb.Table> {
     let t = this.tables.get(name);
     if (!t) {
-      t = await this.db.createEmptyTable(name, SCHEMAS[name], { existOk: true });
+      t = await this.db.createEmptyTable(name, this.schemaOf(name), { existOk: true });
       this.tables.set(name, t);
     }
     return t;
+  }
+
+  schemaOf(name: TableName): Schema {
+    if (name !== 'corpus' || this.vectorDimensions === DEFAULT_VECTOR_DIMENSIONS) return SCHEMAS[name];
+    return new Schema([...SCHEMAS.corpus.fields.filter((f) => f.name !== 'vector'), vectorField(this.vectorDimensions)]);
+  }
+
+  /** The width of the corpus's vector column as stored. */
+  async corpusVectorDimensions(): Promise<number> {
+    const f = (await (await this.table('corpus')).schema()).fields.find((x) => x.name === 'vector');
+    return (f?.type as FixedSizeList | undefined)?.listSize ?? 0;
   }
 
   async add(name: TableName, rows: Record<string, unknown>[]): Promise<void> {

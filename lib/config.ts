@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from './errors.js';
 import { FineTuneConfig, GateConfig } from '../datasets/gates.js';
+import { ModelsConfig } from './models/config.js';
 
 export const DEFAULT_REPO = 'https://github.com/huggingface/transformers';
 
@@ -71,6 +72,8 @@ export const Config = z
       .object({ cert: z.string().min(1).optional(), key: z.string().min(1).optional(), ca: z.string().min(1).optional(), serverName: z.string().min(1).optional() })
       .prefault({}),
     taskQueue: z.string().min(1).default('qaforge'),
+    /** Generator, judge and embedder: local weights by default, HF Inference / an endpoint at scale. */
+    models: ModelsConfig,
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     githubToken: z.string().min(1).optional(),
     hfToken: z.string().min(1).optional(),
@@ -106,6 +109,10 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_LOG_LEVEL: { key: 'logLevel' },
   GITHUB_TOKEN: { key: 'githubToken' },
   HF_TOKEN: { key: 'hfToken' },
+  QAFORGE_ENDPOINT_URL: { key: 'models', parse: (v) => ({ endpointUrl: v }) },
+  QAFORGE_LLM_SAMPLE: { key: 'models', parse: (v) => ({ llmSample: v === 'all' ? v : Number(v) }) },
+  QAFORGE_MODELS_BACKEND: { key: 'models', parse: (v) => ({ backend: v }) },
+  QAFORGE_BUDGET_TOKENS: { key: 'models', parse: (v) => ({ budgetTokens: Number(v) }) },
 };
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -7,7 +7,9 @@ import type { runViaTemporal } from '../activities/worker.js';
 const temporal = () => import('../activities/worker.js');
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
 import { exportCorpus, type ExportFormat } from '../datasets/export.js';
-import { promoteStaged } from '../datasets/promote.js';
+import { promoteWithEmbeddings } from '../datasets/promote.js';
+import { searchCorpus, type SearchMode } from '../datasets/search.js';
+import { openEmbedder } from '../lib/models/index.js';
 import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
 import { verifyProvenance } from '../datasets/verify.js';
@@ -48,7 +50,7 @@ function context(cmd: Command, flags: Partial<ConfigInput> = {}): { cfg: Config;
 
 /** Opens the stores for one command and always closes them. */
 async function withStores<T>(cfg: Config, fn: (stores: Stores) => Promise<T>): Promise<T> {
-  const stores = await Stores.open(cfg.dataDir);
+  const stores = await Stores.openFor(cfg);
   try {
     return await fn(stores);
   } finally {
@@ -78,8 +80,31 @@ interface BackfillFlags {
   exclude?: string[];
   workers?: number;
   maxFileBytes?: number;
+  llmSample?: number | 'all';
+  budget?: number;
+  endpointUrl?: string;
+  generatorModel?: string;
+  judgeModel?: string;
 }
+/** The model flags, as the nested `models` config they set (merged over file and env values). */
+const modelFlags = (o: BackfillFlags): Partial<ConfigInput> => {
+  const m = {
+    ...(o.llmSample !== undefined ? { llmSample: o.llmSample } : {}),
+    ...(o.budget ? { budgetTokens: o.budget } : {}),
+    ...(o.endpointUrl ? { endpointUrl: o.endpointUrl } : {}),
+    ...(o.generatorModel ? { generator: { model: o.generatorModel } } : {}),
+    ...(o.judgeModel ? { judge: { model: o.judgeModel } } : {}),
+  };
+  return Object.keys(m).length ? { models: m } : {};
+};
+const llmSample = (v: string): number | 'all' => {
+  if (v === 'all') return v;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--llm-sample takes a record count or "all", not ${v}`);
+  return n;
+};
 const backfillFlags = (o: BackfillFlags): Partial<ConfigInput> => ({
+  ...modelFlags(o),
   ...(o.sources ? { sources: o.sources } : {}),
   ...(o.since ? { since: o.since } : {}),
   ...(o.github ? { github: o.github } : {}),
@@ -102,7 +127,12 @@ const withBackfillOptions = (c: Command) =>
     .option('--sources <list>', `comma-separated sources to read (default all: ${SOURCES.join(',')})`, sourceList)
     .option('--since <date>', 'only history after this date: commits, PRs, issues (ISO date)')
     .option('--github <owner/name>', 'GitHub repository for PRs and issues (default: from the origin remote)')
-    .option('--github-api-url <url>', 'GitHub API base URL, e.g. for GitHub Enterprise Server (default https://api.github.com, or GITHUB_API_URL)');
+    .option('--github-api-url <url>', 'GitHub API base URL, e.g. for GitHub Enterprise Server (default https://api.github.com, or GITHUB_API_URL)')
+    .option('--llm-sample <n|all>', 'source records self-instruct writes for in this run (default 12; 0 = rules only; all = every record, for real endpoints)', llmSample)
+    .option('--budget <tokens>', 'stop model generation once a run has spent this many tokens (cached calls are free)', positiveInt('--budget'))
+    .option('--endpoint-url <url>', 'OpenAI-compatible server (TGI, vLLM, …) for the generator and judge; embeddings from <url>/embed')
+    .option('--generator-model <id>', 'generator model: an HF model id (remote) or a file under .models/ (local)')
+    .option('--judge-model <id>', 'judge model, a different one from the generator');
 
 const printRun = (r: BackfillResult, json?: boolean) => {
   if (json) print({ ...r, repo: { repo: r.repo.repo, sha: r.repo.sha } });
@@ -182,7 +212,7 @@ program
     const { cfg, log } = context(cmd);
     if (o.viaTemporal) return print(await (await temporal()).promoteViaTemporal(cfg, log, { configPath: configPathOf(cmd) }));
     await withStores(cfg, async (stores) => {
-      print(await promoteStaged(stores, log));
+      print(await promoteWithEmbeddings(cfg, stores, log));
     });
   });
 
@@ -296,6 +326,28 @@ program
     });
   });
 
+program
+  .command('search <query>')
+  .description('search the active corpus: by vector (the embedder), full text (BM25), or hybrid (both, fused by reciprocal rank)')
+  .option('--k <n>', 'how many pairs', positiveInt('--k'), 10)
+  .addOption(new Option('--mode <mode>', 'vector | fts | hybrid').choices(['vector', 'fts', 'hybrid']).default('hybrid'))
+  .option('--json', 'print the hits as JSON')
+  .action(async (query: string, o: { k: number; mode: SearchMode; json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    await withStores(cfg, async (stores) => {
+      const embedder = o.mode === 'fts' ? null : await openEmbedder(cfg);
+      try {
+        const hits = await searchCorpus(stores, embedder, query, { k: o.k, mode: o.mode });
+        if (o.json) return print(hits);
+        if (!hits.length) return print('no pairs found (is the corpus promoted? `qaforge promote`)');
+        for (const h of hits)
+          print(`${h.rank}. [${h.score.toFixed(3)}] (${h.category}) ${h.url ?? `${h.path ?? h.sourceKind}${h.startLine ? `:${h.startLine}-${h.endLine}` : ''}`}\n   Q: ${h.question}\n   A: ${h.answer.split('\n').slice(0, 3).join('\n      ')}`);
+      } finally {
+        await embedder?.close();
+      }
+    });
+  });
+
 withBackfillOptions(
   program.command('demo').description('backfill a repository (default huggingface/transformers: code, docs, commits, and PRs/issues when GitHub is reachable), promote, and export QA + chat JSONL'),
 )
@@ -310,7 +362,7 @@ withBackfillOptions(
     if (o.local) {
       const r = await runBackfill(cfg, log, 'demo');
       run = { ...r, repo: r.repo.repo, sha: r.repo.sha, outcomes: formatOutcomes(r.sources) };
-      promotion = await withStores(cfg, (stores) => promoteStaged(stores, log, r.runId));
+      promotion = await withStores(cfg, (stores) => promoteWithEmbeddings(cfg, stores, log, r.runId));
     } else {
       const r = await (await temporal()).runViaTemporal(cfg, log, 'backfillWorkflow', backfillFlags(o), { promoteAt: 0, ui: true, configPath: configPathOf(cmd) });
       run = r.run;

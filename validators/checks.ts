@@ -49,8 +49,13 @@ export function checkSchema(pair: QAPair): Verdict {
   return r.success ? verdict('schema', null) : verdict('schema', 'schema', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
 }
 
-/** Every evidence string must occur in the context and be stated in the answer. */
+/**
+ * Every evidence string must occur in the context and be stated in the answer. A model's answer
+ * paraphrases its evidence, so for model-written pairs only the quote is held to the context: the
+ * judge checks the paraphrase.
+ */
 export function checkAnswerGrounded(pair: QAPair): Verdict {
+  const quoteOnly = pair.generator.model !== null;
   if (!pair.evidence.length) return verdict('grounded', 'ungrounded', 'no evidence quoted');
   const ctx = normalizedContext(pair.context);
   const ans = normalizeForMatch(pair.answer);
@@ -58,7 +63,7 @@ export function checkAnswerGrounded(pair: QAPair): Verdict {
     const n = normalizeForMatch(e);
     if (!n) return verdict('grounded', 'ungrounded', 'empty evidence string');
     if (!ctx.includes(n)) return verdict('grounded', 'ungrounded', `not in context: ${JSON.stringify(e.slice(0, 80))}`);
-    if (!ans.includes(n)) return verdict('grounded', 'ungrounded', `not in answer: ${JSON.stringify(e.slice(0, 80))}`);
+    if (!quoteOnly && !ans.includes(n)) return verdict('grounded', 'ungrounded', `not in answer: ${JSON.stringify(e.slice(0, 80))}`);
   }
   return verdict('grounded', null);
 }
@@ -112,7 +117,8 @@ export function checkNoSecrets(pair: QAPair): { verdict: Verdict; redacted: QAPa
 /** Runs every per-pair check; dedup runs later, across pairs. */
 export function validateCandidate(pair: QAPair, limits: LengthLimits = DEFAULT_LIMITS): QAPair {
   const { verdict: secret, redacted } = checkNoSecrets(pair);
-  const verdicts = [checkSchema(redacted), checkAnswerGrounded(redacted), checkLength(redacted, limits), secret];
+  // Verdicts a candidate already carries (a judge's) are kept.
+  const verdicts = [...pair.verdicts, checkSchema(redacted), checkAnswerGrounded(redacted), checkLength(redacted, limits), secret];
   return { ...redacted, verdicts };
 }
 

@@ -34,11 +34,12 @@ export interface PipelineResult extends PromotionOutcome {
   promoted: { promoted: number; version: number; active: number } | null;
 }
 
-/** Gates → promote (merge-insert, full-text re-index) → snapshot export → fine-tune trigger. */
+/** Gates → promote (merge-insert with embeddings, full-text and vector re-index) → snapshot export → fine-tune trigger. */
 async function promoteSteps(flags: Partial<ConfigInput>, runId: string): Promise<PromotionOutcome> {
   const gates = await quick.checkGates({ flags });
   if (!gates.passed) return { gates, promotion: null, snapshot: null, fineTune: null };
-  const promotion = await quick.promote({ flags, runId });
+  // Embedding a large batch takes longer than the quick steps: the promote activity heartbeats.
+  const promotion = await activities(60).promote({ flags, runId });
   if (!promotion.promoted) return { gates, promotion, snapshot: null, fineTune: null };
   const snapshot = await quick.snapshot({ flags, version: promotion.version });
   const fineTune = await quick.fineTune({ flags, version: promotion.version, active: promotion.active, promoted: promotion.promoted, snapshot });

@@ -1,0 +1,64 @@
+// Search over the active corpus: by vector (the embedder's view of the query), by full text (BM25
+// over question + answer), or hybrid — both, fused with reciprocal-rank fusion.
+import * as lancedb from '@lancedb/lancedb';
+import type { Embedder } from '../lib/models/types.js';
+import type { Stores } from './store.js';
+
+export type SearchMode = 'vector' | 'fts' | 'hybrid';
+
+export interface SearchHit {
+  rank: number;
+  /** Cosine distance (vector), BM25 score (fts), or fused relevance (hybrid). */
+  score: number;
+  id: string;
+  question: string;
+  answer: string;
+  category: string;
+  sourceKind: string;
+  repo: string;
+  path: string | null;
+  startLine: number | null;
+  endLine: number | null;
+  url: string | null;
+  commit: string;
+}
+
+const COLUMNS = ['id', 'question', 'answer', 'category', 'source_kind', 'repo', 'path', 'start_line', 'end_line', 'url', 'commit_last_verified'];
+const ACTIVE = "status = 'active'";
+
+export async function searchCorpus(stores: Stores, embedder: Embedder | null, query: string, opts: { k: number; mode: SearchMode }): Promise<SearchHit[]> {
+  const corpus = await stores.table('corpus');
+  const vector = opts.mode === 'fts' ? null : (await embedder!.embed([query]))[0]!;
+  let rows: Record<string, unknown>[];
+  if (opts.mode === 'fts') {
+    rows = await corpus.query().fullTextSearch(query).where(ACTIVE).select([...COLUMNS, '_score']).limit(opts.k).toArray();
+  } else if (opts.mode === 'vector') {
+    rows = await corpus.query().nearestTo(vector!).distanceType('cosine').where(ACTIVE).select([...COLUMNS, '_distance']).limit(opts.k).toArray();
+  } else {
+    rows = await corpus
+      .query()
+      .nearestTo(vector!)
+      .distanceType('cosine')
+      .fullTextSearch(query)
+      .where(ACTIVE)
+      .select(COLUMNS)
+      .rerank(await lancedb.rerankers.RRFReranker.create())
+      .limit(opts.k)
+      .toArray();
+  }
+  return rows.map((r, i) => ({
+    rank: i + 1,
+    score: Number(r._distance ?? r._score ?? r._relevance_score ?? 0),
+    id: r.id as string,
+    question: r.question as string,
+    answer: r.answer as string,
+    category: r.category as string,
+    sourceKind: r.source_kind as string,
+    repo: r.repo as string,
+    path: (r.path ?? null) as string | null,
+    startLine: (r.start_line ?? null) as number | null,
+    endLine: (r.end_line ?? null) as number | null,
+    url: (r.url ?? null) as string | null,
+    commit: r.commit_last_verified as string,
+  }));
+}

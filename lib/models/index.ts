@@ -1,0 +1,100 @@
+// The model layer as the pipeline sees it: a generator and a judge (different models), an embedder,
+// all chosen from the configuration, every chat call cached and metered. Local weights by default;
+// HF Inference Providers with HF_TOKEN, or an OpenAI-compatible server with an endpoint URL.
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.js';
+import { cachedChat, Meter } from './cache.js';
+import { createHfChat } from './chat-hf.js';
+import { createLocalChat } from './chat-local.js';
+import { LOCAL_MODELS, REMOTE_MODELS } from './config.js';
+import type { Backend, ChatModel, Embedder } from './types.js';
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ModelChoice {
+  backend: Backend;
+  generator: { model: string; endpointUrl?: string };
+  judge: { model: string; endpointUrl?: string };
+  embedder: { backend: Backend; model: string; endpointUrl?: string; dimensions: number };
+  /** Set when the judge runs on the generator's own weights (with its own prompt): said in every summary. */
+  sameModelNote: string | null;
+}
+
+export function modelsDir(cfg: Config): string {
+  const d = cfg.models.modelsDir;
+  return isAbsolute(d) ? d : resolve(PROJECT_ROOT, d);
+}
+
+/** Which backend and models a run uses: `auto` is remote when an endpoint URL or HF_TOKEN is set. */
+export function chooseModels(cfg: Config): ModelChoice {
+  const m = cfg.models;
+  const remote = m.backend === 'hf' || (m.backend === 'auto' && Boolean(m.endpointUrl || m.generator.endpointUrl || m.judge.endpointUrl || cfg.hfToken));
+  const defaults = remote ? REMOTE_MODELS : LOCAL_MODELS;
+  const endpoint = (own?: string) => (remote ? (own ?? m.endpointUrl) : undefined);
+  const generator = { model: m.generator.model ?? defaults.generator, endpointUrl: endpoint(m.generator.endpointUrl) };
+  const judge = { model: m.judge.model ?? defaults.judge, endpointUrl: endpoint(m.judge.endpointUrl) };
+  // Embeddings stay local unless a remote embedder is reachable: a TEI server at <endpoint>/embed, or HF.
+  const embedRemote = Boolean(m.embedder.endpointUrl || (remote && (m.endpointUrl || cfg.hfToken)));
+  const embedder = embedRemote
+    ? {
+        backend: 'hf' as const,
+        model: m.embedder.model ?? REMOTE_MODELS.embedder,
+        endpointUrl: m.embedder.endpointUrl ?? (m.endpointUrl ? `${m.endpointUrl.replace(/\/$/, '')}/embed` : undefined),
+        dimensions: m.embedder.dimensions,
+      }
+    : { backend: 'local' as const, model: m.embedder.model ?? LOCAL_MODELS.embedder, dimensions: m.embedder.dimensions };
+  const same = generator.model === judge.model && generator.endpointUrl === judge.endpointUrl;
+  return {
+    backend: remote ? 'hf' : 'local',
+    generator,
+    judge,
+    embedder,
+    sameModelNote: same ? `the judge reuses the generator's model (${judge.model}) with its own prompt: no second model was configured` : null,
+  };
+}
+
+export interface Models {
+  choice: ModelChoice;
+  generator: ChatModel;
+  judge: ChatModel;
+  meter: Meter;
+  close(): Promise<void>;
+}
+
+/** Opens the generator and judge (lazily: local weights load on the first call) with cache and meter. */
+export function openChatModels(cfg: Config): Models {
+  const choice = chooseModels(cfg);
+  const m = cfg.models;
+  const meter = new Meter(m.pricePerMTokens, m.budgetTokens);
+  const cacheDir = join(resolve(cfg.dataDir), 'model-cache');
+  const open = (c: { model: string; endpointUrl?: string }): ChatModel =>
+    choice.backend === 'local'
+      ? createLocalChat(join(modelsDir(cfg), c.model))
+      : createHfChat({ model: c.model, endpointUrl: c.endpointUrl, accessToken: cfg.hfToken, retries: m.retries, retryBaseMs: m.retryBaseMs, timeoutMs: m.timeoutMs });
+  const generator = cachedChat(open(choice.generator), cacheDir, meter);
+  // One set of local weights serves both roles when they are the same file: the prompts differ.
+  const judge = choice.sameModelNote ? generator : cachedChat(open(choice.judge), cacheDir, meter);
+  return {
+    choice,
+    generator,
+    judge,
+    meter,
+    async close() {
+      await generator.close();
+      if (judge !== generator) await judge.close();
+    },
+  };
+}
+
+/** The embedder promotion and search use. */
+export async function openEmbedder(cfg: Config): Promise<Embedder> {
+  const e = chooseModels(cfg).embedder;
+  const m = cfg.models;
+  if (e.backend === 'hf') {
+    const { createHfEmbedder } = await import('./embed-hf.js');
+    return createHfEmbedder({ model: e.model, endpointUrl: e.endpointUrl, accessToken: cfg.hfToken, dimensions: e.dimensions, timeoutMs: m.timeoutMs, retries: m.retries });
+  }
+  const { createLocalEmbedder } = await import('./embed-local.js');
+  return createLocalEmbedder({ modelPath: join(modelsDir(cfg), e.model), tokenizerPath: join(modelsDir(cfg), LOCAL_MODELS.tokenizer) });
+}
