@@ -24,7 +24,7 @@ import { createLogger } from '../lib/log.js';
 import { createLocalChat } from '../lib/models/chat-local.js';
 import { LOCAL_MODELS } from '../lib/models/config.js';
 import { createLocalEmbedder, loadTokenizer, openSession, rawOnnxEmbed } from '../lib/models/embed-local.js';
-import { modelsDir } from '../lib/models/index.js';
+import { EMBED_MAX_TOKENS, modelsDir } from '../lib/models/index.js';
 import type { ChatModel } from '../lib/models/types.js';
 import { judgePair, judgePrompt } from '../validators/judge.js';
 
@@ -36,6 +36,7 @@ const opts = new Command()
   .parse()
   .opts<{ repo: string; records: number; queries: number }>();
 
+const note = (msg: string) => process.stderr.write(`[bench:models ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 const dataDir = mkdtempSync(join(tmpdir(), 'qaforge-bench-models-'));
@@ -51,15 +52,13 @@ const backfill = spawnSync(process.execPath, [join(root, 'bin/qaforge.mjs'), '--
 });
 if (backfill.status !== 0) throw new Error(`backfill failed: ${backfill.stderr}`);
 const staged = JSON.parse(backfill.stdout).staged as number;
+note(`backfill: ${staged} pairs staged`);
 
 const stores = await Stores.open(dataDir);
 
 // 1. Generation and judging, uncached: every call is a real model call.
 const records = [];
-for await (const rows of stores.scan('sources', ['id', 'kind', 'repo', 'path', 'qualname', 'start_line', 'end_line', 'commit_first_seen', 'commit_last_verified', 'record'])) {
-  records.push(...rows.map(sourceFromRow));
-  if (records.length >= 400) break;
-}
+for await (const rows of stores.scan('sources', ['id', 'kind', 'repo', 'path', 'qualname', 'start_line', 'end_line', 'commit_first_seen', 'commit_last_verified', 'record'])) records.push(...rows.map(sourceFromRow));
 const sample = [...records.filter((r) => r.kind === 'code_symbol' && r.code?.docstring).slice(0, Math.ceil(opts.records / 2)), ...records.filter((r) => r.kind === 'doc_section').slice(0, Math.floor(opts.records / 2))];
 function metered(chat: ChatModel) {
   const m = { calls: 0, seconds: 0, promptTokens: 0, completionTokens: 0 };
@@ -85,6 +84,7 @@ const seeds = loadSeedPool();
 const outcomes: Record<string, number> = {};
 let judged = { passed: 0, failed: 0 };
 for (const rec of sample) {
+  note(`generating for ${rec.kind} ${rec.provenance.path}${rec.provenance.qualname ? `:${rec.provenance.qualname}` : ''}`);
   const out = await selfInstructPair(rec, [], { chat: gen.chat, prompt: selfInstructPrompt(), seeds, poolQuestions: seeds.map((s) => s.question), repo: 'bench' });
   outcomes[out.kind] = (outcomes[out.kind] ?? 0) + 1;
   if (out.kind === 'pair' || out.kind === 'near_duplicate') {
@@ -108,21 +108,24 @@ const rate = (m: typeof gen.m) => ({
 // 2. Embeddings: the promotion as the pipeline runs it, then raw onnxruntime on the same texts.
 const texts: string[] = [];
 for await (const rows of stores.scan('staging', ['question', 'answer', 'context'], "status = 'validated'")) for (const r of rows) texts.push(embeddingText(r as never));
-const embedder = await createLocalEmbedder({ modelPath: join(models, LOCAL_MODELS.embedder), tokenizerPath: join(models, LOCAL_MODELS.tokenizer) });
+note(`embedding ${texts.length} texts at promotion`);
+const embedder = await createLocalEmbedder({ modelPath: join(models, LOCAL_MODELS.embedder), tokenizerPath: join(models, LOCAL_MODELS.tokenizer), maxTokens: EMBED_MAX_TOKENS });
 const tokens = embedder.tokenCounts(texts);
 const promotion = await promoteStaged(stores, log, { runId: 'bench', embedder });
 await embedder.close();
+note(`promotion: ${promotion.embedded} embedded in ${round(promotion.embedSeconds)} s; raw onnxruntime next`);
 const session = await openSession(join(models, LOCAL_MODELS.embedder));
 const tokenizer = loadTokenizer(join(models, LOCAL_MODELS.tokenizer));
 const t0 = performance.now();
-await rawOnnxEmbed(session, tokenizer, texts);
+await rawOnnxEmbed(session, tokenizer, texts, EMBED_MAX_TOKENS);
 const rawSeconds = (performance.now() - t0) / 1000;
 await session.release();
 const pipelineRate = promotion.embedded / promotion.embedSeconds;
 const rawRate = texts.length / rawSeconds;
 
 // 3. Search latency over the promoted corpus (the embedder loaded once, as a query API would).
-const searcher = await createLocalEmbedder({ modelPath: join(models, LOCAL_MODELS.embedder), tokenizerPath: join(models, LOCAL_MODELS.tokenizer) });
+note(`raw: ${round(rawSeconds)} s; search next`);
+const searcher = await createLocalEmbedder({ modelPath: join(models, LOCAL_MODELS.embedder), tokenizerPath: join(models, LOCAL_MODELS.tokenizer), maxTokens: EMBED_MAX_TOKENS });
 const queries = texts.filter((_, i) => i % Math.max(1, Math.floor(texts.length / opts.queries)) === 0).slice(0, opts.queries).map((t) => t.split('\n')[0]!);
 const search: Record<string, { p50Ms: number; p95Ms: number }> = {};
 for (const mode of ['hybrid', 'vector', 'fts'] as SearchMode[]) {

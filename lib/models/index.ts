@@ -87,6 +87,8 @@ export function openChatModels(cfg: Config): Models {
   };
 }
 
+export const EMBED_MAX_TOKENS = 128;
+
 /** The embedder promotion and search use. */
 export async function openEmbedder(cfg: Config): Promise<Embedder> {
   const e = chooseModels(cfg).embedder;
@@ -96,5 +98,6 @@ export async function openEmbedder(cfg: Config): Promise<Embedder> {
     return createHfEmbedder({ model: e.model, endpointUrl: e.endpointUrl, accessToken: cfg.hfToken, dimensions: e.dimensions, timeoutMs: m.timeoutMs, retries: m.retries });
   }
   const { createLocalEmbedder } = await import('./embed-local.js');
-  return createLocalEmbedder({ modelPath: join(modelsDir(cfg), e.model), tokenizerPath: join(modelsDir(cfg), LOCAL_MODELS.tokenizer) });
+  // 128 tokens, as all-MiniLM-L6-v2 was trained: past that each text costs twice as much for little gain.
+  return createLocalEmbedder({ modelPath: join(modelsDir(cfg), e.model), tokenizerPath: join(modelsDir(cfg), LOCAL_MODELS.tokenizer), maxTokens: EMBED_MAX_TOKENS });
 }
