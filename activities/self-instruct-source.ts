@@ -12,7 +12,9 @@ import { failpoint } from '../lib/failpoint.js';
 import { unitInterval } from '../lib/hash.js';
 import { BudgetExhausted, type Usage } from '../lib/models/cache.js';
 import { openChatModels, type ModelChoice } from '../lib/models/index.js';
-import { startProgress } from '../lib/progress.js';
+import type { PromptTemplate } from '../lib/models/prompt-template.js';
+import type { ChatModel } from '../lib/models/types.js';
+import { startProgress, type StageStats } from '../lib/progress.js';
 import { failedReasons, validateCandidate } from '../validators/checks.js';
 import { judgePair, judgePrompt } from '../validators/judge.js';
 import { sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
@@ -140,7 +142,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
 }
 
 /** Deterministic checks first (cheap); only a pair that passes them costs a judge call. */
-async function judgeAndAdd(ctx: RunContext, pair: QAPair, j: { chat: Parameters<typeof judgePair>[1]['chat']; prompt: Parameters<typeof judgePair>[1]['prompt']; stJudge: ReturnType<typeof stage> }): Promise<boolean> {
+async function judgeAndAdd(ctx: RunContext, pair: QAPair, j: { chat: ChatModel; prompt: PromptTemplate; stJudge: StageStats }): Promise<boolean> {
   const checked = validateCandidate(pair, ctx.cfg.limits);
   if (ctx.sink.knows(checked.id) || failedReasons(checked).length) {
     ctx.sink.addChecked(checked);

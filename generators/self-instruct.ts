@@ -8,7 +8,8 @@ import type { QAPair, SourceRecord } from '../datasets/schemas.js';
 import { unitInterval } from '../lib/hash.js';
 import type { ChatModel, ChatRequest, JsonSchema } from '../lib/models/types.js';
 import { candidatePair } from './pair.js';
-import { fenceContent, loadPrompt, type PromptTemplate } from './prompt-template.js';
+import { askForJson } from '../lib/models/json-reply.js';
+import { fenceContent, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
 import type { SeedTask } from './seeds.js';
 
 export const SELF_INSTRUCT = { name: 'self-instruct', version: '1.0.0' } as const;
@@ -151,35 +152,4 @@ export async function selfInstructPair(rec: SourceRecord, machine: Example[], de
   }
   if (best.score >= ROUGE_L_MAX) return { kind: 'near_duplicate', pair, of: best.of, score: best.score };
   return { kind: 'pair', pair, reply };
-}
-
-export type JsonReply<T> = { ok: true; value: T; raw: string } | { ok: false; detail: string; raw: string };
-
-/**
- * One model call whose reply must parse as JSON matching `schema`; when it does not, the model is
- * told what was wrong and asked once more. Never throws on bad output: it returns why.
- */
-export async function askForJson<T>(chat: ChatModel, req: ChatRequest, schema: z.ZodType<T>, signal?: AbortSignal): Promise<JsonReply<T>> {
-  let raw = (await chat.complete(req, signal)).text;
-  let problem = parseProblem(raw, schema);
-  if (problem === null) return { ok: true, value: schema.parse(JSON.parse(raw)), raw };
-  const repair: ChatRequest = {
-    ...req,
-    messages: [...req.messages, { role: 'assistant', content: raw }, { role: 'user', content: `That reply was not usable (${problem}). Reply with only the JSON object.` }],
-  };
-  raw = (await chat.complete(repair, signal)).text;
-  problem = parseProblem(raw, schema);
-  if (problem === null) return { ok: true, value: schema.parse(JSON.parse(raw)), raw };
-  return { ok: false, detail: `${problem} (after one repair retry)`, raw };
-}
-
-function parseProblem(raw: string, schema: z.ZodType): string | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (e) {
-    return `invalid JSON: ${(e as Error).message}`;
-  }
-  const r = schema.safeParse(value);
-  return r.success ? null : `JSON does not match the schema: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`;
 }

@@ -4,8 +4,8 @@
 // text is untrusted. A reply that is not valid JSON (after one repair) fails the pair with that reason.
 import { z } from 'zod';
 import type { QAPair, Verdict } from '../datasets/schemas.js';
-import { askForJson } from '../generators/self-instruct.js';
-import { fenceContent, loadPrompt, type PromptTemplate } from '../generators/prompt-template.js';
+import { askForJson } from '../lib/models/json-reply.js';
+import { fenceContent, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
 import type { ChatModel } from '../lib/models/types.js';
 
 export const judgePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/judge.v1.md', import.meta.url));

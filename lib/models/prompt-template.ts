@@ -3,8 +3,8 @@
 // an edited prompt never reuses replies cached for the old one.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { sha256Hex } from '../lib/hash.js';
-import type { ChatMessage } from '../lib/models/types.js';
+import { sha256Hex } from '../hash.js';
+import type { ChatMessage } from './types.js';
 
 export interface PromptTemplate {
   /** e.g. "self-instruct.v1+3fa2c1d0" */
