@@ -53,7 +53,11 @@ function evidenceText(s: ExtractedSymbol, lines: string[], children: ExtractedSy
   return parts.join('\n');
 }
 
-export function codeSourceRecords(path: string, source: string, symbols: ExtractedSymbol[], ref: RepoRef): SourceRecord[] {
+/**
+ * One record per symbol; with `only`, just symbols [from, to) of the list become records (one share
+ * of a large file), while a class still lists every public method the file gives it.
+ */
+export function codeSourceRecords(path: string, source: string, symbols: ExtractedSymbol[], ref: RepoRef, only?: { from: number; to: number }): SourceRecord[] {
   const lines = source.split(/\r?\n/);
   const methodsOf = new Map<string, ExtractedSymbol[]>();
   for (const s of symbols) {
@@ -63,7 +67,7 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
       methodsOf.set(s.parent, list);
     }
   }
-  return symbols.map((s) => {
+  return (only ? symbols.slice(only.from, only.to) : symbols).map((s) => {
     const span = s.symbolKind === 'module' ? source : sliceLines(lines, s.startLine, s.endLine);
     const contentHash = sha256Hex(span);
     const children = s.symbolKind === 'class' ? (methodsOf.get(s.qualname) ?? []).filter((m) => m.startLine >= s.startLine && m.endLine <= s.endLine) : [];

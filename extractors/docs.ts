@@ -43,7 +43,8 @@ interface Fence {
 
 /** An opening code fence: ``` or ~~~ (3 or more), with an optional info string. */
 function fenceOpen(line: string): Fence | null {
-  const m = /^(\s*)(`{3,}|~{3,})(.*)$/.exec(line);
+  // The whole run of marks or none: backing off one mark at a time was quadratic in a long run.
+  const m = /^(\s*)(`{3,}(?!`)|~{3,}(?!~))(.*)$/.exec(line);
   if (!m) return null;
   const marks = m[2]!;
   const info = m[3]!.trim();
@@ -68,10 +69,23 @@ function dedent(line: string, indent: number): string {
 
 /** An ATX heading: level and raw text (closing #s dropped), or null. */
 function atxHeading(line: string): { level: number; text: string } | null {
-  const m = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/.exec(line);
+  // By hand past the #s: the regexes this replaces (`[ \t]+(.*?)[ \t]*$`, `[ \t]+#+$`) retried
+  // every start inside a long run of spaces, quadratic in its length.
+  const m = /^ {0,3}(#{1,6})(?![^ \t])/.exec(line);
   if (!m) return null;
-  const text = (m[2] ?? '').replace(/(?:^|[ \t]+)#+$/, '').trim();
-  return { level: m[1]!.length, text };
+  const rest = line.slice(m[0].length);
+  // `.` in the old pattern stopped at these: a line holding one was never a heading.
+  if (/[\r\u2028\u2029]/.test(rest)) return null;
+  const blank = (c: string | undefined) => c === ' ' || c === '\t';
+  let start = 0;
+  while (blank(rest[start])) start++;
+  let end = rest.length;
+  while (end > start && blank(rest[end - 1])) end--;
+  let hashes = end;
+  while (hashes > start && rest[hashes - 1] === '#') hashes--;
+  // Closing #s go when they are all there is or follow a blank.
+  if (hashes < end && (hashes === start || blank(rest[hashes - 1]))) end = hashes;
+  return { level: m[1]!.length, text: rest.slice(start, end).trim() };
 }
 
 const SETEXT_UNDERLINE = /^ {0,3}(=+|-+)[ \t]*$/;
@@ -132,13 +146,22 @@ function tagEnd(lines: string[], line: number, col: number): Pos | null {
   return null;
 }
 
+// Per file: the first line at or after each line that holds `-->` (-1: none). Every unclosed
+// comment in a paragraph searched the rest of the file line by line, quadratic in the file.
+const commentCloses = new WeakMap<string[], Int32Array>();
+
 /** Where the comment whose `<!--` ends at (line, col) closes (just past `-->`), or null. */
 function commentEnd(lines: string[], line: number, col: number): Pos | null {
-  for (let l = line; l < lines.length; l++) {
-    const at = lines[l]!.indexOf('-->', l === line ? col : 0);
-    if (at >= 0) return { line: l, col: at + 3 };
+  const at = lines[line]!.indexOf('-->', col);
+  if (at >= 0) return { line, col: at + 3 };
+  let next = commentCloses.get(lines);
+  if (!next) {
+    next = new Int32Array(lines.length + 1).fill(-1);
+    for (let l = lines.length - 1; l >= 0; l--) next[l] = lines[l]!.includes('-->') ? l : next[l + 1]!;
+    commentCloses.set(lines, next);
   }
-  return null;
+  const l = next[line + 1]!;
+  return l < 0 ? null : { line: l, col: lines[l]!.indexOf('-->') + 3 };
 }
 
 /**
@@ -221,7 +244,8 @@ function cleanLine(lines: string[], i: number, from: number): { text: string; sk
 }
 
 // MDX module lines: `import X from "./x.mdx"`, `export const meta = {...}`.
-const MDX_MODULE_LINE = /^(?:import\s+(?:[\w*{}\s,]+\s+from\s+)?["'][^"']+["'];?\s*$|export\s+(?:const|let|var|function|default|class|async)\b)/;
+// (`\s[\w*{}\s,]+\s` is the `\s+[\w*{}\s,]+\s+` it replaces without its quadratic backtracking.)
+const MDX_MODULE_LINE = /^(?:import(?:\s[\w*{}\s,]+\sfrom\s+|\s+)["'][^"']+["'];?\s*$|export\s+(?:const|let|var|function|default|class|async)\b)/;
 
 // A doc-builder directive (renders a Colab badge), not content.
 const OPEN_IN_COLAB = /^\s*\[\[open-in-colab\]\]\s*$/;
@@ -291,7 +315,9 @@ function frontMatterEnd(raw: string[]): number {
 }
 
 function scan(source: string, frontMatter = true): Scan {
-  const raw = source.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
+  // Lines as git and the blob URLs count them: a CR alone is not a line break (it used to be, which
+  // put every later span off the file's lines).
+  const raw = source.replace(/^\uFEFF/, '').split(/\r?\n/);
   const count = raw.length > 1 && raw[raw.length - 1] === '' ? raw.length - 1 : raw.length;
   const lines: ScannedLine[] = [];
   const headings: Heading[] = [];
@@ -392,8 +418,19 @@ function baseName(path: string): string {
 export function splitDocSections(path: string, source: string): { title: string; sections: DocSection[] } {
   const { lines, headings, fences, count } = scan(source);
   const sections: DocSection[] = [];
-  const codeIn = (from: number, to: number): DocCodeBlock[] =>
-    fences.filter((f) => f.line >= from && f.line <= to).map((f) => ({ lang: f.fence.lang, code: f.body.join('\n') }));
+  // Fences are in line order: find the first in range by bisection (a filter per section was quadratic).
+  const codeIn = (from: number, to: number): DocCodeBlock[] => {
+    let lo = 0;
+    let hi = fences.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (fences[mid]!.line < from) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: DocCodeBlock[] = [];
+    for (let k = lo; k < fences.length && fences[k]!.line <= to; k++) out.push({ lang: fences[k]!.fence.lang, code: fences[k]!.body.join('\n') });
+    return out;
+  };
 
   const firstHeading = headings[0]?.start ?? count;
   const intro = lines.slice(0, firstHeading);

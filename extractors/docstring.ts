@@ -148,7 +148,9 @@ function sectionHeader(lines: string[], i: number): { kind: 'params' | 'returns'
 }
 
 // "name (type, *optional*): description" — the type may itself hold parentheses and colons.
-const GOOGLE_ENTRY = /^(\*{0,2}[A-Za-z_][\w.]*)\s*(?:\((.*)\))?\s*:(?:\s+(.*))?$/;
+// (The blanks after the type sit inside its group: two `\s*` in a row split a long run of spaces
+// every possible way, quadratic in its length.)
+const GOOGLE_ENTRY = /^(\*{0,2}[A-Za-z_][\w.]*)\s*(?:\((.*)\)\s*)?:(?:\s+(.*))?$/;
 // "name : type" (NumPy); the type part is optional.
 const NUMPY_ENTRY = /^(\*{0,2}[A-Za-z_][\w.]*)\s*(?::\s*(.*))?$/;
 

@@ -43,7 +43,9 @@ export function moduleNameForPath(path: string): string {
   return parts.join('.');
 }
 
-const squash = (s: string) => s.replace(/\s*\n\s*/g, ' ').replace(/\s+/g, ' ').trim();
+// Every run of whitespace becomes one space. (One pass: `\s*\n\s*` took quadratic time on long runs
+// of spaces without a newline.)
+const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 const isPublicName = (name: string) => !name.startsWith('_') || (name.startsWith('__') && name.endsWith('__'));
 
@@ -83,10 +85,25 @@ const CONTAINERS = new Set([
  * block's last statement inside the block; Python's ast (end_lineno) does not count them.
  */
 function codeEndRow(n: Node): number {
-  if (!CONTAINERS.has(n.type)) return n.endPosition.row;
-  let c = n.lastNamedChild;
-  while (c && c.type === 'comment') c = c.previousNamedSibling;
-  return c ? codeEndRow(c) : n.endPosition.row;
+  // A loop, not recursion: the chain of last children is as deep as the nesting.
+  for (;;) {
+    if (!CONTAINERS.has(n.type)) return lastRow(n);
+    let c = n.lastNamedChild;
+    // Error recovery leaves empty blocks at the start of the next line (`def f():` at the end of a file).
+    while (c && (c.type === 'comment' || c.startIndex === c.endIndex)) c = c.previousNamedSibling;
+    if (!c) return lastRow(n);
+    n = c;
+  }
+}
+
+/**
+ * 0-based row of a node's last character. A node that ends at column 0 ends with the newline of the
+ * row before (error recovery: `x = 1 \` at the end of a file); counting the next row put the
+ * symbol's end past the file's last line.
+ */
+function lastRow(n: Node): number {
+  const end = n.endPosition;
+  return end.column === 0 && end.row > n.startPosition.row ? end.row - 1 : end.row;
 }
 
 function docstringOf(body: Node | null): { text: string; endLine: number } | null {
@@ -206,10 +223,17 @@ export function renderSignature(params: Param[], returns: string | null, typePar
   return `${typeParams ?? ''}(${parts.join(', ')})${returns !== null ? ` -> ${returns}` : ''}`;
 }
 
+/**
+ * The first ERROR or MISSING node under `node`, or the deepest node on the way to it. A loop down
+ * the first erroring child, not recursion: 10,000 nested brackets around an error overflowed the stack.
+ */
 function firstError(node: Node): Node | null {
-  if (node.type === 'ERROR' || node.isMissing) return node;
-  for (const c of node.children) if (c.hasError || c.isMissing) return firstError(c) ?? c;
-  return null;
+  for (let n = node; ; ) {
+    if (n.type === 'ERROR' || n.isMissing) return n;
+    const next = n.children.find((c) => c.hasError || c.isMissing);
+    if (!next) return n === node ? null : n;
+    n = next;
+  }
 }
 
 /** Labels definitions that share a qualname so questions can say which one they mean. */
@@ -284,9 +308,8 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
     endLine: lastLine,
   });
 
-  const visitDefinition = (def: Node, scope: Scope): Scope | null => {
-    const parent = def.parent;
-    const outer = parent?.type === 'decorated_definition' ? parent : def;
+  const visitDefinition = (def: Node, scope: Scope, decorated: Node | undefined): Scope | null => {
+    const outer = decorated ?? def;
     const decorators = outer === def ? [] : outer.namedChildren.filter((c) => c.type === 'decorator');
     const nameNode = def.childForFieldName('name');
     if (!nameNode) return null;
@@ -339,9 +362,17 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
   // One native walk finds every definition, nested or not, including those under if/try/with/match and
   // inside error-recovery nodes; the scope of each is the nearest enclosing definition.
   const stack: Scope[] = [{ kind: 'module', qualname: null, public: true, endIndex: Infinity }];
-  for (const node of root.descendantsOfType(DEFINITIONS)) {
+  // A decorated definition comes just before its definition. Its children are noted rather than
+  // each definition asking for its parent: tree-sitter finds a parent by descending from the root,
+  // which cost seconds in deeply nested files.
+  const decoratedBy = new Map<string, Node>();
+  for (const node of root.descendantsOfType([...DEFINITIONS, 'decorated_definition'])) {
+    if (node.type === 'decorated_definition') {
+      for (const c of node.namedChildren) if (DEFINITIONS.includes(c.type)) decoratedBy.set(`${c.startIndex}:${c.endIndex}`, node);
+      continue;
+    }
     while (node.startIndex >= stack[stack.length - 1]!.endIndex) stack.pop();
-    const scope = visitDefinition(node, stack[stack.length - 1]!);
+    const scope = visitDefinition(node, stack[stack.length - 1]!, decoratedBy.get(`${node.startIndex}:${node.endIndex}`));
     if (scope) stack.push(scope);
   }
   labelVariants(symbols);
