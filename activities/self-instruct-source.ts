@@ -15,8 +15,10 @@ import { openChatModels, type ModelChoice } from '../lib/models/index.js';
 import type { PromptTemplate } from '../lib/models/prompt-template.js';
 import type { ChatModel } from '../lib/models/types.js';
 import { startProgress, type StageStats } from '../lib/progress.js';
-import { failedReasons, validateCandidate } from '../validators/checks.js';
+import { failedReasons } from '../validators/checks.js';
+import { screenInjection } from '../validators/injection.js';
 import { judgePair, judgePrompt } from '../validators/judge.js';
+import { checkModelPair } from '../validators/model-pair.js';
 import { sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
 
 const KINDS: SourceKind[] = ['code_symbol', 'doc_section', 'commit', 'pull_request', 'issue'];
@@ -65,7 +67,22 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
     let processed = 0;
     let budgetHit = false;
     for (let i = 0; i < sample.length && !budgetHit; i += width) {
-      const batch = sample.slice(i, i + width);
+      const batch: SourceRecord[] = [];
+      for (const rec of sample.slice(i, i + width)) {
+        // Untrusted text that speaks to a model is never shown to one: recorded, and the record done.
+        const screen = screenInjection(rec.text);
+        if (!screen.flagged) {
+          batch.push(rec);
+          continue;
+        }
+        st.seen++;
+        st.reject('prompt_injection');
+        processed++;
+        const hits = screen.hits.map((h) => `${h.id} "${h.match.slice(0, 60)}" (line ${h.line})`).join('; ');
+        sink.addSkip({ path: locatorOf(rec), reason: 'prompt_injection', detail: `${screen.version}: not sent to ${models.generator.model}: ${hits}`.slice(0, 400) }, ctx.repo.sha);
+        marks[doneKey(choice.generator.model, rec.id)] = ctx.runId;
+        progress.tick(1);
+      }
       const results = await Promise.allSettled(
         batch.map(async (rec) => {
           // Examples written from records before this batch in the order, whichever run wrote them: a
@@ -104,7 +121,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
           sink.addSkip({ path: locatorOf(rec), reason: 'model_output', detail: `${models.generator.model}: ${out.detail}; reply: ${out.raw.slice(0, 300)}` }, ctx.repo.sha);
         } else {
           st.reject('near_seed');
-          const checked = validateCandidate(out.pair, cfg.limits);
+          const checked = checkModelPair(out.pair, cfg.limits);
           checked.verdicts.push({ check: 'novelty', pass: false, reason: 'near_seed', detail: `ROUGE-L ${out.score.toFixed(2)} against ${JSON.stringify(out.of.slice(0, 120))}` });
           sink.addChecked(checked);
         }
@@ -141,9 +158,12 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
   }
 }
 
-/** Deterministic checks first (cheap); only a pair that passes them costs a judge call. */
+/**
+ * Deterministic layers first (cheap: checks, answer support, injection screening); only a pair that
+ * passes them all costs a judge call, and the judge's pass alone never stages a pair.
+ */
 async function judgeAndAdd(ctx: RunContext, pair: QAPair, j: { chat: ChatModel; prompt: PromptTemplate; stJudge: StageStats }): Promise<boolean> {
-  const checked = validateCandidate(pair, ctx.cfg.limits);
+  const checked = checkModelPair(pair, ctx.cfg.limits);
   if (ctx.sink.knows(checked.id) || failedReasons(checked).length) {
     ctx.sink.addChecked(checked);
     return false;

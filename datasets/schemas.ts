@@ -121,6 +121,10 @@ export const RejectReason = z.enum([
   // model-written pairs: too close to a question already in the pool (ROUGE-L), or failed by the judge
   'near_seed',
   'judge',
+  // model-written pairs: a number, name or too many words of the answer are not in the context
+  'unsupported_claim',
+  // model-written pairs: the context holds instructions for a model (validators/injection-patterns.v1.json)
+  'prompt_injection',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
@@ -167,6 +171,9 @@ export const SkipRecord = z.object({
     'binary',
     'not_utf8',
     'too_large',
+    // tree entries that match the source paths but are not files: never followed
+    'symlink',
+    'submodule',
     'syntax_error',
     'read_error',
     'extract_error',
@@ -177,6 +184,8 @@ export const SkipRecord = z.object({
     'malformed_item',
     // models: a reply that was not valid JSON after one repair retry (the record's pair is lost, not the run)
     'model_output',
+    // models: a record whose text holds instructions for a model is never sent to one
+    'prompt_injection',
   ]),
   detail: z.string(),
 });
