@@ -33,6 +33,8 @@ export interface BackfillResult extends CodeTotals, SinkCounts {
   nearDuplicates: number;
   stages: ReturnType<StageStats['toJSON']>[];
   seconds: number;
+  /** Peak resident memory of the process so far, worker threads included (MB). */
+  peakRssMb: number;
 }
 
 export const runBackfill = (cfg: Config, log: Logger, command = 'backfill') => runSources(cfg, log, { command, incremental: false });
@@ -94,6 +96,7 @@ export async function runSources(
       nearDuplicates: sink.nearDuplicates,
       stages: stages.map((s) => s.toJSON()),
       seconds: (performance.now() - t0) / 1000,
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     await stores.add('runs', [
       {
@@ -113,7 +116,7 @@ export async function runSources(
     );
     if (log.level !== 'silent')
       process.stderr.write(
-        `\n${formatStageTable(stages)}\n(extract/generate/validate seconds of code are worker CPU time; total wall ${result.seconds.toFixed(2)} s)\n${formatOutcomes(outcomes)}\n`,
+        `\n${formatStageTable(stages)}\n(extract/generate/validate seconds of code are worker CPU time; total wall ${result.seconds.toFixed(2)} s, peak RSS ${result.peakRssMb} MB)\n${formatOutcomes(outcomes)}\n`,
       );
     return result;
   } finally {

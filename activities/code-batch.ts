@@ -1,5 +1,7 @@
 // One batch of Python files → source records, validated candidate pairs, and skips.
-// Runs inside a worker thread (activities/code-worker.ts) or inline; pure apart from the clock.
+// Runs inside a worker thread (activities/code-worker.ts) or inline; pure apart from the clock and
+// the one file extraction it remembers for the next part of the same large file.
+import { createHash } from 'node:crypto';
 import type { QAPair, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
 import { codeSourceRecords, type RepoRef } from '../extractors/code-records.js';
 import { extractPythonSymbols, type ExtractedSymbol } from '../extractors/python.js';
@@ -12,12 +14,49 @@ import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized } fro
 export interface CodeBatchFile {
   path: string;
   data: Uint8Array;
+  /**
+   * One share of a file too large for one task: only its share of the symbols becomes records and
+   * pairs, so a task's output stays bounded however many symbols the file holds (see batchFiles).
+   */
+  part?: FilePart;
 }
+
+/** Share `index` of `count`: symbols [⌊index·n/count⌋, ⌊(index+1)·n/count⌋) of the file's n, in file order. */
+export interface FilePart {
+  index: number;
+  count: number;
+}
+
+export const partRange = (n: number, part: FilePart | undefined): [number, number] =>
+  part ? [Math.floor((part.index * n) / part.count), Math.floor(((part.index + 1) * n) / part.count)] : [0, n];
+
+/** Whether this task reports the file itself (its count, bytes, skips): the whole file, or its first share. */
+const reportsFile = (f: CodeBatchFile) => !f.part || f.part.index === 0;
 
 export interface CodeBatchInput {
   files: CodeBatchFile[];
   ref: RepoRef;
   limits: LengthLimits;
+  /** A file with a longer line is data or minified code: skipped as too_large (default MAX_LINE_CHARS). */
+  maxLineChars?: number;
+}
+
+/**
+ * Past this, a line is data (a serialized table, a base64 blob), not code: tree-sitter's parse tree
+ * of a 10 MB one-line list literal took 850 MB of native memory.
+ */
+export const MAX_LINE_CHARS = 100_000;
+
+/** The longest line's number and length (lines split on \n, as git and sed count them). */
+export function longestLine(text: string): { line: number; chars: number } {
+  let best = { line: 1, chars: 0 };
+  for (let start = 0, line = 1; start <= text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    if (end - start > best.chars) best = { line, chars: end - start };
+    start = end + 1;
+  }
+  return best;
 }
 
 export interface CheckedPair extends QAPair {
@@ -64,6 +103,11 @@ export function decodeSource(data: Uint8Array): { text: string } | { reason: 'bi
   }
 }
 
+/** `push(...items)` passes every item as an argument: past ~100,000 of them the stack overflows. */
+function append<T>(to: T[], items: T[]): void {
+  for (const x of items) to.push(x);
+}
+
 export interface ExtractOnlyOutput {
   files: number;
   bytes: number;
@@ -82,9 +126,35 @@ const extractError = (path: string, e: unknown): SkipRecord => ({
  * Decodes and extracts one file. A file that cannot be read as text, or that the extractor fails
  * on, comes back as the skip that says why; syntax errors come as skips beside what still parsed.
  */
-function extractFile(f: CodeBatchFile): { text: string; symbols: ExtractedSymbol[]; skips: SkipRecord[] } | { skip: SkipRecord } {
+type FileExtraction = { text: string; symbols: ExtractedSymbol[]; skips: SkipRecord[] } | { skip: SkipRecord };
+
+// The shares of one large file usually reach the same worker one after another: it is parsed once
+// there, not once per share.
+let lastLarge: { key: string; x: FileExtraction } | null = null;
+
+function extractFile(f: CodeBatchFile, maxLineChars = MAX_LINE_CHARS): FileExtraction {
+  if (!f.part) return extractWholeFile(f, maxLineChars);
+  const key = `${f.path}\0${createHash('sha1').update(f.data).digest('hex')}`;
+  if (lastLarge?.key !== key) {
+    lastLarge = null; // the old one can be collected while the new one is parsed
+    lastLarge = { key, x: extractWholeFile(f, maxLineChars) };
+  }
+  return lastLarge.x;
+}
+
+/** Parses a share's file ahead of its pairs unless that is done; true when it parsed now. */
+export function extractLargeFileAhead(f: CodeBatchFile, maxLineChars?: number): boolean {
+  const before = lastLarge;
+  extractFile(f, maxLineChars);
+  return lastLarge !== before;
+}
+
+function extractWholeFile(f: CodeBatchFile, maxLineChars: number): FileExtraction {
   const decoded = decodeSource(f.data);
   if (!('text' in decoded)) return { skip: { path: f.path, reason: decoded.reason, detail: decoded.detail } };
+  const longest = longestLine(decoded.text);
+  if (longest.chars > maxLineChars)
+    return { skip: { path: f.path, reason: 'too_large', detail: `line ${longest.line} has ${longest.chars} characters (> maxLineChars ${maxLineChars}): data or minified code, not parsed` } };
   try {
     const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
     const skips = errors.map((e) => ({
@@ -102,16 +172,19 @@ function extractFile(f: CodeBatchFile): { text: string; symbols: ExtractedSymbol
 export function extractCodeBatch(input: CodeBatchInput): ExtractOnlyOutput {
   const out: ExtractOnlyOutput = { files: 0, bytes: 0, skips: [], symbols: [] };
   for (const f of input.files) {
-    out.files++;
-    out.bytes += f.data.byteLength;
-    const x = extractFile(f);
+    const whole = reportsFile(f);
+    if (whole) {
+      out.files++;
+      out.bytes += f.data.byteLength;
+    }
+    const x = extractFile(f, input.maxLineChars);
     if ('skip' in x) {
-      out.skips.push(x.skip);
+      if (whole) out.skips.push(x.skip);
       continue;
     }
-    const { symbols } = x;
-    out.skips.push(...x.skips);
-    out.symbols.push({ path: f.path, list: symbols.map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring, s.params.map((p) => p.name).join(',')]) });
+    const [from, to] = partRange(x.symbols.length, f.part);
+    if (whole) append(out.skips, x.skips);
+    out.symbols.push({ path: f.path, list: x.symbols.slice(from, to).map((s) => [s.symbolKind, s.qualname, s.startLine, s.endLine, s.docstring, s.params.map((p) => p.name).join(',')]) });
   }
   return out;
 }
@@ -130,18 +203,23 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
   };
   const signatures: Uint32Array[] = [];
   for (const f of input.files) {
-    out.files++;
-    out.bytes += f.data.byteLength;
+    const whole = reportsFile(f);
+    if (whole) {
+      out.files++;
+      out.bytes += f.data.byteLength;
+    }
     let t = performance.now();
-    const x = extractFile(f);
+    const x = extractFile(f, input.maxLineChars);
     if ('skip' in x) {
-      out.skips.push(x.skip);
+      if (whole) out.skips.push(x.skip);
       continue;
     }
-    const { text, symbols, skips } = x;
-    // A file's results are kept whole or not at all: one that breaks a rule is recorded and skipped.
+    const { text, skips } = x;
+    const [from, to] = partRange(x.symbols.length, f.part);
+    const symbols = x.symbols.slice(from, to);
+    // A file's results (or a share's) are kept whole or not at all: one that breaks a rule is recorded and skipped.
     try {
-      const records = codeSourceRecords(f.path, text, symbols, input.ref);
+      const records = codeSourceRecords(f.path, text, x.symbols, input.ref, { from, to });
       const firstRecord = out.records.length;
       const recordIndex = new Map(records.map((r, i) => [r.id, i]));
       let now = performance.now();
@@ -162,11 +240,11 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
         const shared = ri >= 0 && records[ri]!.text === checked.context;
         pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? firstRecord + ri : -1, qaKey: qaKeyNormalized(q, a) });
       }
-      out.skips.push(...skips);
+      if (whole) append(out.skips, skips);
       for (const s of symbols) out.symbols[s.symbolKind]++;
-      out.records.push(...records);
-      out.pairs.push(...pairs);
-      signatures.push(...sigs);
+      append(out.records, records);
+      append(out.pairs, pairs);
+      append(signatures, sigs);
     } catch (e) {
       out.skips.push(extractError(f.path, e));
     }
@@ -178,5 +256,37 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
     out.signatures.set(sig, i * NUM_PERM);
     out.bands.set(bandKeys(sig), i * BANDS);
   });
+  return out;
+}
+
+/** Several outputs as one, in order (the retry of a failed task runs its files one by one). */
+export function mergeCodeOutputs(outs: CodeBatchOutput[]): CodeBatchOutput {
+  const out: CodeBatchOutput = {
+    records: [],
+    pairs: [],
+    signatures: new Uint32Array(outs.reduce((a, o) => a + o.signatures.length, 0)),
+    bands: new Int32Array(outs.reduce((a, o) => a + o.bands.length, 0)),
+    skips: [],
+    files: 0,
+    bytes: 0,
+    symbols: { module: 0, class: 0, function: 0, method: 0 },
+    seconds: { extract: 0, generate: 0, validate: 0 },
+  };
+  let sig = 0;
+  let band = 0;
+  for (const o of outs) {
+    const offset = out.records.length;
+    append(out.records, o.records);
+    for (const p of o.pairs) out.pairs.push(p.contextRecord >= 0 ? { ...p, contextRecord: p.contextRecord + offset } : p);
+    out.signatures.set(o.signatures, sig);
+    out.bands.set(o.bands, band);
+    sig += o.signatures.length;
+    band += o.bands.length;
+    append(out.skips, o.skips);
+    out.files += o.files;
+    out.bytes += o.bytes;
+    for (const k of Object.keys(out.symbols) as SymbolKind[]) out.symbols[k] += o.symbols[k];
+    for (const k of Object.keys(out.seconds) as (keyof CodeBatchOutput['seconds'])[]) out.seconds[k] += o.seconds[k];
+  }
   return out;
 }

@@ -63,14 +63,14 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
 
   const unreadable: SkipRecord[] = [];
   if (readable.length) {
-    const runner = batchRunner(Math.min(cfg.workers, Math.max(1, Math.ceil(readable.length / 8))));
+    const runner = batchRunner(Math.min(cfg.workers, Math.max(1, Math.ceil(readable.length / 8))), { taskTimeoutMs: cfg.taskTimeoutMs });
     const reader = new BlobReader(repo.path);
     const progress = startProgress('code', readable.length, log);
     try {
       const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
       stRead.seconds += await runBatchesInOrder(batchFiles(readable, cfg.taskBytes), reader, {
         window: Math.max(2, cfg.workers * 2),
-        submit: (blobs) => runner.run({ files: blobs, ref, limits: cfg.limits }),
+        submit: (blobs) => runner.run({ files: blobs, ref, limits: cfg.limits, maxLineChars: cfg.maxLineChars }),
         consume: async (out) => {
           await handleOutput(out);
           progress.tick(out.files, `${sink.counts.staged} staged`);
@@ -97,5 +97,5 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
     stRead.reject('read_error');
   }
   totals.sourceRecords += records;
-  return finishFiles(ctx, plan, records);
+  return finishFiles(ctx, plan, records, stRead);
 }

@@ -40,10 +40,15 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
         if (c.truncated)
           sink.addSkip({ path: `commit:${c.sha}`, reason: 'diff_truncated', detail: `diff of ${c.diffBytes} bytes cut to ${cfg.maxDiffBytes}; the commit is kept with the first part` }, c.sha);
         if (c.nonUtf8) sink.addSkip({ path: `commit:${c.sha}`, reason: 'not_utf8', detail: 'diff is not valid UTF-8: kept, decoded with replacement characters' }, c.sha);
-        // Per file: blobs git could not read, diffs cut at the per-file cap.
-        for (const s of commitSkips(c)) sink.addSkip(s, c.sha);
-        const changes = symbolChanges(c);
-        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, commitRecords(c, ref), (r) => commitQuestions(r, changes), t);
+        let changes: ReturnType<typeof symbolChanges> = [];
+        const unit = { path: `commit:${c.sha}`, commit: c.sha };
+        const recordsOf = () => {
+          // Per file: blobs git could not read, diffs cut at the per-file cap.
+          for (const s of commitSkips(c)) sink.addSkip(s, c.sha);
+          changes = symbolChanges(c);
+          return commitRecords(c, ref);
+        };
+        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, unit, recordsOf, (r) => commitQuestions(r, changes), t) ?? 0;
       }
       if (units % CURSOR_EVERY === 0 && !behind) {
         await sink.flush(true);

@@ -10,6 +10,7 @@ import type { Config, SourceName } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { StageStats } from '../lib/progress.js';
 import { failpoint } from '../lib/failpoint.js';
+import { redactSecrets } from '../validators/secrets.js';
 import type { PairSink, SinkCounts } from './pair-sink.js';
 import type { ResolvedRepo } from './repo.js';
 
@@ -104,24 +105,37 @@ export function sinkDelta(sink: PairSink, before: SinkCounts): Pick<SourceOutcom
 }
 
 /**
- * The records a main-thread source made from one unit (a doc, a commit, a PR) go to the sink, and
- * the pairs `questions` draws from them are validated into it; the extract (since `since`),
- * generate and validate stages get their counts and times. Returns how many records there were.
+ * One unit of a main-thread source (a doc, a commit, a PR, an issue): `records` makes its records and
+ * `questions` draws pairs from each; both go to the sink, and the extract (since `since`), generate
+ * and validate stages get their counts and times. A unit whose extraction or rules throw is recorded
+ * as an `extract_error` skip under `unit.path` and adds nothing: it never ends the run. Returns how
+ * many records it added, or null for such a skip.
  */
 export function addRecordsAndPairs(
   ctx: RunContext,
   stages: { extract?: StageStats; generate?: StageStats },
-  recs: SourceRecord[],
+  unit: { path: string; commit: string },
+  records: () => SourceRecord[],
   questions: (r: SourceRecord) => QAPair[],
   since: number,
-): number {
+): number | null {
+  let recs: SourceRecord[];
+  let candidates: QAPair[];
   let t = performance.now();
+  try {
+    recs = records();
+    t = performance.now();
+    candidates = recs.flatMap(questions);
+  } catch (e) {
+    ctx.sink.addSkip({ path: unit.path, reason: 'extract_error', detail: redactSecrets(String((e as Error)?.message ?? e)).text.slice(0, 300) }, unit.commit);
+    stages.extract?.reject('extract_error');
+    return null;
+  }
   if (stages.extract) {
     stages.extract.seconds += (t - since) / 1000;
     stages.extract.kept += recs.length;
   }
   ctx.sink.addRecords(recs);
-  const candidates = recs.flatMap(questions);
   const now = performance.now();
   if (stages.generate) {
     stages.generate.seen += recs.length;

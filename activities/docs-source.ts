@@ -49,17 +49,12 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
       stRead.kept++;
       stExtract.seen++;
       t = performance.now();
-      try {
-        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, docSectionRecords(f.path, decoded.text, ref), docQuestions, t);
-      } catch (e) {
-        sink.addSkip({ path: f.path, reason: 'extract_error', detail: (e as Error).message.slice(0, 300) }, repo.sha);
-        stExtract.reject('extract_error');
-      }
+      records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, { path: f.path, commit: repo.sha }, () => docSectionRecords(f.path, decoded.text, ref), docQuestions, t) ?? 0;
       await sink.flush();
     }
   } finally {
     progress.stop();
     reader.close();
   }
-  return finishFiles(ctx, plan, records);
+  return finishFiles(ctx, plan, records, stRead);
 }

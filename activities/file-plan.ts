@@ -4,9 +4,10 @@
 import picomatch from 'picomatch';
 import type { SourceKind } from '../datasets/schemas.js';
 import type { SinkCounts } from './pair-sink.js';
+import type { StageStats } from '../lib/progress.js';
 import { advanceCursor, readMode, reconcile, sinkDelta, watchGroups, type RunContext, type SourceOutcome } from './context.js';
 import { changedPaths } from './git-history.js';
-import { listFiles, type TreeEntry } from './repo.js';
+import { listTree, type NotAFile, type TreeEntry } from './repo.js';
 
 /** What changed between two commits among the paths a source reads, and why each group is re-read. */
 export interface ChangeSet {
@@ -52,6 +53,8 @@ export interface FilePlan {
   /** A backfill of a revision older than the cursor: nothing is retired, the cursor stays. */
   behind: boolean;
   files: TreeEntry[];
+  /** Matching symlinks and submodules: recorded as skipped, never read. */
+  notFiles: NotAFile[];
   changes: ChangeSet | null;
   /** The groups whose live pairs are watched: the changes' groups, or every file read. */
   groups: Set<string>;
@@ -64,20 +67,27 @@ export async function planFiles(ctx: RunContext, source: 'code' | 'docs', kind: 
   const { cfg, repo } = ctx;
   const { mode, cursor, behind } = await readMode(ctx, source);
   const from = mode === 'diff' ? cursor : null;
-  let files = await listFiles(repo.path, repo.sha, include, cfg.exclude);
+  let { files, notFiles } = await listTree(repo.path, repo.sha, include, cfg.exclude);
   let changes: ChangeSet | null = null;
-  if (from === repo.sha) files = [];
+  if (from === repo.sha) {
+    files = [];
+    notFiles = [];
+  }
   else if (from) {
     const isIncluded = picomatch(include, { dot: true });
     const isExcluded = cfg.exclude.length ? picomatch(cfg.exclude, { dot: true }) : () => false;
     const c = await changeSet(repo.path, from, repo.sha, (p) => isIncluded(p) && !isExcluded(p));
     files = files.filter((f) => c.paths.has(f.path));
+    notFiles = notFiles.filter((f) => c.paths.has(f.path));
     changes = c;
   }
   // A batch of a batched backfill: every count-th file from index on (the list is sorted by path).
-  if (ctx.slice && !changes) files = files.filter((_, i) => i % ctx.slice!.count === ctx.slice!.index);
+  if (ctx.slice && !changes) {
+    files = files.filter((_, i) => i % ctx.slice!.count === ctx.slice!.index);
+    notFiles = notFiles.filter((_, i) => i % ctx.slice!.count === ctx.slice!.index);
+  }
   const groups = changes ? changes.groups : new Set(files.map((f) => f.path));
-  return { source, kind, from, behind, files, changes, groups, t0, before: { ...ctx.sink.counts } };
+  return { source, kind, from, behind, files, notFiles, changes, groups, t0, before: { ...ctx.sink.counts } };
 }
 
 /** Loads what the stores hold (if there is anything to do) and watches the plan's groups. */
@@ -87,9 +97,15 @@ export async function watchPlan(ctx: RunContext, plan: FilePlan): Promise<void> 
   if (!plan.behind) await watchGroups(ctx, [plan.kind], plan.groups);
 }
 
-/** After the files are read: retire, refresh, move the cursor, and the outcome line. */
-export async function finishFiles(ctx: RunContext, plan: FilePlan, records: number): Promise<SourceOutcome> {
+/** After the files are read: record the entries that were no files, retire, refresh, move the cursor, and the outcome line. */
+export async function finishFiles(ctx: RunContext, plan: FilePlan, records: number, stRead: StageStats): Promise<SourceOutcome> {
   const { repo } = ctx;
+  if (plan.notFiles.length) await ctx.sink.ready();
+  for (const n of plan.notFiles) {
+    ctx.sink.addSkip({ path: n.path, reason: n.reason, detail: n.detail }, repo.sha);
+    stRead.seen++;
+    stRead.reject(n.reason);
+  }
   const retired = await reconcile(ctx, repo.sha, plan.changes ? plan.changes.why : () => `evidence changed in ${repo.sha.slice(0, 12)}`);
   if (!plan.behind) await advanceCursor(ctx, plan.source, repo.sha);
   return {

@@ -136,8 +136,8 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
       }
     return byNumber;
   };
-  const addRecords = (recs: SourceRecord[], questions: (r: SourceRecord) => ReturnType<typeof pullRequestQuestions>) =>
-    addRecordsAndPairs(ctx, {}, recs, questions, performance.now());
+  const addRecords = (unit: string, recs: () => SourceRecord[], questions: (r: SourceRecord) => ReturnType<typeof pullRequestQuestions>) =>
+    addRecordsAndPairs(ctx, {}, { path: unit, commit: repo.sha }, recs, questions, performance.now());
 
   // PRs first: a merged PR that says "Fixes #n" links issue n, which is then rebuilt too.
   const issueNumbers = new Set<number>();
@@ -166,10 +166,10 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
       }
       if (want.prs) {
         await watchGroups(ctx, ['pull_request'], [`pr:${n}`]);
-        const recs = pullRequestRecords({ pr: e.issue, comments: e.comments, reviewComments: e.reviews, mergeSha, ref });
+        const added = addRecords(`pr:${n}`, () => pullRequestRecords({ pr: e.issue!, comments: e.comments, reviewComments: e.reviews, mergeSha, ref }), pullRequestQuestions);
+        if (added === null) continue;
         stPrs.kept++;
-        counts.prs.records += recs.length;
-        addRecords(recs, pullRequestQuestions);
+        counts.prs.records += added;
       }
     }
     await stores.upsertGithubItems(links);
@@ -184,14 +184,23 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
         counts.issues.units++;
         stIssues.seen++;
         await watchGroups(ctx, ['issue'], [`issue:${n}`]);
-        const { records, resolution } = issueRecords({ issue: e.issue, comments: e.comments, closingPrs: e.links, ref });
-        if (!resolution) {
+        let resolved = true;
+        const added = addRecords(
+          `issue:${n}`,
+          () => {
+            const { records, resolution } = issueRecords({ issue: e.issue!, comments: e.comments, closingPrs: e.links, ref });
+            resolved = resolution !== null && resolution !== undefined;
+            return resolved ? records : [];
+          },
+          issueQuestions,
+        );
+        if (!resolved) {
           stIssues.reject(e.issue.state === 'closed' ? 'no_resolution' : 'open');
           continue;
         }
+        if (added === null) continue;
         stIssues.kept++;
-        counts.issues.records += records.length;
-        addRecords(records, issueQuestions);
+        counts.issues.records += added;
       }
       await sink.flush();
     }

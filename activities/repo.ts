@@ -117,24 +117,40 @@ export interface TreeEntry {
   size: number;
 }
 
+/** A tree entry that matches the sources' paths but is no file to read: a symbolic link or a submodule. */
+export interface NotAFile {
+  path: string;
+  reason: 'symlink' | 'submodule';
+  detail: string;
+}
+
 /** Blobs of a commit's tree whose paths match include and not exclude (symlinks and submodules left out). */
 export async function listFiles(repoPath: string, sha: string, include: string[], exclude: string[]): Promise<TreeEntry[]> {
+  return (await listTree(repoPath, sha, include, exclude)).files;
+}
+
+/** listFiles, and the matching entries that are symlinks or submodules, so they can be recorded as skipped. */
+export async function listTree(repoPath: string, sha: string, include: string[], exclude: string[]): Promise<{ files: TreeEntry[]; notFiles: NotAFile[] }> {
   const out = await simpleGit(repoPath).raw(['ls-tree', '-r', '-z', '--long', '--full-tree', sha]);
   const isIncluded = picomatch(include, { dot: true });
   const isExcluded = exclude.length ? picomatch(exclude, { dot: true }) : () => false;
   const files: TreeEntry[] = [];
+  const notFiles: NotAFile[] = [];
   for (const rec of out.split('\0')) {
     if (!rec) continue;
     // "<mode> SP <type> SP <oid> SP+ <size> TAB <path>"
     const tab = rec.indexOf('\t');
     const [mode, type, oid, size] = rec.slice(0, tab).split(/\s+/);
     const path = rec.slice(tab + 1);
-    if (type !== 'blob' || mode === '120000') continue;
     if (!isIncluded(path) || isExcluded(path)) continue;
-    files.push({ path, oid: oid!, size: Number(size) });
+    if (type === 'commit') notFiles.push({ path, reason: 'submodule', detail: `a submodule at commit ${oid}: its files belong to another repository` });
+    else if (mode === '120000') notFiles.push({ path, reason: 'symlink', detail: 'a symbolic link: the file it points to is read under its own path, if at all' });
+    else if (type === 'blob') files.push({ path, oid: oid!, size: Number(size) });
   }
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return files;
+  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  files.sort(byPath);
+  notFiles.sort(byPath);
+  return { files, notFiles };
 }
 
 /** Reads blobs by oid, pipelined through one long-lived `git cat-file --batch`. */

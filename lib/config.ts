@@ -28,9 +28,13 @@ export const Config = z
     docsInclude: z.array(z.string().min(1)).min(1).default(['**/*.md', '**/*.mdx']),
     exclude: z.array(z.string().min(1)).default([]),
     maxFileBytes: z.number().int().positive().default(10 * 1024 * 1024),
+    /** A code file with a longer line is data or minified code: skipped (too_large) unparsed. */
+    maxLineChars: z.number().int().positive().default(100_000),
     workers: z.number().int().min(1).max(64).default(Math.max(1, availableParallelism())),
     /** Files handed to a worker thread at once, bounded by bytes too. */
     taskBytes: z.number().int().positive().default(512 * 1024),
+    /** A code task running longer is stopped and its files retried alone (then recorded as skipped). */
+    taskTimeoutMs: z.number().int().positive().default(10 * 60 * 1000),
     limits: z
       .object({
         minQuestionChars: z.number().int().nonnegative().default(12),
@@ -105,7 +109,9 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_INCLUDE: { key: 'include', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_EXCLUDE: { key: 'exclude', parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   QAFORGE_MAX_FILE_BYTES: { key: 'maxFileBytes', parse: Number },
+  QAFORGE_MAX_LINE_CHARS: { key: 'maxLineChars', parse: Number },
   QAFORGE_WORKERS: { key: 'workers', parse: Number },
+  QAFORGE_TASK_TIMEOUT_MS: { key: 'taskTimeoutMs', parse: Number },
   QAFORGE_LOG_LEVEL: { key: 'logLevel' },
   GITHUB_TOKEN: { key: 'githubToken' },
   HF_TOKEN: { key: 'hfToken' },
