@@ -128,8 +128,8 @@ const extractError = (path: string, e: unknown): SkipRecord => ({
  */
 type FileExtraction = { text: string; symbols: ExtractedSymbol[]; skips: SkipRecord[] } | { skip: SkipRecord };
 
-// The shares of one large file usually reach the same worker one after another: it is parsed once
-// there, not once per share.
+// The shares of a large file reach one thread one after another (see batchRunner): it is parsed
+// once there, not once per share.
 let lastLarge: { key: string; x: FileExtraction } | null = null;
 
 function extractFile(f: CodeBatchFile, maxLineChars = MAX_LINE_CHARS): FileExtraction {

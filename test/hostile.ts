@@ -106,9 +106,9 @@ export function hostileFiles(): Record<string, string | Buffer> {
   };
 }
 
-/** A repository of the good files, and of the hostile ones too when `hostile` is set. */
-export async function makeHostileRepo(hostile: boolean): Promise<FixtureRepo> {
-  const repo = await makeRepo(hostile ? { ...GOOD_FILES, ...hostileFiles() } : GOOD_FILES);
+/** A repository of the good files, and of the hostile ones too when `hostile` is set (plus `extra`). */
+export async function makeHostileRepo(hostile: boolean, extra: Record<string, string | Buffer> = {}): Promise<FixtureRepo> {
+  const repo = await makeRepo(hostile ? { ...GOOD_FILES, ...hostileFiles(), ...extra } : { ...GOOD_FILES, ...extra });
   if (!hostile) return repo;
   const git = simpleGit(repo.dir);
   symlinkSync('loop.py', join(repo.dir, HOSTILE.symlinkLoop));

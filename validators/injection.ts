@@ -6,9 +6,7 @@ import type { RejectReason, Verdict } from '../datasets/schemas.js';
 
 export const INJECTION_PATTERNS_FILE = new URL('./injection-patterns.v1.json', import.meta.url);
 
-// datasets/schemas.ts gains 'prompt_injection' in RejectReason; until then the literal needs the cast,
-// and once it is there the cast is a no-op.
-const PROMPT_INJECTION = 'prompt_injection' as RejectReason;
+const PROMPT_INJECTION: RejectReason = 'prompt_injection';
 
 /**
  * "all": matched anywhere. "prose": matched outside code only (fenced blocks, doctest blocks, inline

@@ -16,9 +16,7 @@ import type { QAPair, RejectReason, Verdict } from '../datasets/schemas.js';
  */
 export const SUPPORT_THRESHOLD = 0.45;
 
-// datasets/schemas.ts gains 'unsupported_claim' in RejectReason; until then the literal needs the
-// cast, and once it is there the cast is a no-op.
-const UNSUPPORTED_CLAIM = 'unsupported_claim' as RejectReason;
+const UNSUPPORTED_CLAIM: RejectReason = 'unsupported_claim';
 
 export interface SupportTerms {
   /** Numbers as the answer writes them ("3.0", "v4.36.2", "1e-5", "2x"). */
