@@ -31,7 +31,7 @@ export const partRange = (n: number, part: FilePart | undefined): [number, numbe
   part ? [Math.floor((part.index * n) / part.count), Math.floor(((part.index + 1) * n) / part.count)] : [0, n];
 
 /** Whether this task reports the file itself (its count, bytes, skips): the whole file, or its first share. */
-const reportsFile = (f: CodeBatchFile) => !f.part || f.part.index === 0;
+export const reportsFile = (f: CodeBatchFile) => !f.part || f.part.index === 0;
 
 export interface CodeBatchInput {
   files: CodeBatchFile[];
@@ -116,10 +116,11 @@ export interface ExtractOnlyOutput {
   symbols: { path: string; list: [SymbolKind, string, number, number, string | null, string][] }[];
 }
 
-const extractError = (path: string, e: unknown): SkipRecord => ({
+/** A unit its extraction threw on, as the skip that says why (secrets redacted from the message). */
+export const extractError = (path: string, e: unknown): SkipRecord => ({
   path,
   reason: 'extract_error',
-  detail: redactSecrets(String((e as Error).message)).text,
+  detail: redactSecrets(String((e as Error)?.message ?? e)).text,
 });
 
 /**

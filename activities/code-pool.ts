@@ -7,6 +7,7 @@ import {
   extractCodeBatch,
   mergeCodeOutputs,
   processCodeBatch,
+  reportsFile,
   type CodeBatchFile,
   type CodeBatchInput,
   type CodeBatchOutput,
@@ -79,7 +80,7 @@ export async function runOrRetryAlone(input: CodeBatchInput, attempt: (input: Co
 }
 
 function failedFileOutput(f: CodeBatchFile, cause: string): CodeBatchOutput {
-  const first = !f.part || f.part.index === 0;
+  const first = reportsFile(f);
   const share = f.part ? ` (share ${f.part.index + 1} of ${f.part.count})` : '';
   return {
     ...mergeCodeOutputs([]),

@@ -10,7 +10,7 @@ import type { Config, SourceName } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { StageStats } from '../lib/progress.js';
 import { failpoint } from '../lib/failpoint.js';
-import { redactSecrets } from '../validators/secrets.js';
+import { extractError } from './code-batch.js';
 import type { PairSink, SinkCounts } from './pair-sink.js';
 import type { ResolvedRepo } from './repo.js';
 
@@ -127,7 +127,8 @@ export function addRecordsAndPairs(
     t = performance.now();
     candidates = recs.flatMap(questions);
   } catch (e) {
-    ctx.sink.addSkip({ path: unit.path, reason: 'extract_error', detail: redactSecrets(String((e as Error)?.message ?? e)).text.slice(0, 300) }, unit.commit);
+    const skip = extractError(unit.path, e);
+    ctx.sink.addSkip({ ...skip, detail: skip.detail.slice(0, 300) }, unit.commit);
     stages.extract?.reject('extract_error');
     return null;
   }

@@ -16,7 +16,7 @@ import type { PromptTemplate } from '../lib/models/prompt-template.js';
 import type { ChatModel } from '../lib/models/types.js';
 import { startProgress, type StageStats } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
-import { screenInjection } from '../validators/injection.js';
+import { describeHits, screenInjection } from '../validators/injection.js';
 import { judgePair, judgePrompt } from '../validators/judge.js';
 import { checkModelPair } from '../validators/model-pair.js';
 import { sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
@@ -78,8 +78,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
         st.seen++;
         st.reject('prompt_injection');
         processed++;
-        const hits = screen.hits.map((h) => `${h.id} "${h.match.slice(0, 60)}" (line ${h.line})`).join('; ');
-        sink.addSkip({ path: locatorOf(rec), reason: 'prompt_injection', detail: `${screen.version}: not sent to ${models.generator.model}: ${hits}`.slice(0, 400) }, ctx.repo.sha);
+        sink.addSkip({ path: locatorOf(rec), reason: 'prompt_injection', detail: `${screen.version}: not sent to ${models.generator.model}: ${describeHits(screen.hits)}`.slice(0, 400) }, ctx.repo.sha);
         marks[doneKey(choice.generator.model, rec.id)] = ctx.runId;
         progress.tick(1);
       }

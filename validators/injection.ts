@@ -214,11 +214,14 @@ export function screenInjection(text: string, patterns: InjectionPatterns = inje
 
 const MAX_DETAIL_CHARS = 400;
 
+/** The hits as a skip or verdict detail says them: `id "match" (line n)`, joined by `; `. */
+export const describeHits = (hits: InjectionHit[]): string => hits.map((h) => `${h.id} "${clip(h.match, 60)}" (line ${h.line})`).join('; ');
+
 /** Check "injection": fails a context that carries instructions for the model or the reviewer. */
 export function checkNoInjection(context: string): Verdict {
   const r = screenInjection(context);
   if (!r.flagged) return { check: 'injection', pass: true, reason: null, detail: null };
   const ids = [...new Set(r.hits.map((h) => h.id))];
-  const shown = r.hits.map((h) => `${h.id} "${clip(h.match, 60)}" (line ${h.line})`).join('; ');
+  const shown = describeHits(r.hits);
   return { check: 'injection', pass: false, reason: PROMPT_INJECTION, detail: clip(`${r.version}: ${ids.join(',')}: ${shown}`, MAX_DETAIL_CHARS) };
 }
