@@ -1,4 +1,4 @@
-// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions,
+// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, evals,
 // github_items (raw API items, joined locally) and state (cursors, ETags).
 // Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
 import { mkdirSync, accessSync, constants } from 'node:fs';
@@ -86,6 +86,25 @@ export const SCHEMAS = {
   ]),
   /** Small key → value state: one cursor per source, ETags of conditional requests. */
   state: new Schema([str('key'), str('value'), str('updated_at'), str('run_id', true)]),
+  /** One retrieval eval: a set (id + hash) run in one mode with one embedder on one corpus version. */
+  evals: new Schema([
+    new Field('corpus_version', new Int32(), false),
+    str('set_id'),
+    str('set_hash'),
+    str('mode'),
+    str('embedder'),
+    int('k'),
+    int('questions'),
+    new Field('recall_at_1', new Float64(), false),
+    new Field('recall_at_5', new Float64(), false),
+    new Field('recall_at_10', new Float64(), false),
+    new Field('mrr_at_10', new Float64(), false),
+    new Field('ndcg_at_10', new Float64(), false),
+    new Field('seconds', new Float64(), false),
+    str('created_at'),
+    /** Intervals, per-kind figures and each query's gold ranks, as JSON. */
+    str('detail'),
+  ]),
   versions: new Schema([
     new Field('version', new Int32(), false),
     str('promoted_at'),
