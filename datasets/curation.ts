@@ -1,5 +1,6 @@
 // Reading and curating the stores: stats, show one pair, sample pairs, retire a pair.
 import { UserError } from '../lib/errors.js';
+import { seededRandom } from '../lib/hash.js';
 import type { Category, QAPair } from './schemas.js';
 import { Category as CategoryEnum, RejectReason, SourceKind } from './schemas.js';
 import { columnsOf, pairFromRow, sqlString, type Stores } from './store.js';
@@ -98,14 +99,7 @@ export async function findPair(stores: Stores, id: string): Promise<FoundPair[]>
 
 /** A uniform random sample of active corpus pairs (reservoir sampling, seeded). */
 export async function samplePairs(stores: Stores, n: number, category: Category | undefined, seed: number): Promise<QAPair[]> {
-  let state = seed >>> 0 || 1;
-  const rand = () => {
-    // xorshift32: reproducible samples for a given seed.
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x1_0000_0000;
-  };
+  const rand = seededRandom(seed);
   const where = `status = 'active'${category ? ` AND category = ${sqlString(category)}` : ''}`;
   const reservoir: Record<string, unknown>[] = [];
   let seen = 0;

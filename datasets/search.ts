@@ -21,9 +21,15 @@ export interface SearchHit {
   endLine: number | null;
   url: string | null;
   commit: string;
+  /** Where the evidence was first seen: for a commit pair, its commit. */
+  commitFirstSeen: string;
+  /** Symbol qualname for code; heading path ("A > B") for docs. */
+  qualname: string | null;
+  prNumber: number | null;
+  issueNumber: number | null;
 }
 
-const COLUMNS = ['id', 'question', 'answer', 'category', 'source_kind', 'repo', 'path', 'start_line', 'end_line', 'url', 'commit_last_verified'];
+const COLUMNS = ['id', 'question', 'answer', 'category', 'source_kind', 'repo', 'path', 'start_line', 'end_line', 'url', 'commit_last_verified', 'commit_first_seen', 'qualname', 'record'];
 const ACTIVE = "status = 'active'";
 
 export async function searchCorpus(stores: Stores, embedder: Embedder | null, query: string, opts: { k: number; mode: SearchMode }): Promise<SearchHit[]> {
@@ -46,19 +52,27 @@ export async function searchCorpus(stores: Stores, embedder: Embedder | null, qu
       .limit(opts.k)
       .toArray();
   }
-  return rows.map((r, i) => ({
-    rank: i + 1,
-    score: Number(r._distance ?? r._score ?? r._relevance_score ?? 0),
-    id: r.id as string,
-    question: r.question as string,
-    answer: r.answer as string,
-    category: r.category as string,
-    sourceKind: r.source_kind as string,
-    repo: r.repo as string,
-    path: (r.path ?? null) as string | null,
-    startLine: (r.start_line ?? null) as number | null,
-    endLine: (r.end_line ?? null) as number | null,
-    url: (r.url ?? null) as string | null,
-    commit: r.commit_last_verified as string,
-  }));
+  return rows.map((r, i) => {
+    // PR and issue numbers travel in the pair's JSON record.
+    const extra = JSON.parse(r.record as string) as { pr?: number | null; issue?: number | null };
+    return {
+      rank: i + 1,
+      score: Number(r._distance ?? r._score ?? r._relevance_score ?? 0),
+      id: r.id as string,
+      question: r.question as string,
+      answer: r.answer as string,
+      category: r.category as string,
+      sourceKind: r.source_kind as string,
+      repo: r.repo as string,
+      path: (r.path ?? null) as string | null,
+      startLine: (r.start_line ?? null) as number | null,
+      endLine: (r.end_line ?? null) as number | null,
+      url: (r.url ?? null) as string | null,
+      commit: r.commit_last_verified as string,
+      commitFirstSeen: r.commit_first_seen as string,
+      qualname: (r.qualname ?? null) as string | null,
+      prNumber: extra.pr ?? null,
+      issueNumber: extra.issue ?? null,
+    };
+  });
 }

@@ -16,3 +16,14 @@ export function unitInterval(key: string, salt = ''): number {
   const h = createHash('sha256').update(salt).update('\u0000').update(key).digest();
   return h.readUInt32BE(0) / 0x1_0000_0000;
 }
+
+/** A reproducible stream of numbers in [0, 1) for a seed (xorshift32): samples and bootstraps that repeat. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x1_0000_0000;
+  };
+}
