@@ -8,6 +8,7 @@ import type { Config } from '../lib/config.js';
 import { openEmbedder } from '../lib/models/index.js';
 import type { Embedder } from '../lib/models/types.js';
 import { columnsOf, sqlString, type Stores } from './store.js';
+import { recordPromotion } from './versions.js';
 
 export interface PromotionResult {
   promoted: number;
@@ -103,8 +104,7 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
     }
   } else if ((await corpus.listIndices()).some((i) => i.columns.includes('vector'))) vectorIndex = 'ivf_flat';
   const version = await corpus.version();
-  if (promoted)
-    await stores.add('versions', [{ version, promoted_at: now, inserted, updated, active, run_id: runId }]);
+  if (promoted) await recordPromotion(stores, { version, at: now, inserted, updated, active, runId });
   const result = { promoted, inserted, updated, version, active, embedded, embedSeconds, vectorIndex, seconds: (performance.now() - t0) / 1000 };
   log.info(result, promoted ? `promoted ${promoted} pairs: corpus version ${version}` : 'nothing to promote');
   return result;

@@ -1,4 +1,4 @@
-// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, evals,
+// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, tags, evals,
 // github_items (raw API items, joined locally) and state (cursors, ETags).
 // Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
 import { mkdirSync, accessSync, constants } from 'node:fs';
@@ -105,14 +105,27 @@ export const SCHEMAS = {
     /** Intervals, per-kind figures and each query's gold ranks, as JSON. */
     str('detail'),
   ]),
+  /**
+   * Dataset versions (datasets/versions.ts): one row per promotion or rollback, numbered by the corpus's
+   * LanceDB version it made, with every table's LanceDB version at that moment.
+   */
   versions: new Schema([
     new Field('version', new Int32(), false),
-    str('promoted_at'),
-    new Field('inserted', new Float64(), false),
+    str('promoted_at'), // when the version was made: a promotion's start, a rollback's time
+    new Field('inserted', new Float64(), false), // pairs active now and not at the previous version
     new Field('updated', new Float64(), false),
     new Field('active', new Float64(), false),
     str('run_id'),
+    str('kind'), // promotion | rollback
+    new Field('retired', new Float64(), false), // pairs active at the previous version and not now
+    str('reason', true), // why a rollback was made
+    int('rolled_back_to'), // the version a rollback restored
+    str('tables'), // JSON: table → its LanceDB version
+    str('eval_summary', true), // JSON, set after the fact from the retrieval eval
+    str('detail', true), // JSON: a rollback's staging changes and index checks
   ]),
+  /** Names of dataset versions: unique, [A-Za-z0-9._-]+, several per version allowed. */
+  tags: new Schema([str('name'), new Field('version', new Int32(), false), str('created_at')]),
 };
 export type TableName = keyof typeof SCHEMAS;
 
@@ -291,7 +304,10 @@ export class Stores {
     const existing = new Set(await this.db.tableNames());
     for (const name of Object.keys(SCHEMAS) as TableName[]) {
       if (!existing.has(name)) continue;
-      const have = new Set((await (await this.table(name)).schema()).fields.map((f) => f.name));
+      // Opened as it is: createEmptyTable (what table() does) fails on any schema difference with a bare "Schema Error".
+      const t = await this.db.openTable(name);
+      this.tables.set(name, t);
+      const have = new Set((await t.schema()).fields.map((f) => f.name));
       const missing = SCHEMAS[name].fields.map((f) => f.name).filter((n) => !have.has(n));
       if (missing.length)
         throw new UserError(

@@ -1,4 +1,4 @@
-// The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, demo.
+// The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, versions, diff, rollback, tag, demo.
 import { resolve as resolvePath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
@@ -13,6 +13,7 @@ import { openEmbedder } from '../lib/models/index.js';
 import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
 import { verifyProvenance } from '../datasets/verify.js';
+import { diffVersions, listVersions, resolveVersion, rollbackTo, tagVersion, TAG_NAME, type DatasetVersion, type DiffGroup } from '../datasets/versions.js';
 import { resolveRepo } from '../activities/repo.js';
 import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
@@ -30,6 +31,13 @@ const positiveInt = (name: string) => (v: string) => {
   return n;
 };
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+/** A dataset version: its number, or a tag naming it (resolved against the stores by the command). */
+const versionRef = (name: string) => (v: string): number | string => {
+  if (/^\d+$/.test(v)) return positiveInt(name)(v);
+  if (!TAG_NAME.test(v)) throw new InvalidArgumentError(`${name} takes a version number or a tag ([A-Za-z0-9._-]+)`);
+  return v;
+};
+
 
 const program = new Command()
   .name('qaforge')
@@ -221,7 +229,7 @@ program
   .description('write the corpus as JSONL train/validation/test splits plus a dataset card')
   .requiredOption('--out <dir>', 'output directory')
   .addOption(new Option('--format <format>', 'qa: question/answer/context; chat: messages').choices(['qa', 'chat']).default('qa'))
-  .option('--version <n>', 'corpus version to export (default: latest)', positiveInt('--version'))
+  .option('--version <n|tag>', 'corpus version, or a tag naming one, to export (default: latest)', versionRef('--version'))
   .action(async (o: { out: string; format: ExportFormat; version?: number }, cmd: Command) => {
     const { cfg, log } = context(cmd);
     await withStores(cfg, async (stores) => {
@@ -346,6 +354,95 @@ program
         await embedder?.close();
       }
     });
+  });
+
+// `export --version <tag>`: the tag is resolved to the version it names before the export runs.
+program.commands.find((c) => c.name() === 'export')!.hook('preAction', async (cmd) => {
+  const v = cmd.opts<{ version?: number | string }>().version;
+  if (typeof v !== 'string') return;
+  const { cfg } = context(cmd);
+  cmd.setOptionValue('version', await withStores(cfg, (stores) => resolveVersion(stores, v)));
+});
+
+/** The eval summary in a few characters: its first numbers, or its JSON cut short. */
+const shortEval = (s: Record<string, unknown> | null): string => {
+  if (!s) return '-';
+  const nums = Object.entries(s).filter((e): e is [string, number] => typeof e[1] === 'number');
+  if (nums.length) return nums.slice(0, 3).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(3)}`).join(' ');
+  const j = JSON.stringify(s);
+  return j.length > 40 ? `${j.slice(0, 39)}…` : j;
+};
+
+const formatVersions = (vs: DatasetVersion[]): string => {
+  if (!vs.length) return 'no versions yet (`qaforge promote` makes the first)';
+  const rows = vs.map((v) => [
+    String(v.version),
+    v.at,
+    v.kind === 'rollback' ? `rollback to ${v.rolledBackTo}` : v.undoneBy !== null ? `promotion (undone by ${v.undoneBy})` : 'promotion',
+    `+${v.inserted}`,
+    `-${v.retired}`,
+    String(v.active),
+    shortEval(v.evalSummary),
+    v.tags.join(',') || '-',
+    v.reason ?? '',
+  ]);
+  const head = ['version', 'time', 'kind', 'added', 'retired', 'active', 'eval', 'tags', 'reason'];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [head, ...rows].map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]!))).join('  ').trimEnd()).join('\n');
+};
+
+program
+  .command('versions')
+  .description('dataset versions, oldest first: time, kind (promotion | rollback), pairs added and retired, active pairs, eval summary, tags')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    await withStores(cfg, async (stores) => {
+      const vs = await listVersions(stores);
+      print(o.json ? vs : formatVersions(vs));
+    });
+  });
+
+program
+  .command('diff <a> <b>')
+  .description('pairs added (active at b, not at a) and retired (active at a, not at b) between two versions (numbers or tags), by source kind and category')
+  .option('--samples <n>', 'sample questions per group', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--samples must be an integer >= 0');
+    return n;
+  }, 3)
+  .option('--json', 'print JSON')
+  .action(async (a: string, b: string, o: { samples: number; json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    await withStores(cfg, async (stores) => {
+      const d = await diffVersions(stores, a, b, { samples: o.samples });
+      if (o.json) return print(d);
+      const groups = (gs: DiffGroup[]) =>
+        gs.flatMap((g) => [`  ${`${g.sourceKind}/${g.category}`.padEnd(32)} ${g.count}`, ...g.samples.map((s) => `      ${s.question}`)]);
+      print([`version ${d.from} → ${d.to}: +${d.added.total} added, -${d.retired.total} retired`, 'added:', ...groups(d.added.groups), 'retired:', ...groups(d.retired.groups)].join('\n'));
+    });
+  });
+
+program
+  .command('rollback')
+  .description('restore the corpus and its indexes to an earlier version, as a new version; staging follows (pairs the restored corpus lacks wait as validated)')
+  .requiredOption('--to <n|tag>', 'the version to restore', versionRef('--to'))
+  .requiredOption('--reason <text>', 'why (recorded with the new version)')
+  .action(async (o: { to: number | string; reason: string }, cmd: Command) => {
+    const { cfg, log } = context(cmd);
+    await withStores(cfg, async (stores) => {
+      const r = await rollbackTo(stores, await resolveVersion(stores, o.to), o.reason);
+      log.info({ version: r.version, restoredFrom: r.restoredFrom, reverted: r.reverted, created: r.created }, r.created ? 'rolled back' : 'already rolled back');
+      print(r);
+    });
+  });
+
+program
+  .command('tag <version> <name>')
+  .description('name a version (names are unique: [A-Za-z0-9._-]+, not only digits); export, diff and rollback take the name')
+  .action(async (version: string, name: string, _o, cmd: Command) => {
+    const { cfg } = context(cmd);
+    await withStores(cfg, async (stores) => print(await tagVersion(stores, version, name)));
   });
 
 withBackfillOptions(
