@@ -7,6 +7,7 @@ import { exportCorpus } from '../datasets/export.js';
 import { checkGates, triggerFineTune, type FineTuneManifest, type GateResult } from '../datasets/gates.js';
 import { promoteWithEmbeddings } from '../datasets/promote.js';
 import { Stores } from '../datasets/store.js';
+import { runEvalGate, type EvalGateResult } from '../evals/gate.js';
 import { loadConfig, type ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
@@ -159,6 +160,27 @@ export function createActivities(base: { configPath?: string } = {}) {
           await stores.setState({ [`finetune:v${input.version}`]: JSON.stringify({ ...r, at: manifest.promoted_at }) });
           return r;
         } finally {
+          stores.close();
+        }
+      });
+    },
+
+    /**
+     * The eval gate on the version just promoted: scored with the retrieval eval; a drop past
+     * gates.maxEvalDrop rolls the corpus back to the last accepted version. The verdict is kept in the
+     * state table either way.
+     */
+    async evalGate(input: { flags: Partial<ConfigInput>; version: number; runId: string }): Promise<EvalGateResult> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const stores = await Stores.openFor(cfg);
+        const beat = setInterval(() => Context.current().heartbeat(), 5000);
+        try {
+          const r = await runEvalGate(cfg, stores, createLogger(cfg.logLevel), input.version, input.runId);
+          await stores.setState({ 'gates:eval:last': JSON.stringify({ ...r, at: new Date().toISOString() }) });
+          return r;
+        } finally {
+          clearInterval(beat);
           stores.close();
         }
       });

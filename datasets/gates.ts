@@ -16,6 +16,12 @@ export const GateConfig = z
     maxRejectRate: z.number().min(0).max(1).default(0.5),
     /** Exact duplicates / (validated + rejected) of the batch at most this. */
     maxDuplicateRate: z.number().min(0).max(1).default(0.5),
+    /** After a promotion: the eval set scored (default: the one under evals/sets/ about the corpus's repository). */
+    evalSet: z.string().min(1).optional(),
+    /** Search mode the eval gate scores. */
+    evalMode: z.enum(['vector', 'fts', 'hybrid']).default('hybrid'),
+    /** A promotion whose recall@10 falls more than this below the last accepted version's is rolled back. */
+    maxEvalDrop: z.number().min(0).max(1).default(0.02),
   })
   .prefault({});
 export type GateConfig = z.infer<typeof GateConfig>;

@@ -1,8 +1,9 @@
 // Workflows: deterministic orchestration only. Every step that touches git, GitHub or LanceDB is an
 // activity (activities/temporal.ts); what passes between them is small (flags, counts, ids).
-import { condition, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities, SourcesSummary } from '../activities/temporal.js';
 import type { GateResult } from '../datasets/gates.js';
+import type { EvalGateResult } from '../evals/gate.js';
 import type { ConfigInput } from '../lib/config.js';
 
 const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['UserError'] };
@@ -23,6 +24,8 @@ export interface PipelineInput {
 export interface PromotionOutcome {
   gates: GateResult;
   promotion: { promoted: number; version: number; active: number } | null;
+  /** The retrieval eval of the promoted version; a failed one has rolled the corpus back. */
+  evalGate?: EvalGateResult | null;
   snapshot: { path: string; files: string[]; rows: number } | null;
   fineTune: { kind: string; detail: string } | null;
 }
@@ -34,16 +37,22 @@ export interface PipelineResult extends PromotionOutcome {
   promoted: { promoted: number; version: number; active: number } | null;
 }
 
-/** Gates → promote (merge-insert with embeddings, full-text and vector re-index) → snapshot export → fine-tune trigger. */
+/**
+ * Gates → promote (merge-insert with embeddings, full-text and vector re-index) → eval gate (rollback
+ * on a regression) → snapshot export → fine-tune trigger.
+ */
 async function promoteSteps(flags: Partial<ConfigInput>, runId: string): Promise<PromotionOutcome> {
   const gates = await quick.checkGates({ flags });
   if (!gates.passed) return { gates, promotion: null, snapshot: null, fineTune: null };
   // Embedding a large batch takes longer than the quick steps: the promote activity heartbeats.
   const promotion = await activities(60).promote({ flags, runId });
   if (!promotion.promoted) return { gates, promotion, snapshot: null, fineTune: null };
+  // Workflows started before the eval gate existed replay without it.
+  const evalGate = patched('eval-gate') ? await activities(60).evalGate({ flags, version: promotion.version, runId }) : null;
+  if (evalGate && !evalGate.passed) return { gates, promotion, evalGate, snapshot: null, fineTune: null };
   const snapshot = await quick.snapshot({ flags, version: promotion.version });
   const fineTune = await quick.fineTune({ flags, version: promotion.version, active: promotion.active, promoted: promotion.promoted, snapshot });
-  return { gates, promotion, snapshot, fineTune };
+  return { gates, promotion, evalGate, snapshot, fineTune };
 }
 
 async function pipeline(input: PipelineInput, incremental: boolean): Promise<PipelineResult> {
