@@ -191,18 +191,43 @@ export const SkipRecord = z.object({
 });
 export type SkipRecord = z.infer<typeof SkipRecord>;
 
-/** One line of an exported QA JSONL file. */
-export const ExportedQA = z.object({
+/**
+ * Kinds of exported rows: the corpus's source kinds, plus `general` for rows an export mixes into
+ * train from a user's general QA file (`export --mix`). Exports only: never a corpus SourceKind.
+ */
+export const ExportedSourceKind = z.enum([...SourceKind.options, 'general']);
+export type ExportedSourceKind = z.infer<typeof ExportedSourceKind>;
+
+/** Categories of exported rows: the corpus's, plus `general` for mixed-in rows (exports only). */
+export const ExportedCategory = z.enum([...Category.options, 'general']);
+export type ExportedCategory = z.infer<typeof ExportedCategory>;
+
+const notBlank = (s: string) => s.trim().length > 0;
+
+/** One line of a general QA file given to `export --mix`; other keys are ignored. */
+export const GeneralQALine = z.object({
+  question: z.string().refine(notBlank, 'must not be blank'),
+  answer: z.string().refine(notBlank, 'must not be blank'),
+  context: z.string().nullish(),
+  id: z.string().refine(notBlank, 'must not be blank').nullish(),
+  /** Where the row comes from (a dataset name, a URL); the mix file's name when absent. */
+  source: z.string().nullish(),
+  license: z.string().nullish(),
+});
+export type GeneralQALine = z.infer<typeof GeneralQALine>;
+
+const ExportedQAFields = z.object({
   id: z.string(),
   question: z.string(),
   answer: z.string(),
   context: z.string(),
-  category: Category,
-  source_kind: SourceKind,
+  category: ExportedCategory,
+  source_kind: ExportedSourceKind,
   split: Split,
-  repo: z.string(),
-  commit_first_seen: Sha,
-  commit_last_verified: Sha,
+  // Provenance: set on every corpus pair, null on general rows.
+  repo: z.string().nullable(),
+  commit_first_seen: Sha.nullable(),
+  commit_last_verified: Sha.nullable(),
   path: z.string().nullable(),
   start_line: z.number().int().nullable(),
   end_line: z.number().int().nullable(),
@@ -210,15 +235,44 @@ export const ExportedQA = z.object({
   url: z.string().nullable(),
   generator: z.string(),
   generator_version: z.string(),
+  // General rows only (null on corpus pairs): the line's source (else the mix file's name) and licence.
+  general_source: z.string().nullable(),
+  general_license: z.string().nullable(),
 });
+
+type RowKindFields = Pick<z.infer<typeof ExportedQAFields>, 'category' | 'source_kind' | 'split' | 'repo' | 'commit_first_seen' | 'commit_last_verified' | 'path' | 'start_line' | 'end_line' | 'qualname' | 'url' | 'general_source'>;
+
+/** A general row is train-only and has no provenance; a corpus pair has its provenance and no general fields. */
+function checkRowKind(r: RowKindFields, ctx: z.RefinementCtx): void {
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', message });
+  if (r.source_kind === 'general') {
+    if (r.split !== 'train') issue('a general row belongs to train only');
+    if (r.category !== 'general') issue('a general row has category general');
+    const set = (['repo', 'commit_first_seen', 'commit_last_verified', 'path', 'start_line', 'end_line', 'qualname', 'url'] as const).filter((k) => r[k] !== null);
+    if (set.length) issue(`a general row has no provenance (${set.join(', ')} set)`);
+    if (r.general_source === null) issue('a general row names its source');
+  } else {
+    if (r.category === 'general') issue('only general rows have category general');
+    if (r.repo === null || r.commit_first_seen === null || r.commit_last_verified === null) issue('a corpus pair has its repo and commits');
+    if (r.general_source !== null) issue('a corpus pair has no general source');
+  }
+}
+
+/** One line of an exported QA JSONL file. */
+export const ExportedQA = ExportedQAFields.superRefine(checkRowKind);
 export type ExportedQA = z.infer<typeof ExportedQA>;
 
-export const ExportedChat = z.object({
-  id: z.string(),
-  split: Split,
-  messages: z
-    .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
-    .length(3),
-  metadata: ExportedQA.omit({ question: true, answer: true, context: true, split: true, id: true }),
-});
+const ChatMetadata = ExportedQAFields.omit({ question: true, answer: true, context: true, split: true, id: true });
+
+/** One line of an exported chat JSONL file. */
+export const ExportedChat = z
+  .object({
+    id: z.string(),
+    split: Split,
+    messages: z
+      .array(z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() }))
+      .length(3),
+    metadata: ChatMetadata,
+  })
+  .superRefine((c, ctx) => checkRowKind({ ...c.metadata, split: c.split }, ctx));
 export type ExportedChat = z.infer<typeof ExportedChat>;

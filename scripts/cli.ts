@@ -226,14 +226,22 @@ program
 
 program
   .command('export')
-  .description('write the corpus as JSONL train/validation/test splits plus a dataset card')
+  .description('write the corpus as JSONL train/validation/test splits (a split with no rows gets no file) plus a Hugging Face dataset card; --mix adds general QA to train only')
   .requiredOption('--out <dir>', 'output directory')
   .addOption(new Option('--format <format>', 'qa: question/answer/context; chat: messages').choices(['qa', 'chat']).default('qa'))
   .option('--version <n|tag>', 'corpus version, or a tag naming one, to export (default: latest)', versionRef('--version'))
-  .action(async (o: { out: string; format: ExportFormat; version?: number }, cmd: Command) => {
+  .option('--mix <jsonl>', 'general QA to add to train only (never validation/test): JSONL lines with question, answer [, context, id, source, license]; bad lines are skipped and reported')
+  .option('--mix-ratio <r>', 'general rows = round(r × corpus train rows), chosen by a stable hash of each row; capped at the usable lines of the file (needs --mix)', (v: string) => {
+    const r = Number(v);
+    if (v.trim() === '' || !Number.isFinite(r) || r < 0) throw new InvalidArgumentError('--mix-ratio must be a number >= 0');
+    return r;
+  })
+  .action(async (o: { out: string; format: ExportFormat; version?: number; mix?: string; mixRatio?: number }, cmd: Command) => {
     const { cfg, log } = context(cmd);
+    if ((o.mix === undefined) !== (o.mixRatio === undefined)) throw new UserError('--mix and --mix-ratio go together: give both (e.g. --mix general.jsonl --mix-ratio 0.2)');
+    const mix = o.mix !== undefined ? { path: o.mix, ratio: o.mixRatio! } : undefined;
     await withStores(cfg, async (stores) => {
-      print(await exportCorpus(stores, { out: o.out, format: o.format, version: o.version, splits: cfg.splits }, log));
+      print(await exportCorpus(stores, { out: o.out, format: o.format, version: o.version, splits: cfg.splits, mix }, log));
     });
   });
 

