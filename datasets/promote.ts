@@ -6,6 +6,7 @@ import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Config } from '../lib/config.js';
 import { openEmbedder } from '../lib/models/index.js';
+import type { EmbeddingTextVariant } from '../lib/models/config.js';
 import type { Embedder } from '../lib/models/types.js';
 import { columnsOf, sqlString, type Stores } from './store.js';
 import { recordPromotion } from './versions.js';
@@ -24,22 +25,38 @@ export interface PromotionResult {
   seconds: number;
 }
 
-/** What a pair's vector stands for: what a user's query is matched against. */
-export const embeddingText = (row: { question: string; answer: string; context: string }) =>
-  `${row.question}\n${row.answer}\n${row.context.slice(0, CONTEXT_EXCERPT)}`;
+export type PairText = { question: string; answer: string; context: string };
+
+/**
+ * What a pair's vector stands for, what a user's query is matched against (`models.embedder.text`): the
+ * question alone, question + answer, or those and the first CONTEXT_EXCERPT characters of the context.
+ */
+export function embeddingTextFor(variant: EmbeddingTextVariant = 'question_answer_context'): (row: PairText) => string {
+  switch (variant) {
+    case 'question':
+      return (row) => row.question;
+    case 'question_answer':
+      return (row) => `${row.question}\n${row.answer}`;
+    case 'question_answer_context':
+      return (row) => `${row.question}\n${row.answer}\n${row.context.slice(0, CONTEXT_EXCERPT)}`;
+  }
+}
+/** The default: question + answer + context excerpt. */
+export const embeddingText = embeddingTextFor('question_answer_context');
 // Embedding time grows with tokens (≈ 35 texts/s at 128 tokens on two cores): the question and answer
 // carry the meaning, a short excerpt the setting.
-const CONTEXT_EXCERPT = 150;
+export const CONTEXT_EXCERPT = 150;
 /** Below this many active pairs an exhaustive scan is fast (≈ 10 ms); above it an IVF_FLAT index is built. */
 export const VECTOR_INDEX_MIN_ROWS = 10_000;
 
 const PAIR_COLUMNS = columnsOf('staging', ['status']);
 const CHUNK = 5000;
 
-export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?: string; embedder: Embedder | null }): Promise<PromotionResult> {
+export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?: string; embedder: Embedder | null; text?: EmbeddingTextVariant }): Promise<PromotionResult> {
   const t0 = performance.now();
   const runId = opts.runId ?? 'promote';
   const { embedder } = opts;
+  const textOf = embeddingTextFor(opts.text);
   const corpus = await stores.table('corpus');
   const width = await stores.corpusVectorDimensions();
   if (embedder && width !== embedder.dimensions)
@@ -58,7 +75,7 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
     if (!chunk.length) return;
     if (embedder) {
       const t = performance.now();
-      const vectors = await embedder.embed(chunk.map((r) => embeddingText(r as { question: string; answer: string; context: string })));
+      const vectors = await embedder.embed(chunk.map((r) => textOf(r as PairText)));
       chunk.forEach((r, i) => (r.vector = Array.from(vectors[i]!)));
       embedded += chunk.length;
       embedSeconds += (performance.now() - t) / 1000;
@@ -114,7 +131,7 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
 export async function promoteWithEmbeddings(cfg: Config, stores: Stores, log: Logger, runId?: string): Promise<PromotionResult> {
   const embedder = await openEmbedder(cfg);
   try {
-    return await promoteStaged(stores, log, { runId, embedder });
+    return await promoteStaged(stores, log, { runId, embedder, text: cfg.models.embedder.text });
   } finally {
     await embedder.close();
   }

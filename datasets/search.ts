@@ -34,7 +34,7 @@ const ACTIVE = "status = 'active'";
 
 export async function searchCorpus(stores: Stores, embedder: Embedder | null, query: string, opts: { k: number; mode: SearchMode }): Promise<SearchHit[]> {
   const corpus = await stores.table('corpus');
-  const vector = opts.mode === 'fts' ? null : (await embedder!.embed([query]))[0]!;
+  const vector = opts.mode === 'fts' ? null : (await embedder!.embed([query], { kind: 'query' }))[0]!;
   let rows: Record<string, unknown>[];
   if (opts.mode === 'fts') {
     rows = await corpus.query().fullTextSearch(query).where(ACTIVE).select([...COLUMNS, '_score']).limit(opts.k).toArray();

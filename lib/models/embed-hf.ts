@@ -17,6 +17,9 @@ export function createHfEmbedder(opts: {
   retries?: number;
   /** First back-off between retries (doubling); small in tests. */
   retryBaseMs?: number;
+  /** Put before each query, resp. passage, before it is sent (models such as E5 are trained with them). */
+  queryPrefix?: string;
+  passagePrefix?: string;
 }): Embedder {
   if (!opts.endpointUrl && !opts.accessToken)
     throw new UserError('HF_TOKEN is not set: set it to embed with HF Inference Providers, or pass --endpoint-url for your own TEI server');
@@ -53,9 +56,11 @@ export function createHfEmbedder(opts: {
     backend: 'hf',
     model: opts.model,
     dimensions: opts.dimensions,
-    async embed(texts) {
+    async embed(texts, o) {
+      const prefix = (o?.kind === 'query' ? opts.queryPrefix : opts.passagePrefix) ?? '';
+      const inputs = prefix ? texts.map((t) => prefix + t) : texts;
       const out: Float32Array[] = [];
-      for (let i = 0; i < texts.length; i += batchSize) out.push(...(await request(texts.slice(i, i + batchSize))));
+      for (let i = 0; i < inputs.length; i += batchSize) out.push(...(await request(inputs.slice(i, i + batchSize))));
       return out;
     },
     async close() {},

@@ -1,34 +1,39 @@
-// Sentence embeddings on this machine: all-MiniLM-L6-v2 (int8 ONNX) through onnxruntime-node, tokenised
-// from its tokenizer.json; mean pooling over the attention mask, then L2 normalisation (as sentence-transformers).
+// Sentence embeddings on this machine: a BERT-shaped int8 ONNX model (all-MiniLM-L6-v2 by default; see
+// LOCAL_EMBEDDERS) through onnxruntime-node, tokenised from its tokenizer.json; the model's own prefix put
+// before each query or passage; mean pooling over the real tokens or the [CLS] token's vector, then L2
+// normalisation (as sentence-transformers).
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Tokenizer } from '@huggingface/tokenizers';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.js';
-import type { Embedder } from './types.js';
+import { LOCAL_EMBEDDERS, type LocalEmbedderSpec, type Pooling } from './config.js';
+import type { EmbedKind, EmbedOptions, Embedder } from './types.js';
 
-export const MINILM_MODEL = 'all-MiniLM-L6-v2 (int8 ONNX)';
-export const MINILM_DIMENSIONS = 384;
+const MINILM: LocalEmbedderSpec = LOCAL_EMBEDDERS['all-minilm-l6-v2-q'];
+export const MINILM_MODEL = MINILM.name;
+export const MINILM_DIMENSIONS = MINILM.dimensions;
 /** sentence-transformers' max_seq_length for this model, [CLS] and [SEP] included. */
-export const MINILM_MAX_TOKENS = 256;
+export const MINILM_MAX_TOKENS = MINILM.maxTokens;
 
 export interface LocalEmbedder extends Embedder {
-  /** Tokens each text is embedded with, after truncation, [CLS]/[SEP] included. */
-  tokenCounts(texts: string[]): number[];
+  readonly spec: LocalEmbedderSpec;
+  /** Tokens each text is embedded with (its kind's prefix included), after truncation, [CLS]/[SEP] included. */
+  tokenCounts(texts: string[], opts?: EmbedOptions): number[];
 }
 
-function mustExist(path: string, what: string): void {
-  if (!existsSync(path)) throw new UserError(`${what} not found at ${path}: run \`npm run setup\` to fetch the local models`);
+function mustExist(path: string, what: string, setup: string): void {
+  if (!existsSync(path)) throw new UserError(`${what} not found at ${path}: run \`${setup}\` to fetch the local models`);
 }
 
-export function loadTokenizer(path: string): Tokenizer {
-  mustExist(path, 'MiniLM tokenizer');
+export function loadTokenizer(path: string, spec: LocalEmbedderSpec = MINILM): Tokenizer {
+  mustExist(path, `${spec.name} tokenizer`, spec.setup);
   // The json's own truncation/padding (128, fixed) are LangChain4j's; tokenize() truncates instead.
   return new Tokenizer(JSON.parse(readFileSync(path, 'utf8')), {});
 }
 
-export async function openSession(modelPath: string, threads = availableParallelism()): Promise<ort.InferenceSession> {
-  mustExist(modelPath, 'MiniLM model');
+export async function openSession(modelPath: string, threads = availableParallelism(), spec: LocalEmbedderSpec = MINILM): Promise<ort.InferenceSession> {
+  mustExist(modelPath, `${spec.name} model`, spec.setup);
   return ort.InferenceSession.create(modelPath, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
@@ -55,8 +60,16 @@ export function tokenize(tokenizer: Tokenizer, text: string, maxTokens: number):
   }
 }
 
-/** Runs one batch padded to its longest sequence; returns one pooled, L2-normalised vector per row. */
-export async function embedBatch(session: ort.InferenceSession, batch: number[][]): Promise<Float32Array[]> {
+/** The text a model is given for a query or a passage: its prefix for that kind, then the text. */
+export function prefixed(spec: Pick<LocalEmbedderSpec, 'queryPrefix' | 'passagePrefix'>, text: string, kind: EmbedKind = 'passage'): string {
+  return (kind === 'query' ? spec.queryPrefix : spec.passagePrefix) + text;
+}
+
+/**
+ * Runs one batch padded to its longest sequence; returns one pooled, L2-normalised vector per row:
+ * `mean` over the row's real tokens, or `cls`, the first token's ([CLS]) vector.
+ */
+export async function embedBatch(session: ort.InferenceSession, batch: number[][], pooling: Pooling = 'mean'): Promise<Float32Array[]> {
   const rows = batch.length;
   const len = Math.max(...batch.map((ids) => ids.length));
   const ids = new BigInt64Array(rows * len);
@@ -80,8 +93,9 @@ export async function embedBatch(session: ort.InferenceSession, batch: number[][
   const dim = hidden.length / (rows * len);
   return batch.map((row, r) => {
     const sum = new Float64Array(dim);
-    // Mean over the real tokens only: positions from row.length on are padding.
-    for (let t = 0; t < row.length; t++) {
+    // Mean over the real tokens only (positions from row.length on are padding); CLS: token 0 alone.
+    const tokens = pooling === 'cls' ? Math.min(1, row.length) : row.length;
+    for (let t = 0; t < tokens; t++) {
       const base = (r * len + t) * dim;
       for (let d = 0; d < dim; d++) sum[d]! += hidden[base + d]!;
     }
@@ -93,11 +107,11 @@ export async function embedBatch(session: ort.InferenceSession, batch: number[][
   });
 }
 
-/** Baseline for benchmarks: the same tokenisation and pooling, padded batches of 32 in input order. */
-export async function rawOnnxEmbed(session: ort.InferenceSession, tokenizer: Tokenizer, texts: string[], maxTokens = MINILM_MAX_TOKENS): Promise<Float32Array[]> {
+/** Baseline for benchmarks: the same tokenisation and pooling, padded batches of 32 in input order (texts as given: no prefix). */
+export async function rawOnnxEmbed(session: ort.InferenceSession, tokenizer: Tokenizer, texts: string[], maxTokens = MINILM_MAX_TOKENS, pooling: Pooling = 'mean'): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   for (let i = 0; i < texts.length; i += 32)
-    out.push(...(await embedBatch(session, texts.slice(i, i + 32).map((t) => tokenize(tokenizer, t, maxTokens)))));
+    out.push(...(await embedBatch(session, texts.slice(i, i + 32).map((t) => tokenize(tokenizer, t, maxTokens)), pooling)));
   return out;
 }
 
@@ -106,22 +120,37 @@ export async function rawOnnxEmbed(session: ort.InferenceSession, tokenizer: Tok
  * activations per tensor at run time (DynamicQuantizeLinear), so in a batch a text's vector would shift
  * with its neighbours and padding (cosine ~0.99 to itself alone), and batching was measured no faster.
  */
-export async function createLocalEmbedder(opts: { modelPath: string; tokenizerPath: string; threads?: number; maxTokens?: number }): Promise<LocalEmbedder> {
-  const maxTokens = opts.maxTokens ?? MINILM_MAX_TOKENS;
+export async function createLocalEmbedder(opts: {
+  modelPath: string;
+  tokenizerPath: string;
+  threads?: number;
+  /** Default: the spec's maxTokens. */
+  maxTokens?: number;
+  /** Which model the files are (pooling, prefixes, width, name); default all-MiniLM-L6-v2. */
+  spec?: LocalEmbedderSpec;
+}): Promise<LocalEmbedder> {
+  const spec = opts.spec ?? MINILM;
+  const maxTokens = opts.maxTokens ?? spec.maxTokens;
   // BERT's position table has 512 rows; below 2 there is no room for [CLS] and [SEP].
   if (!Number.isInteger(maxTokens) || maxTokens < 2 || maxTokens > 512) throw new UserError(`maxTokens must be an integer in 2..512, got ${maxTokens}`);
-  const tokenizer = loadTokenizer(opts.tokenizerPath);
-  const session = await openSession(opts.modelPath, opts.threads);
+  const tokenizer = loadTokenizer(opts.tokenizerPath, spec);
+  const session = await openSession(opts.modelPath, opts.threads, spec);
+  const ids = (t: string, o?: EmbedOptions) => tokenize(tokenizer, prefixed(spec, t, o?.kind), maxTokens);
   return {
     backend: 'local',
-    model: MINILM_MODEL,
-    dimensions: MINILM_DIMENSIONS,
-    async embed(texts) {
+    model: spec.name,
+    dimensions: spec.dimensions,
+    spec,
+    async embed(texts, o) {
       const out: Float32Array[] = [];
-      for (const t of texts) out.push(...(await embedBatch(session, [tokenize(tokenizer, t, maxTokens)])));
+      for (const t of texts) {
+        const [v] = await embedBatch(session, [ids(t, o)], spec.pooling);
+        if (v!.length !== spec.dimensions) throw new UserError(`${opts.modelPath} gives ${v!.length}-d vectors, not the ${spec.dimensions} of ${spec.name}: wrong model file?`);
+        out.push(v!);
+      }
       return out;
     },
-    tokenCounts: (texts) => texts.map((t) => tokenize(tokenizer, t, maxTokens).length),
+    tokenCounts: (texts, o) => texts.map((t) => ids(t, o).length),
     async close() {
       await session.release();
     },

@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { InferenceSession } from 'onnxruntime-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config.js';
 import { UserError } from '../errors.js';
 import { createHfEmbedder } from './embed-hf.js';
 import { createLocalEmbedder, embedBatch, loadTokenizer, openSession, rawOnnxEmbed, tokenize, type LocalEmbedder } from './embed-local.js';
+import { openEmbedder } from './index.js';
 
 const models = fileURLToPath(new URL('../../.models/', import.meta.url));
 const modelPath = join(models, 'all-minilm-l6-v2-q.onnx');
@@ -103,8 +105,10 @@ describe('local embedder (all-MiniLM-L6-v2 int8 ONNX)', () => {
     const missing = join(tmpdir(), 'qaforge-no-such-model.onnx');
     const err = await createLocalEmbedder({ modelPath: missing, tokenizerPath }).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toBe(`MiniLM model not found at ${missing}: run \`npm run setup\` to fetch the local models`);
-    await expect(createLocalEmbedder({ modelPath, tokenizerPath: missing })).rejects.toThrow(/MiniLM tokenizer not found at .*npm run setup/);
+    expect((err as Error).message).toBe(`all-MiniLM-L6-v2 (int8 ONNX) model not found at ${missing}: run \`npm run setup\` to fetch the local models`);
+    await expect(createLocalEmbedder({ modelPath, tokenizerPath: missing })).rejects.toThrow(
+      `all-MiniLM-L6-v2 (int8 ONNX) tokenizer not found at ${missing}: run \`npm run setup\` to fetch the local models`,
+    );
   });
 
   describe('rawOnnxEmbed (benchmark baseline)', () => {
@@ -174,6 +178,26 @@ describe('HF embedder against a TEI-shaped server', () => {
     expect(v).toEqual([Float32Array.from([0.6, 0.8, 0]), Float32Array.from([0.6, 0.8, 0]), Float32Array.from([0, 0, 0])]);
     expect(await e.embed([])).toEqual([]);
     expect(seen).toHaveLength(2);
+  });
+
+  it('sends queries and passages with the prefixes it was given, and as they are without', async () => {
+    answer = (req) => (req.body as { inputs: string[] }).inputs.map(() => [1, 0, 0]);
+    const e5 = embedder({ model: 'intfloat/e5-small-v2', queryPrefix: 'query: ', passagePrefix: 'passage: ' });
+    await e5.embed(['a', 'b'], { kind: 'query' });
+    await e5.embed(['c']);
+    await embedder().embed(['d'], { kind: 'query' });
+    expect(seen.map((s) => (s.body as { inputs: string[] }).inputs)).toEqual([['query: a', 'query: b'], ['passage: c'], ['d']]);
+  });
+
+  it('the pipeline gives a remote E5 its prefixes, a remote MiniLM none', async () => {
+    answer = (req) => (req.body as { inputs: string[] }).inputs.map(() => [0, 1, 0]);
+    const cfg = (model: string) => loadConfig({ env: {}, cwd: tmpdir(), flags: { models: { embedder: { model, endpointUrl: `${base}/embed`, dimensions: 3 } } } as never });
+    const e5 = await openEmbedder(cfg('intfloat/e5-small-v2'));
+    expect([e5.backend, e5.model]).toEqual(['hf', 'intfloat/e5-small-v2']);
+    await e5.embed(['how?'], { kind: 'query' });
+    await e5.embed(['it does']);
+    await (await openEmbedder(cfg('sentence-transformers/all-MiniLM-L6-v2'))).embed(['how?'], { kind: 'query' });
+    expect(seen.map((s) => (s.body as { inputs: string[] }).inputs)).toEqual([['query: how?'], ['passage: it does'], ['how?']]);
   });
 
   it('retries a 503 and uses the answer that follows', async () => {

@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { cachedChat, Meter } from './cache.js';
 import { createHfChat } from './chat-hf.js';
 import { createLocalChat } from './chat-local.js';
-import { LOCAL_MODELS, REMOTE_MODELS } from './config.js';
+import { LOCAL_EMBEDDERS, LOCAL_MODELS, localEmbedder, REMOTE_MODELS } from './config.js';
 import type { Backend, ChatModel, Embedder } from './types.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -16,6 +16,7 @@ export interface ModelChoice {
   backend: Backend;
   generator: { model: string; endpointUrl?: string };
   judge: { model: string; endpointUrl?: string };
+  /** Local: a LOCAL_EMBEDDERS id (an unknown one is a UserError here); remote: the model id. */
   embedder: { backend: Backend; model: string; endpointUrl?: string; dimensions: number };
   /** Set when the judge runs on the generator's own weights (with its own prompt): said in every summary. */
   sameModelNote: string | null;
@@ -43,7 +44,7 @@ export function chooseModels(cfg: Config): ModelChoice {
         endpointUrl: m.embedder.endpointUrl ?? (m.endpointUrl ? `${m.endpointUrl.replace(/\/$/, '')}/embed` : undefined),
         dimensions: m.embedder.dimensions,
       }
-    : { backend: 'local' as const, model: m.embedder.model ?? LOCAL_MODELS.embedder, dimensions: m.embedder.dimensions };
+    : (({ id, spec }) => ({ backend: 'local' as const, model: id, dimensions: spec.dimensions }))(localEmbedder(m.embedder.model));
   const same = generator.model === judge.model && generator.endpointUrl === judge.endpointUrl;
   return {
     backend: remote ? 'hf' : 'local',
@@ -95,9 +96,15 @@ export async function openEmbedder(cfg: Config): Promise<Embedder> {
   const m = cfg.models;
   if (e.backend === 'hf') {
     const { createHfEmbedder } = await import('./embed-hf.js');
-    return createHfEmbedder({ model: e.model, endpointUrl: e.endpointUrl, accessToken: cfg.hfToken, dimensions: e.dimensions, timeoutMs: m.timeoutMs, retries: m.retries });
+    // A remote copy of a model that wants prefixes (BAAI/bge-small-en-v1.5, intfloat/e5-small-v2) gets them too.
+    const known = Object.values(LOCAL_EMBEDDERS).find((s) => s.upstream === e.model);
+    const prefixes = known ? { queryPrefix: known.queryPrefix, passagePrefix: known.passagePrefix } : {};
+    return createHfEmbedder({ model: e.model, endpointUrl: e.endpointUrl, accessToken: cfg.hfToken, dimensions: e.dimensions, timeoutMs: m.timeoutMs, retries: m.retries, ...prefixes });
   }
   const { createLocalEmbedder } = await import('./embed-local.js');
-  // 128 tokens, as all-MiniLM-L6-v2 was trained: past that each text costs twice as much for little gain.
-  return createLocalEmbedder({ modelPath: join(modelsDir(cfg), e.model), tokenizerPath: join(modelsDir(cfg), LOCAL_MODELS.tokenizer), maxTokens: EMBED_MAX_TOKENS });
+  const { spec } = localEmbedder(e.model);
+  const dir = modelsDir(cfg);
+  // At most 128 tokens, as all-MiniLM-L6-v2 was trained: past that each text costs twice as much for little
+  // gain. The same cap for every local model, so that they are compared on the same texts.
+  return createLocalEmbedder({ modelPath: join(dir, spec.file), tokenizerPath: join(dir, spec.tokenizer), maxTokens: Math.min(spec.maxTokens, EMBED_MAX_TOKENS), spec });
 }

@@ -38,11 +38,22 @@ export interface ChatModel {
   close(): Promise<void>;
 }
 
+/**
+ * What a text is to the embedder: a passage stored in the corpus, or a query searched with. Models trained
+ * with prefixes or instructions (E5, BGE) embed the two differently; for others they are the same.
+ */
+export type EmbedKind = 'query' | 'passage';
+
+export interface EmbedOptions {
+  /** Default 'passage'. */
+  kind?: EmbedKind;
+}
+
 export interface Embedder {
   readonly backend: Backend;
   readonly model: string;
   readonly dimensions: number;
-  /** One L2-normalised vector per text, in order. */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  /** One L2-normalised vector per text, in order; texts are passages unless `kind: 'query'`. */
+  embed(texts: string[], opts?: EmbedOptions): Promise<Float32Array[]>;
   close(): Promise<void>;
 }
