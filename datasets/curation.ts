@@ -3,7 +3,7 @@ import { UserError } from '../lib/errors.js';
 import { seededRandom } from '../lib/hash.js';
 import type { Category, QAPair } from './schemas.js';
 import { Category as CategoryEnum, RejectReason, SourceKind } from './schemas.js';
-import { columnsOf, pairFromRow, sqlString, type Stores } from './store.js';
+import { columnsOf, isCursorKey, pairFromRow, sqlString, type Stores } from './store.js';
 
 export interface StoreStats {
   symbols: Record<string, number>;
@@ -32,7 +32,7 @@ export async function storeStats(stores: Stores): Promise<StoreStats> {
     if (p) pairsByKind[k] = p;
   }
   const cursors: Record<string, string> = {};
-  for (const [k, v] of Object.entries(await stores.stateWithPrefix(''))) if (/(^cursor:|:cursor:|:built_seq$)/.test(k)) cursors[k.replace(/^cursor:/, '')] = v;
+  for (const [k, v] of Object.entries(await stores.stateWithPrefix(''))) if (isCursorKey(k)) cursors[k.replace(/^cursor:/, '')] = v;
   const staging: Record<string, number> = {};
   for (const s of ['pending', 'validated', 'promoted', 'retired']) staging[s] = await count('staging', `status = '${s}'`);
   const byCategory: Record<string, number> = {};

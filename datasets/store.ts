@@ -1,4 +1,4 @@
-// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, tags, evals,
+// The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, tags, evals, hardness,
 // github_items (raw API items, joined locally) and state (cursors, ETags).
 // Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
 import { mkdirSync, accessSync, constants } from 'node:fs';
@@ -86,6 +86,8 @@ export const SCHEMAS = {
   ]),
   /** Small key → value state: one cursor per source, ETags of conditional requests. */
   state: new Schema([str('key'), str('value'), str('updated_at'), str('run_id', true)]),
+  /** Retrieval hardness of sampled pairs (`qaforge report`): the rank of a pair's own source when its question is searched. */
+  hardness: new Schema([str('id'), int('rank'), str('label'), str('mode'), new Field('corpus_version', new Int32(), false), str('computed_at')]),
   /** One retrieval eval: a set (id + hash) run in one mode with one embedder on one corpus version. */
   evals: new Schema([
     new Field('corpus_version', new Int32(), false),
@@ -272,6 +274,9 @@ export function sourceFromRow(row: Record<string, unknown>): SourceRecord {
 }
 
 export const skipKey = (commit: string, s: Pick<SkipRecord, 'path' | 'reason'>) => `${commit}\u0000${s.path}\u0000${s.reason}`;
+
+/** State keys that say where a source's next ingest starts: per-source cursors and the GitHub rebuild mark. */
+export const isCursorKey = (key: string) => /(^cursor:|:cursor:|:built_seq$)/.test(key);
 
 /** SQL string literal for LanceDB filters. */
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;

@@ -4,7 +4,7 @@
 import * as lancedb from '@lancedb/lancedb';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
-import { sqlString, type Stores, type TableName } from './store.js';
+import { isCursorKey, sqlString, type Stores, type TableName } from './store.js';
 
 /**
  * Tables whose LanceDB version a dataset version records. LanceDB keeps every version of a table until
@@ -21,6 +21,8 @@ export interface RollbackDetail {
   staging: { toValidated: number; toPromoted: number; toRetired: number };
   /** The restored corpus's indexes: as they were at the restored version, or rebuilt when a search on them failed. */
   indexes: { fts: 'kept' | 'rebuilt'; vector: 'kept' | 'rebuilt' | 'none' };
+  /** Source cursors set back to their values at the restored version (absent in rollbacks made before this). */
+  cursors?: number;
 }
 
 export interface DatasetVersion {
@@ -67,6 +69,7 @@ const EvalSummary = z.record(z.string(), z.unknown());
 const Detail = z.object({
   staging: z.object({ toValidated: z.number(), toPromoted: z.number(), toRetired: z.number() }),
   indexes: z.object({ fts: z.enum(['kept', 'rebuilt']), vector: z.enum(['kept', 'rebuilt', 'none']) }),
+  cursors: z.number().int().optional(),
 });
 
 /** A tag: letters, digits, `.`, `_`, `-`, and not only digits (that would read as a version number). */
@@ -383,6 +386,34 @@ async function checkIndexes(corpus: lancedb.Table): Promise<RollbackDetail['inde
   return { fts, vector: 'rebuilt' };
 }
 
+/**
+ * Sets the source cursors back to their values at the restored version (removing those it did not
+ * have), so the next ingest reads again what came after it: the changes the rollback undid are derived
+ * again — their retirements included — instead of their pairs staying active beside their successors.
+ */
+async function rewindCursors(stores: Stores, stateVersion: number | undefined): Promise<number> {
+  const state = await stores.table('state');
+  const then = new Map<string, string>();
+  if (stateVersion !== undefined) {
+    await state.checkout(stateVersion);
+    try {
+      for await (const batch of state.query().select(['key', 'value']))
+        for (const row of batch.toArray()) {
+          const r = row.toJSON() as { key: string; value: string };
+          if (isCursorKey(r.key)) then.set(r.key, r.value);
+        }
+    } finally {
+      await state.checkoutLatest();
+    }
+  }
+  const now = Object.entries(await stores.stateWithPrefix('')).filter(([k]) => isCursorKey(k));
+  const changed = Object.fromEntries([...then].filter(([k, v]) => !now.some(([n, w]) => n === k && w === v)));
+  const gone = now.map(([k]) => k).filter((k) => !then.has(k));
+  await stores.setState(changed, 'rollback');
+  if (gone.length) await state.delete(`key IN (${gone.map(sqlString).join(',')})`);
+  return Object.keys(changed).length + gone.length;
+}
+
 /** Moves staging rows from one status to another, by id, a chunk at a time. */
 async function setStagingStatus(stores: Stores, ids: string[], from: string, to: string): Promise<void> {
   const staging = await stores.table('staging');
@@ -450,6 +481,7 @@ export async function rollbackTo(stores: Stores, to: number, reason: string, opt
   await setStagingStatus(stores, toRetired, 'promoted', 'retired');
   await setStagingStatus(stores, toPromoted, 'retired', 'promoted');
   const staging = { toValidated: toValidated.length, toPromoted: toPromoted.length, toRetired: toRetired.length };
+  const cursors = await rewindCursors(stores, TableVersions.parse(JSON.parse(target.tables)).state);
 
   const version = await corpus.version();
   await stores.add('versions', [
@@ -466,7 +498,7 @@ export async function rollbackTo(stores: Stores, to: number, reason: string, opt
       rolled_back_to: to,
       tables: JSON.stringify(await tableVersions(stores)),
       eval_summary: null,
-      detail: JSON.stringify({ staging, indexes } satisfies RollbackDetail),
+      detail: JSON.stringify({ staging, indexes, cursors } satisfies RollbackDetail),
     },
   ]);
   return { version, restoredFrom: to, reason: why, reverted, reactivated, active, staging, indexes, created: true };

@@ -43,6 +43,7 @@ let repo: FixtureRepo;
 let data: string;
 let configPath: string;
 let marker: string;
+let firstSha: string;
 
 const versions = () => qaforgeJson(['--data-dir', data, 'versions', '--json']);
 const activeIds = async () => {
@@ -59,6 +60,7 @@ const activeIds = async () => {
 beforeAll(async () => {
   server = await startDevServer({ dbFile: join(tempDir('qaforge-temporal-'), 'dev.db') });
   repo = await makeRepo({ 'pkg/geometry.py': GEOMETRY_PY, 'pkg/text.py': TEXT_PY });
+  firstSha = repo.sha;
   data = tempDir();
   const dir = tempDir('qaforge-gate-');
   const gold = (name: string) => {
@@ -128,13 +130,15 @@ describe('the eval gate', () => {
     const after = await versions();
     const rejected = after.find((x: { version: number }) => x.version === promotedVersion);
     expect(rejected.evalSummary).toMatchObject({ gate: 'failed', recall_at_10: 0, baseline: { version: accepted.version } });
-    expect(after.at(-1)).toMatchObject({ version: r.evalGate.rollback.version, kind: 'rollback', rolledBackTo: accepted.version, reason: r.evalGate.reason });
+    expect(after.at(-1)).toMatchObject({ version: r.evalGate.rollback.version, kind: 'rollback', rolledBackTo: accepted.version, reason: r.evalGate.reason, detail: { cursors: 1 } });
     // The new file's pairs went back to staging, validated, for a later promotion.
     const stores = await Stores.open(data);
     try {
       expect(await stores.count('staging', "status = 'validated' AND path = 'pkg/units.py'")).toBeGreaterThan(0);
       expect(await stores.count('corpus', "status = 'active' AND path = 'pkg/units.py'")).toBe(0);
       expect(await stores.count('corpus', "status = 'active' AND path = 'pkg/geometry.py'")).toBeGreaterThan(0);
+      // The code cursor is where the accepted version left it: the next ingest derives the change again.
+      expect(await stores.getState('cursor:code:acme/shapes')).toBe(firstSha);
     } finally {
       stores.close();
     }
