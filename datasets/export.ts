@@ -10,6 +10,7 @@ import { contentId } from '../lib/hash.js';
 import type { Logger } from '../lib/log.js';
 import { ExportedChat, ExportedQA, GeneralQALine, type QAPair, type Split } from './schemas.js';
 import { assignSplit, type SplitRatios } from './splits.js';
+import { clusterLeakage, splitClustersOf, type ClusterLeakage, type ClusterStats } from './clusters.js';
 import { columnsOf, pairFromRow, type Stores } from './store.js';
 
 export type ExportFormat = 'qa' | 'chat';
@@ -63,6 +64,8 @@ export interface ExportResult {
   bySourceKind: Record<string, number>;
   /** The split files written: only splits that have rows. */
   files: string[];
+  /** Clone clusters of the exported groups (datasets/clusters.ts): splits are assigned by cluster root. */
+  clusters?: ClusterLeakage & ClusterStats;
   mix: MixResult | null;
 }
 
@@ -207,11 +210,14 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
   // Questions of the validation and test pairs: a general row asking one of them would leak into evaluation.
   const evalQuestions = new Set<string>();
   try {
+    const clusters = await splitClustersOf(stores);
+    const assigned = new Map<string, Split>();
     const q = corpus.query().where("status = 'active'").select(COLUMNS);
     for await (const batch of q) {
       for (const r of batch.toArray() as { toJSON(): Record<string, unknown> }[]) {
         const pair = pairFromRow(r.toJSON());
-        const split = assignSplit(pair.splitGroup, opts.splits);
+        const split = assignSplit(clusters.rootOf(pair.splitGroup), opts.splits);
+        assigned.set(pair.splitGroup, split);
         const qa = corpusRow(pair, split);
         await writeLine(streams[split], formatLine(qa, opts.format));
         count(qa);
@@ -222,6 +228,7 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
       }
     }
     result.corpusRows = result.rows;
+    result.clusters = { ...clusterLeakage(clusters.rootOf, assigned), ...clusters.stats };
     if (opts.mix) {
       const file = basename(opts.mix.path);
       const plan = await planMix(opts.mix, result.bySplit.train, evalQuestions);
@@ -474,7 +481,11 @@ function datasetCard(
 
 Grounded question–answer pairs about ${repos.map((x) => `\`${x}\``).join(', ') || '(no repository)'}, built by qaforge.
 Every pair carries its provenance (repository, commit, path, line span, symbol) and the exact context it
-was drawn from; splits are assigned by a stable hash of the source file, so no file spans two splits.
+was drawn from; splits are assigned by clone cluster — a source file (or commit, PR, issue) joined with the
+files its \`# Copied from\` comments name, a modular file with the modeling file generated from it, and the
+files of near-duplicate pairs — by a stable hash of the cluster's root, so no cluster spans two splits${
+  r.clusters ? ` (${r.clusters.clusters} clusters; ${r.clusters.groupsInMultiGroupClusters} of ${r.clusters.groups} groups share a cluster; clusters across splits: ${r.clusters.clustersAcrossSplits})` : ''
+}.
 A split with no rows has no file and is not listed above.
 
 - format: \`${r.format}\` (${r.format === 'qa' ? 'question, answer, context + provenance fields' : '`messages`: system / user (context + question) / assistant'})

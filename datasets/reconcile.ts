@@ -25,6 +25,8 @@ export interface LivePair {
   sourceId: string;
   /** Written by a model: not produced again by a pass, it lives as long as its source record does. */
   modelWritten: boolean;
+  /** A pair produced again is not checked for near-duplicates again: it keeps the cluster it had. */
+  nearDupCluster: string | null;
 }
 
 /** Path, lines and last verified commit: what a refresh of a reproduced pair changes. */
@@ -35,7 +37,7 @@ export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: s
   const out = new Map<string, LivePair>();
   for (const part of chunks([...new Set(groups)])) {
     const where = `status <> 'retired' AND source_kind IN (${inList(kinds)}) AND split_group IN (${inList(part)})`;
-    for await (const rows of stores.scan('staging', ['id', 'split_group', 'status', 'commit_first_seen', 'qa_key', 'path', 'start_line', 'end_line', 'commit_last_verified', 'source_id', 'record'], where))
+    for await (const rows of stores.scan('staging', ['id', 'split_group', 'status', 'commit_first_seen', 'qa_key', 'path', 'start_line', 'end_line', 'commit_last_verified', 'source_id', 'near_dup_cluster', 'record'], where))
       for (const r of rows)
         out.set(r.id as string, {
           id: r.id as string,
@@ -46,6 +48,7 @@ export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: s
           at: locationKey(r.path, r.start_line, r.end_line, r.commit_last_verified),
           sourceId: r.source_id as string,
           modelWritten: Boolean((JSON.parse(r.record as string) as { model?: string | null }).model),
+          nearDupCluster: (r.near_dup_cluster ?? null) as string | null,
         });
   }
   return out;
@@ -72,7 +75,8 @@ export async function retirePairs(stores: Stores, ids: string[], commit: string,
 
 /**
  * Rewrites staging rows of pairs produced again, with their new provenance (path, lines, last
- * verified commit) but the commit they were first seen at. They go back to `validated`, so the next
+ * verified commit) but the commit they were first seen at and their near-duplicate cluster (which
+ * split assignment joins groups by, datasets/clusters.ts). They go back to `validated`, so the next
  * promotion refreshes their corpus rows.
  */
 export async function refreshPairs(stores: Stores, pairs: QAPair[], live: Map<string, LivePair>, runId: string): Promise<void> {
@@ -83,7 +87,7 @@ export async function refreshPairs(stores: Stores, pairs: QAPair[], live: Map<st
     const rows = part.map((p) => {
       const old = live.get(p.id);
       const row = pairRow({ ...p, provenance: { ...p.provenance, commitFirstSeen: old?.commitFirstSeen ?? p.provenance.commitFirstSeen } }, runId, now);
-      return { ...row, qa_key: old?.qaKey ?? row.qa_key, status: 'validated' };
+      return { ...row, qa_key: old?.qaKey ?? row.qa_key, near_dup_cluster: old ? old.nearDupCluster : row.near_dup_cluster, status: 'validated' };
     });
     await staging.mergeInsert('id').whenMatchedUpdateAll().execute(rowsToArrowTable(rows, SCHEMAS.staging));
   }

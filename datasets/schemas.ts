@@ -58,6 +58,12 @@ export const CodeSymbol = z.object({
   signatureEndLine: z.number().int().positive(),
   /** 1-based line where the docstring ends, or signatureEndLine when there is none. */
   headerEndLine: z.number().int().positive(),
+  /**
+   * Module symbols only, when the file has any: the dotted targets of its `# Copied from
+   * <package>.<module>.<Symbol>` comments (transformers, diffusers), each once, in file order.
+   * Split assignment joins the file with the files they name (datasets/clusters.ts).
+   */
+  copiedFrom: z.array(z.string()).optional(),
 });
 export type CodeSymbol = z.infer<typeof CodeSymbol>;
 

@@ -1,5 +1,6 @@
-// Split assignment by a stable hash of the source group, so an item keeps its split as the corpus
-// grows and no group (file, commit, PR, issue) ever spans two splits.
+// Split assignment by a stable hash of a key, so an item keeps its split as the corpus grows. The
+// export hashes the root of a group's clone cluster (datasets/clusters.ts), so no group (file, commit,
+// PR, issue) and no cluster of copied or near-duplicate groups ever spans two splits.
 import { unitInterval } from '../lib/hash.js';
 import type { Split } from './schemas.js';
 

@@ -90,6 +90,7 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
       params: raw.params.map((p) => ({ ...p, annotation: redact(p.annotation), default: redact(p.default) })),
       decorators: raw.decorators.map(redact),
       bases: raw.bases.map(redact),
+      ...(raw.copiedFrom ? { copiedFrom: raw.copiedFrom.map(redact) } : {}),
     };
     return {
       id: contentId('code_symbol', path, s.qualname, s.variant, contentHash),

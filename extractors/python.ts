@@ -43,6 +43,18 @@ export function moduleNameForPath(path: string): string {
   return parts.join('.');
 }
 
+// A `# Copied from pkg.mod.Symbol[ with A->B]` comment line (transformers' and diffusers' clone
+// marker): the target is dotted and ends at a space or the line's end, so a URL or prose does not count.
+// Anchored at a line start with no nested repetition: linear in the text.
+const COPIED_FROM = /^[ \t]*#[ \t]*Copied from[ \t]+([A-Za-z_]\w*(?:\.\w+)+)(?=[ \t\r]|$)/gm;
+
+/** The targets of a file's `# Copied from` comments, each once, in file order. */
+export function copiedFromTargets(source: string): string[] {
+  const out = new Set<string>();
+  for (const m of source.matchAll(COPIED_FROM)) out.add(m[1]!);
+  return [...out];
+}
+
 // Every run of whitespace becomes one space. (One pass: `\s*\n\s*` took quadratic time on long runs
 // of spaces without a newline.)
 const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
@@ -285,6 +297,7 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
   const modDoc = docstringOf(root);
   const lastLine = Math.max(1, root.endPosition.row + (root.endPosition.column > 0 ? 1 : 0));
   const moduleName = module.split('.').pop() || module;
+  const copiedFrom = copiedFromTargets(source);
   symbols.push({
     symbolKind: 'module',
     name: moduleName,
@@ -304,6 +317,7 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
     defLine: 1,
     signatureEndLine: 1,
     headerEndLine: modDoc?.endLine ?? 1,
+    ...(copiedFrom.length ? { copiedFrom } : {}),
     startLine: 1,
     endLine: lastLine,
   });
