@@ -1,4 +1,4 @@
-// Reading and curating the stores: stats, show one pair, sample pairs, retire a pair.
+// Reading and curating the stores: stats, show one pair, sample pairs, retire a pair, hardness labels.
 import { UserError } from '../lib/errors.js';
 import { seededRandom } from '../lib/hash.js';
 import type { Category, QAPair } from './schemas.js';
@@ -126,4 +126,14 @@ export async function retirePair(stores: Stores, id: string, reason: string): Pr
     await (await stores.table('corpus')).update({ where, values: { status: 'retired', retired_reason: reason, retired_at: now } });
   if (found.some((f) => f.where === 'staging')) await (await stores.table('staging')).update({ where, values: { status: 'retired' } });
   return findPair(stores, id);
+}
+
+/** Retrieval hardness of a pair (`qaforge report`): its own source ranked first, in the top 10, or not. */
+export type Hardness = 'easy' | 'medium' | 'hard';
+
+/** Hardness labels by pair id, for the export. */
+export async function hardnessLabels(stores: Stores): Promise<Map<string, Hardness>> {
+  const out = new Map<string, Hardness>();
+  for await (const rows of stores.scan('hardness', ['id', 'label'])) for (const r of rows) out.set(r.id as string, r.label as Hardness);
+  return out;
 }

@@ -10,6 +10,7 @@ import { contentId } from '../lib/hash.js';
 import type { Logger } from '../lib/log.js';
 import { ExportedChat, ExportedQA, GeneralQALine, type QAPair, type Split } from './schemas.js';
 import { assignSplit, type SplitRatios } from './splits.js';
+import { hardnessLabels, type Hardness } from './curation.js';
 import { clusterLeakage, splitClustersOf, type ClusterLeakage, type ClusterStats } from './clusters.js';
 import { columnsOf, pairFromRow, type Stores } from './store.js';
 
@@ -86,7 +87,7 @@ async function writeLine(stream: WriteStream, line: string): Promise<void> {
   if (!stream.write(`${line}\n`)) await once(stream, 'drain');
 }
 
-function corpusRow(pair: QAPair, split: Split): ExportedQA {
+function corpusRow(pair: QAPair, split: Split, hardness: Hardness | null): ExportedQA {
   const v = pair.provenance;
   return ExportedQA.parse({
     id: pair.id,
@@ -108,6 +109,7 @@ function corpusRow(pair: QAPair, split: Split): ExportedQA {
     generator_version: pair.generator.version,
     general_source: null,
     general_license: null,
+    hardness,
   });
 }
 
@@ -132,6 +134,7 @@ function generalRow(g: GeneralQALine, id: string, file: string): ExportedQA {
     generator_version: GENERAL_MIX.version,
     general_source: g.source ?? file,
     general_license: g.license ?? null,
+    hardness: null,
   });
 }
 
@@ -211,6 +214,7 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
   const evalQuestions = new Set<string>();
   try {
     const clusters = await splitClustersOf(stores);
+    const hardness = await hardnessLabels(stores);
     const assigned = new Map<string, Split>();
     const q = corpus.query().where("status = 'active'").select(COLUMNS);
     for await (const batch of q) {
@@ -218,7 +222,7 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
         const pair = pairFromRow(r.toJSON());
         const split = assignSplit(clusters.rootOf(pair.splitGroup), opts.splits);
         assigned.set(pair.splitGroup, split);
-        const qa = corpusRow(pair, split);
+        const qa = corpusRow(pair, split, hardness.get(pair.id) ?? null);
         await writeLine(streams[split], formatLine(qa, opts.format));
         count(qa);
         if (split !== 'train' && opts.mix) evalQuestions.add(questionKey(pair.question));

@@ -63,6 +63,12 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
     throw new UserError(
       `the corpus holds ${width}-d vectors but ${embedder.model} gives ${embedder.dimensions}-d: set models.embedder.dimensions to match, or promote into a new --data-dir`,
     );
+  const text = opts.text ?? 'question_answer_context';
+  const made = await stores.corpusVectors();
+  if (embedder && made && (made.model !== embedder.model || made.text !== text))
+    throw new UserError(
+      `the corpus's vectors were made by ${made.model} from ${made.text}, not ${embedder.model} from ${text}: set models.embedder.model / .text back, or promote into a new --data-dir`,
+    );
   let embedded = 0;
   let embedSeconds = 0;
   const staging = await stores.table('staging');
@@ -110,6 +116,7 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
     }
   }
   await write();
+  if (embedder && embedded && !made) await stores.setCorpusVectors({ model: embedder.model, text });
   let vectorIndex: PromotionResult['vectorIndex'] = 'none';
   const active = await corpus.countRows("status = 'active'");
   if (promoted) {

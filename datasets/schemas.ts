@@ -244,6 +244,8 @@ const ExportedQAFields = z.object({
   // General rows only (null on corpus pairs): the line's source (else the mix file's name) and licence.
   general_source: z.string().nullable(),
   general_license: z.string().nullable(),
+  /** Retrieval hardness from `qaforge report` (the rank of the pair's own source for its question): null when not sampled. */
+  hardness: z.enum(['easy', 'medium', 'hard']).nullable(),
 });
 
 type RowKindFields = Pick<z.infer<typeof ExportedQAFields>, 'category' | 'source_kind' | 'split' | 'repo' | 'commit_first_seen' | 'commit_last_verified' | 'path' | 'start_line' | 'end_line' | 'qualname' | 'url' | 'general_source'>;

@@ -281,11 +281,14 @@ export const isCursorKey = (key: string) => /(^cursor:|:cursor:|:built_seq$)/.te
 /** SQL string literal for LanceDB filters. */
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
+const CORPUS_VECTORS = 'corpus:vectors';
+
 /** Rows per LanceDB add: what the pair sink flushes at (≈ 0.4 s of writing, a few MB of Arrow). */
 const ADD_ROWS = 5000;
 
 export class Stores {
   private tables = new Map<TableName, lancedb.Table>();
+  private vectorsOf: { model: string; text: string } | null | undefined;
   private constructor(
     readonly dataDir: string,
     readonly db: lancedb.Connection,
@@ -394,6 +397,24 @@ export class Stores {
       }
     for await (const rows of this.scan('rejected', ['id'])) for (const r of rows) ids.add(r.id as string);
     return { ids, qaKeys };
+  }
+
+  /**
+   * The embedder (model and embedded text) the corpus's vectors were made with: null before the first
+   * promotion with an embedder. Vectors of two models of one width mix without any error, so promotion
+   * and search compare with it.
+   */
+  async corpusVectors(): Promise<{ model: string; text: string } | null> {
+    if (this.vectorsOf === undefined) {
+      const v = await this.getState(CORPUS_VECTORS);
+      this.vectorsOf = v ? (JSON.parse(v) as { model: string; text: string }) : null;
+    }
+    return this.vectorsOf;
+  }
+
+  async setCorpusVectors(v: { model: string; text: string }): Promise<void> {
+    await this.setState({ [CORPUS_VECTORS]: JSON.stringify(v) });
+    this.vectorsOf = v;
   }
 
   async getState(key: string): Promise<string | null> {

@@ -1,4 +1,4 @@
-// The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, versions, diff, rollback, tag, demo.
+// The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, search, eval, versions, diff, rollback, tag, demo.
 import { resolve as resolvePath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
@@ -14,6 +14,9 @@ import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
 import { verifyProvenance } from '../datasets/verify.js';
 import { diffVersions, listVersions, resolveVersion, rollbackTo, tagVersion, TAG_NAME, type DatasetVersion, type DiffGroup } from '../datasets/versions.js';
+import { evalRetrieval, formatEvalTable, SEARCH_MODES } from '../evals/retrieval.js';
+import { loadEvalSet } from '../evals/set.js';
+import { formatReport, qualityReport } from '../evals/report.js';
 import { resolveRepo } from '../activities/repo.js';
 import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
@@ -37,7 +40,6 @@ const versionRef = (name: string) => (v: string): number | string => {
   if (!TAG_NAME.test(v)) throw new InvalidArgumentError(`${name} takes a version number or a tag ([A-Za-z0-9._-]+)`);
   return v;
 };
-
 
 const program = new Command()
   .name('qaforge')
@@ -364,6 +366,31 @@ program
     });
   });
 
+const evalCmd = program.command('eval').description('evaluate the corpus against a hand-written eval set (evals/sets/*.jsonl)');
+evalCmd
+  .command('retrieval')
+  .description('search every question of a set and score the hits against its gold evidence: recall@1/5/10, MRR@10, nDCG@10 per mode and kind, with 95 % bootstrap intervals; stored in the evals table under the corpus version')
+  .requiredOption('--set <file>', 'eval set (JSONL, one question per line)')
+  .addOption(new Option('--mode <mode>', 'vector | fts | hybrid | all').choices(['vector', 'fts', 'hybrid', 'all']).default('all'))
+  .option('--k <n>', 'hits per question', positiveInt('--k'), 10)
+  .option('--no-record', 'do not store the result in the evals table')
+  .option('--json', 'print the results as JSON')
+  .action(async (o: { set: string; mode: SearchMode | 'all'; k: number; record: boolean; json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    const set = loadEvalSet(o.set);
+    const modes = o.mode === 'all' ? SEARCH_MODES : [o.mode];
+    await withStores(cfg, async (stores) => {
+      if (!(await stores.count('corpus', "status = 'active'"))) throw new UserError('the corpus is empty: run `qaforge backfill` and `qaforge promote` first');
+      const embedder = modes.some((m) => m !== 'fts') ? await openEmbedder(cfg) : null;
+      try {
+        const results = await evalRetrieval(stores, set, { modes, k: o.k, embedder, record: o.record });
+        print(o.json ? results : formatEvalTable(results));
+      } finally {
+        await embedder?.close();
+      }
+    });
+  });
+
 // `export --version <tag>`: the tag is resolved to the version it names before the export runs.
 program.commands.find((c) => c.name() === 'export')!.hook('preAction', async (cmd) => {
   const v = cmd.opts<{ version?: number | string }>().version;
@@ -451,6 +478,28 @@ program
   .action(async (version: string, name: string, _o, cmd: Command) => {
     const { cfg } = context(cmd);
     await withStores(cfg, async (stores) => print(await tagVersion(stores, version, name)));
+  });
+
+program
+  .command('report')
+  .description("the corpus's health: provenance on a sample, near-duplicates, coverage of public documented symbols, pairs by kind and category, answer lengths, judge pass rate and reject reasons, split sizes and leakage, retrieval hardness (stored on the pairs, exported)")
+  .option('--repo <path|url>', 'the repository checkout for the provenance sample (default: the configured repo)')
+  .option('--verify <n>', 'pairs to check for provenance', positiveInt('--verify'), 200)
+  .option('--hardness <n>', 'pairs whose question is searched for retrieval hardness', positiveInt('--hardness'), 200)
+  .addOption(new Option('--mode <mode>', 'search mode for hardness').choices(['vector', 'fts', 'hybrid']).default('hybrid'))
+  .option('--json', 'print JSON')
+  .action(async (o: { repo?: string; verify: number; hardness: number; mode: SearchMode; json?: boolean }, cmd: Command) => {
+    const { cfg, log } = context(cmd, o.repo ? { repo: o.repo } : {});
+    const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log);
+    await withStores(cfg, async (stores) => {
+      const embedder = o.mode === 'fts' ? null : await openEmbedder(cfg);
+      try {
+        const r = await qualityReport(stores, { repoPath: repo.path, verifySample: o.verify, hardnessSample: o.hardness, embedder, mode: o.mode, splits: cfg.splits }, log);
+        print(o.json ? r : formatReport(r));
+      } finally {
+        await embedder?.close();
+      }
+    });
   });
 
 withBackfillOptions(
