@@ -1,7 +1,9 @@
 // PR and issue ingestion through the real CLI and the real Octokit, against the GitHub-shaped server
 // on 127.0.0.1: every fault GitHub produces is retried or recorded, no item is lost or stored twice,
 // cursors never pass what was not stored, and a pass with nothing new only asks conditionally.
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEvalSet } from '../evals/set.js';
 import { Stores, SCHEMAS, type TableName } from '../datasets/store.js';
 import { qaforge, qaforgeJson } from './cli.js';
 import { makeRepo, tempDir, type FixtureRepo } from './fixtures.js';
@@ -138,6 +140,28 @@ describe('PR and issue ingestion', () => {
     expect(calls.every((r) => r.conditional && r.status === 304)).toBe(true);
     expect(again.staged).toBe(0);
     expect(again.candidates).toBe(0);
+  });
+
+  it('answers the hand-written PR and issue questions (evals/sets/github-fixture.jsonl) from the promoted corpus', async () => {
+    expect((await qaforge(['--data-dir', data, 'promote'])).code).toBe(0);
+    const setPath = fileURLToPath(new URL('../evals/sets/github-fixture.jsonl', import.meta.url));
+    const set = loadEvalSet(setPath);
+    // The set was written against this fixture: every PR and issue it names has active pairs.
+    const stores = await Stores.open(data);
+    try {
+      for (const g of set.items.flatMap((x) => x.gold)) {
+        const group = 'pr' in g ? `pr:${g.pr}` : 'issue' in g ? `issue:${g.issue}` : null;
+        expect(group, JSON.stringify(g)).not.toBeNull();
+        expect(await stores.count('corpus', `status = 'active' AND split_group = '${group}'`), group!).toBeGreaterThan(0);
+      }
+    } finally {
+      stores.close();
+    }
+    const [fts] = await qaforgeJson(['--data-dir', data, 'eval', 'retrieval', '--set', setPath, '--mode', 'fts', '--json']);
+    expect(fts).toMatchObject({ setId: 'github-fixture', mode: 'fts', questions: 12, outOfScope: { questions: 0 } });
+    expect(Object.keys(fts.byKind).sort()).toEqual(['issue', 'pr']);
+    // BM25 over templated, near-duplicate issues: most, not all, are found in the top 10.
+    expect(fts.overall.recall_at_10.mean).toBeGreaterThanOrEqual(0.5);
   });
 
   it('rebuilds only what changed: a maintainer answer and a newly merged fix', async () => {
