@@ -41,7 +41,7 @@ const PAIR_FIELDS = [
   str('record'),
 ];
 
-/** The corpus's embedding column: one vector per pair (question + answer + context excerpt), set at promotion. */
+/** The corpus's embedding column: one vector per pair (its question and answer by default: models.embedder.text), set at promotion. */
 export const DEFAULT_VECTOR_DIMENSIONS = 384;
 const vectorField = (dimensions: number) => new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), true);
 

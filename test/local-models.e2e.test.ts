@@ -102,7 +102,8 @@ describe('local models (SmolLM2-135M writes, Gemma 3 270M judges, MiniLM-L6 embe
       else expect(judged).toBeUndefined();
       expect(table === 'staging').toBe(pair.verdicts.every((v) => v.pass));
     }
-  });
+    // Local generation and judging of three records on a shared two-core machine can take past two minutes.
+  }, 300_000);
 
   it('a second run samples no record again and makes no model call', async () => {
     const r = JSON.parse((await run()).stdout);

@@ -65,7 +65,7 @@ describe('the corpus remembers what made its vectors', () => {
     const r = await qaforge(['--data-dir', data, '--config', cfg, 'promote']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      "qaforge: the corpus's vectors were made by all-MiniLM-L6-v2 (int8 ONNX) from question_answer_context, not all-MiniLM-L6-v2 (int8 ONNX) from question: set models.embedder.model / .text back, or promote into a new --data-dir\n",
+      "qaforge: the corpus's vectors were made by all-MiniLM-L6-v2 (int8 ONNX) from question_answer, not all-MiniLM-L6-v2 (int8 ONNX) from question: set models.embedder.model / .text back, or promote into a new --data-dir\n",
     );
   });
 });

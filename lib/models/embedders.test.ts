@@ -141,12 +141,12 @@ describe('the text a pair is embedded as (models.embedder.text)', () => {
     expect(embeddingTextFor('question')(row)).toBe('What does get_peft_model do?');
     expect(embeddingTextFor('question_answer')(row)).toBe('What does get_peft_model do?\nIt wraps a base model with adapters.');
     expect(embeddingTextFor('question_answer_context')(row)).toBe(`What does get_peft_model do?\nIt wraps a base model with adapters.\n${'x'.repeat(100)}${'y'.repeat(50)}`);
-    expect(embeddingTextFor()(row)).toBe(embeddingTextFor('question_answer_context')(row));
-    expect(embeddingText(row)).toBe(embeddingTextFor('question_answer_context')(row));
+    expect(embeddingTextFor()(row)).toBe(embeddingTextFor('question_answer')(row));
+    expect(embeddingText(row)).toBe(embeddingTextFor('question_answer')(row));
   });
 
-  it('defaults to question_answer_context and takes only the three variants', () => {
-    expect(ModelsConfig.parse({}).embedder.text).toBe('question_answer_context');
+  it('defaults to question_answer and takes only the three variants', () => {
+    expect(ModelsConfig.parse({}).embedder.text).toBe('question_answer');
     expect(cfgWith({ embedder: { text: 'question' } }).models.embedder.text).toBe('question');
     expect(ModelsConfig.safeParse({ embedder: { text: 'answer' } }).success).toBe(false);
   });
