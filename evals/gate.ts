@@ -9,6 +9,7 @@ import type { Logger } from '../lib/log.js';
 import { openEmbedder } from '../lib/models/index.js';
 import type { Stores } from '../datasets/store.js';
 import { lastAcceptedVersion, rollbackTo, setVersionEval } from '../datasets/versions.js';
+import { meansOf } from './metrics.js';
 import { evalRetrieval } from './retrieval.js';
 import { loadEvalSet, type EvalSet } from './set.js';
 
@@ -80,11 +81,7 @@ export async function runEvalGate(cfg: Config, stores: Stores, log: Logger, vers
       embedder: r!.embedder,
       k: r!.k,
       questions: r!.questions,
-      recall_at_1: r!.overall.recall_at_1.mean,
-      recall_at_5: r!.overall.recall_at_5.mean,
-      recall_at_10: r!.overall.recall_at_10.mean,
-      mrr_at_10: r!.overall.mrr_at_10.mean,
-      ndcg_at_10: r!.overall.ndcg_at_10.mean,
+      ...meansOf(r!.overall),
     };
   } finally {
     await embedder?.close();

@@ -104,6 +104,16 @@ export function bootstrapMean(values: number[], resamples = 1000, seed = 1): Est
 
 export type Summary = Record<MetricName, Estimate>;
 
+/** The means of a summary, without their intervals. */
+export const meansOf = (s: Summary): QueryMetrics => Object.fromEntries(METRICS.map((m) => [m, s[m].mean])) as unknown as QueryMetrics;
+
+/** The nearest-rank q-quantile of values (0 for none): latency p50/p95, answer-length p50/p90. */
+export function nearestRank(values: number[], q: number): number {
+  if (!values.length) return 0;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+}
+
 export function summarize(perQuery: QueryMetrics[], resamples = 1000, seed = 1): Summary {
   return Object.fromEntries(METRICS.map((m) => [m, bootstrapMean(perQuery.map((q) => q[m]), resamples, seed)])) as Summary;
 }

@@ -8,7 +8,9 @@ import type { Split } from '../datasets/schemas.js';
 import { searchCorpus, type SearchMode } from '../datasets/search.js';
 import { assignSplit, type SplitRatios } from '../datasets/splits.js';
 import { rowsToArrowTable } from '../datasets/arrow-rows.js';
-import { SCHEMAS, type Stores } from '../datasets/store.js';
+import { SCHEMAS, sqlString, type Stores } from '../datasets/store.js';
+import { SELF_INSTRUCT } from '../generators/self-instruct.js';
+import { nearestRank } from './metrics.js';
 import { verifyProvenance, type VerifyResult } from '../datasets/verify.js';
 import type { Embedder } from '../lib/models/types.js';
 import type { Logger } from '../lib/log.js';
@@ -49,8 +51,6 @@ export interface ReportOptions {
   splits: SplitRatios;
   seed?: number;
 }
-
-const quantile = (sorted: number[], q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : 0);
 
 export async function qualityReport(stores: Stores, opts: ReportOptions, log: Logger): Promise<QualityReport> {
   const seconds: Record<string, number> = {};
@@ -95,8 +95,7 @@ export async function qualityReport(stores: Stores, opts: ReportOptions, log: Lo
   const active = stats.corpus.active;
   const answerChars = Object.fromEntries(
     Object.entries(pass.lengths).map(([k, xs]) => {
-      const s = xs.sort((a, b) => a - b);
-      return [k, { pairs: s.length, p50: quantile(s, 0.5), p90: quantile(s, 0.9), max: s.at(-1) ?? 0 }];
+      return [k, { pairs: xs.length, p50: nearestRank(xs, 0.5), p90: nearestRank(xs, 0.9), max: xs.reduce((a, b) => Math.max(a, b), 0) }];
     }),
   );
   const dupPairs = [...pass.dupClusters.values()].reduce((a, b) => a + b, 0);
@@ -118,7 +117,7 @@ export async function qualityReport(stores: Stores, opts: ReportOptions, log: Lo
   });
 
   const judge = await timed('judge', async () => {
-    const modelWhere = "generator = 'self-instruct'";
+    const modelWhere = `generator = ${sqlString(SELF_INSTRUCT.name)}`;
     const staged = await stores.count('staging', modelWhere);
     const rejected = await stores.count('rejected', modelWhere);
     const failedJudge = await stores.count('rejected', `${modelWhere} AND reasons LIKE '%judge%'`);

@@ -6,7 +6,7 @@
 import { searchCorpus, type SearchMode } from '../datasets/search.js';
 import type { Stores } from '../datasets/store.js';
 import type { Embedder } from '../lib/models/types.js';
-import { METRICS, queryMetrics, summarize, type QueryMetrics, type Summary } from './metrics.js';
+import { meansOf, METRICS, nearestRank, queryMetrics, summarize, type QueryMetrics, type Summary } from './metrics.js';
 import { rankingOf } from './relevance.js';
 import type { EvalKind, EvalSet } from './set.js';
 
@@ -47,12 +47,6 @@ export interface RetrievalEvalOptions {
   /** Write each mode's result to the evals table (default true). */
   record?: boolean;
 }
-
-const percentile = (xs: number[], q: number) => {
-  if (!xs.length) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
-};
 
 export async function evalRetrieval(stores: Stores, set: EvalSet, opts: RetrievalEvalOptions): Promise<ModeResult[]> {
   const corpusVersion = await (await stores.table('corpus')).version();
@@ -96,7 +90,7 @@ export async function evalRetrieval(stores: Stores, set: EvalSet, opts: Retrieva
       questions: queries.length,
       overall: summarize(queries.map((q) => q.metrics), opts.resamples),
       byKind,
-      latencyMs: { p50: percentile(ms, 0.5), p95: percentile(ms, 0.95) },
+      latencyMs: { p50: nearestRank(ms, 0.5), p95: nearestRank(ms, 0.95) },
       outOfScope: { questions: outOfScope.length, topScores },
       queries,
       seconds: (performance.now() - t0) / 1000,
@@ -118,7 +112,7 @@ export async function recordEvals(stores: Stores, results: ModeResult[]): Promis
       embedder: r.embedder,
       k: r.k,
       questions: r.questions,
-      ...Object.fromEntries(METRICS.map((m) => [m, r.overall[m].mean])),
+      ...meansOf(r.overall),
       seconds: r.seconds,
       created_at: now,
       detail: JSON.stringify({ overall: r.overall, byKind: r.byKind, latencyMs: r.latencyMs, outOfScope: r.outOfScope, queries: r.queries.map(({ id, goldRanks }) => ({ id, goldRanks })) }),
