@@ -103,8 +103,12 @@ export const Category = z.enum([
   'pr_summary',
   'review_comment',
   'issue_resolution',
+  // code: how a public symbol is called, mined from tests and docs code blocks
+  'usage_example',
   // written by a model from a seed pool, checked by a second model
   'self_instruct',
+  // a rule pair's question as an engineer would ask it, written by a model; the answer stays the rule's
+  'paraphrase',
 ]);
 export type Category = z.infer<typeof Category>;
 
@@ -131,6 +135,10 @@ export const RejectReason = z.enum([
   'unsupported_claim',
   // model-written pairs: the context holds instructions for a model (validators/injection-patterns.v1.json)
   'prompt_injection',
+  // the value score (validators/value.ts) is under the threshold: correct but not worth training on
+  'low_value',
+  // the same normalised question as another pair with a different answer
+  'ambiguous',
 ]);
 export type RejectReason = z.infer<typeof RejectReason>;
 
@@ -141,6 +149,13 @@ export const Verdict = z.object({
   detail: z.string().nullable(),
 });
 export type Verdict = z.infer<typeof Verdict>;
+
+/** How much a pair is worth training on (validators/value.ts): a score in [0, 1] and why it lost points. */
+export const Quality = z.object({
+  score: z.number().min(0).max(1),
+  reasons: z.array(z.string()),
+});
+export type Quality = z.infer<typeof Quality>;
 
 export const QAPair = z.object({
   id: z.string().regex(/^[0-9a-f]{32}$/), // hash(question, answer, context): no sha in it
@@ -161,6 +176,8 @@ export const QAPair = z.object({
   splitGroup: z.string(),
   verdicts: z.array(Verdict),
   nearDupCluster: z.string().nullable(),
+  /** Set by validation (validators/value.ts); absent on pairs stored before it existed. */
+  quality: Quality.optional(),
 });
 export type QAPair = z.infer<typeof QAPair>;
 
@@ -192,6 +209,12 @@ export const SkipRecord = z.object({
     'model_output',
     // models: a record whose text holds instructions for a model is never sent to one
     'prompt_injection',
+    // commits that only restyle (lint, formatting, typos in comments): no pairs, recorded
+    'style_only',
+    // docs sections that hold a citation (BibTeX), not documentation
+    'citation',
+    // issues closed without a resolution the thread states
+    'unresolved',
   ]),
   detail: z.string(),
 });

@@ -1,6 +1,6 @@
 // The one way a rule turns (record, question, answer, evidence) into a candidate QAPair.
 import type { Category, GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
-import { contentId } from '../lib/hash.js';
+import { contentId, unitInterval } from '../lib/hash.js';
 
 export interface Candidate {
   category: Category;
@@ -44,4 +44,14 @@ export function candidatePair(rec: SourceRecord, generator: GeneratorInfo, c: Ca
     verdicts: [],
     nearDupCluster: null,
   };
+}
+
+/**
+ * One of several phrasings of a question, chosen by a stable hash of what the question is about (a
+ * record id or locator): the same evidence always gets the same wording, so pair ids stay stable,
+ * while the corpus as a whole does not fall into a handful of templates.
+ */
+export function phrasing<T>(key: string, options: readonly T[]): T {
+  if (!options.length) throw new Error('phrasing: no options');
+  return options[Math.floor(unitInterval(key, 'phrasing') * options.length)]!;
 }
