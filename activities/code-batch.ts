@@ -233,11 +233,11 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       const pairs: CheckedPair[] = [];
       const sigs: Uint32Array[] = [];
       for (const c of candidates) {
-        const checked = validateCandidate(c, input.limits);
+        const ri = recordIndex.get(c.sourceId) ?? -1;
+        const checked = validateCandidate(c, input.limits, ri >= 0 ? records[ri]!.code : null);
         const q = normalizeForMatch(checked.question);
         const a = normalizeForMatch(checked.answer);
         sigs.push(qaSignatureNormalized(`${q} ${a}`));
-        const ri = recordIndex.get(checked.sourceId) ?? -1;
         const shared = ri >= 0 && records[ri]!.text === checked.context;
         pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? firstRecord + ri : -1, qaKey: qaKeyNormalized(q, a) });
       }

@@ -33,6 +33,18 @@ export const Param = z.object({
 });
 export type Param = z.infer<typeof Param>;
 
+/** A `raise` in a function's own body (not in nested definitions), with the `if` it sits under. */
+export const RaiseSite = z.object({
+  /** The exception raised: `ValueError`, `errors.ConfigError`. */
+  name: z.string(),
+  line: z.number().int().positive(),
+  /** The raise statement verbatim (its first 300 characters). */
+  text: z.string(),
+  /** The condition of the `if`/`elif` whose branch holds the raise, verbatim and on one line; else null (unconditional, `else`, multi-line). */
+  condition: z.string().nullable(),
+});
+export type RaiseSite = z.infer<typeof RaiseSite>;
+
 /** A code symbol as the Python extractor sees it. */
 export const CodeSymbol = z.object({
   symbolKind: SymbolKind,
@@ -64,6 +76,8 @@ export const CodeSymbol = z.object({
    * Split assignment joins the file with the files they name (datasets/clusters.ts).
    */
   copiedFrom: z.array(z.string()).optional(),
+  /** Functions and methods: the exceptions their body raises, in line order (absent when none). */
+  raises: z.array(RaiseSite).optional(),
 });
 export type CodeSymbol = z.infer<typeof CodeSymbol>;
 

@@ -91,6 +91,7 @@ export function codeSourceRecords(path: string, source: string, symbols: Extract
       decorators: raw.decorators.map(redact),
       bases: raw.bases.map(redact),
       ...(raw.copiedFrom ? { copiedFrom: raw.copiedFrom.map(redact) } : {}),
+      ...(raw.raises ? { raises: raw.raises.map((r) => ({ ...r, text: redact(r.text), condition: redact(r.condition) })) } : {}),
     };
     return {
       id: contentId('code_symbol', path, s.qualname, s.variant, contentHash),

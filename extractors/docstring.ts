@@ -88,6 +88,8 @@ export interface DocSections {
   params: DocEntry[];
   returns: string | null;
   raises: DocEntry[];
+  /** Paragraphs of prose after the summary and outside any section, each joined into one line. */
+  details: string[];
 }
 
 const GOOGLE_HEADERS: Record<string, 'params' | 'returns' | 'raises' | 'other'> = {
@@ -179,16 +181,31 @@ function parseEntries(block: string[], numpy: boolean): DocEntry[] {
 /** Sections of a cleaned docstring. Unknown layouts fall back to a summary only. */
 export function parseDocstring(doc: string): DocSections {
   const lines = doc.split('\n');
-  const out: DocSections = { style: 'plain', summary: '', params: [], returns: null, raises: [] };
+  const out: DocSections = { style: 'plain', summary: '', params: [], returns: null, raises: [], details: [] };
 
   // Summary: the first paragraph, stopping at a blank line, a section header or a reST field.
   const summary: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
+  let i = 0;
+  for (; i < lines.length; i++) {
     const l = lines[i]!;
     if (!l.trim() || sectionHeader(lines, i) || /^\s*:\w/.test(l)) break;
     summary.push(l);
   }
   out.summary = joinLines(summary);
+  // Details: the prose paragraphs that follow, up to the first section, field or code example.
+  let para: string[] = [];
+  const endParagraph = () => {
+    if (para.length) out.details.push(joinLines(para));
+    para = [];
+  };
+  for (; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (sectionHeader(lines, i) || /^\s*:\w/.test(l) || /^\s*(>>>|```|\.\. )/.test(l) || /::\s*$/.test(l)) break;
+    if (!l.trim()) endParagraph();
+    else if (indentOf(l) > 0 && !para.length) break; // an indented block: code or a table, not prose
+    else para.push(l);
+  }
+  endParagraph();
 
   // reST fields: ":param x: desc", ":type x: int", ":returns: desc", ":raises ValueError: desc".
   if (lines.some((l) => /^\s*:(param|parameter|arg|argument|key|keyword|returns?|raises?|except|exception)\b/.test(l))) {

@@ -389,6 +389,51 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
     const scope = visitDefinition(node, stack[stack.length - 1]!, decoratedBy.get(`${node.startIndex}:${node.endIndex}`));
     if (scope) stack.push(scope);
   }
+  attachRaises(root, symbols);
   labelVariants(symbols);
   return { symbols, errors };
+}
+
+const BRANCHES = ['if_statement', 'elif_clause', 'else_clause'];
+const MAX_RAISE_CHARS = 300;
+
+/**
+ * Gives each function and method the `raise` statements of its own body, each with the header line
+ * of the `if`/`elif` branch it sits in. One native walk over raises, branches and definitions;
+ * containment by index ranges, never by asking tree-sitter for parents.
+ */
+function attachRaises(root: Node, symbols: ExtractedSymbol[]): void {
+  const nodes = root.descendantsOfType(['raise_statement', ...BRANCHES, ...DEFINITIONS]);
+  if (!nodes.some((n) => n.type === 'raise_statement')) return;
+  const byDefLine = new Map<number, ExtractedSymbol>();
+  for (const s of symbols) if (s.symbolKind === 'function' || s.symbolKind === 'method') byDefLine.set(s.defLine, s);
+  // Open definitions and branches around the current node, innermost last (document order).
+  const defs: Node[] = [];
+  const branches: Node[] = [];
+  for (const n of nodes) {
+    while (defs.length && n.startIndex >= defs[defs.length - 1]!.endIndex) defs.pop();
+    while (branches.length && n.startIndex >= branches[branches.length - 1]!.endIndex) branches.pop();
+    if (n.type !== 'raise_statement') {
+      (DEFINITIONS.includes(n.type) ? defs : branches).push(n);
+      continue;
+    }
+    const def = defs[defs.length - 1];
+    if (!def || def.type !== 'function_definition') continue;
+    const owner = byDefLine.get(def.startPosition.row + 1);
+    const raised = n.namedChildren[0];
+    if (!owner || !raised) continue; // a bare `raise` re-raises: nothing new
+    const target = raised.type === 'call' ? raised.childForFieldName('function') : raised;
+    if (!target || !/^[A-Za-z_][\w.]*$/.test(target.text)) continue;
+    // The innermost branch inside this definition; `else` states no condition of its own.
+    const branch = [...branches].reverse().find((b) => b.startIndex > def.startIndex);
+    let condition: string | null = null;
+    if (branch && branch.type !== 'else_clause') {
+      const cond = branch.childForFieldName('condition');
+      const body = branch.childForFieldName('consequence');
+      // Only the branch's own block: a raise under an if's elif/else belongs to that clause.
+      if (cond && body && n.startIndex >= body.startIndex && n.endIndex <= body.endIndex && !cond.text.includes('\n') && cond.text.length <= 200)
+        condition = cond.text;
+    }
+    (owner.raises ??= []).push({ name: target.text, line: n.startPosition.row + 1, text: n.text.slice(0, MAX_RAISE_CHARS), condition });
+  }
 }

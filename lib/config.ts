@@ -42,6 +42,8 @@ export const Config = z
         minAnswerChars: z.number().int().nonnegative().default(2),
         maxAnswerChars: z.number().int().positive().default(4000),
         maxContextChars: z.number().int().positive().default(32000),
+        /** Pairs with a lower value score (validators/value.ts) are rejected as low_value. */
+        minQuality: z.number().min(0).max(1).default(0.5),
       })
       .prefault({}),
     nearDupThreshold: z.number().min(0).max(1).default(0.8),

@@ -1,7 +1,8 @@
 // Deterministic checks on one candidate pair: schema, grounding, length, secrets.
 // Each returns a verdict; a pair is rejected when any verdict fails, and keeps all of them.
-import { QAPair, type RejectReason, type Verdict } from '../datasets/schemas.js';
+import { QAPair, type CodeSymbol, type RejectReason, type Verdict } from '../datasets/schemas.js';
 import { REDACTION_PREFIX, redactionKinds, redactSecrets } from './secrets.js';
+import { DEFAULT_MIN_QUALITY, scoreValue } from './value.js';
 
 export interface LengthLimits {
   minQuestionChars: number;
@@ -9,6 +10,8 @@ export interface LengthLimits {
   minAnswerChars: number;
   maxAnswerChars: number;
   maxContextChars: number;
+  /** Pairs whose value score (validators/value.ts) is under this are rejected as low_value. */
+  minQuality?: number;
 }
 
 export const DEFAULT_LIMITS: LengthLimits = {
@@ -114,12 +117,30 @@ export function checkNoSecrets(pair: QAPair): { verdict: Verdict; redacted: QAPa
   return { verdict: verdict('secret', 'secret', [...kinds].sort().join(',')), redacted };
 }
 
-/** Runs every per-pair check; dedup runs later, across pairs. */
-export function validateCandidate(pair: QAPair, limits: LengthLimits = DEFAULT_LIMITS): QAPair {
+/** The value score against the threshold: a pass still names the points it lost. */
+export function checkValue(pair: QAPair, minQuality: number): Verdict {
+  const q = pair.quality!;
+  if (q.score >= minQuality) return verdict('value', null, q.reasons.length ? `score ${q.score}: ${q.reasons.join(', ')}` : null);
+  return verdict('value', 'low_value', `score ${q.score} < ${minQuality}: ${q.reasons.join(', ')}`);
+}
+
+/**
+ * Runs every per-pair check; dedup and ambiguity run later, across pairs. `symbol` is the code
+ * symbol the pair was drawn from, when there is one: the value score reads its docstring and params.
+ */
+export function validateCandidate(pair: QAPair, limits: LengthLimits = DEFAULT_LIMITS, symbol: CodeSymbol | null = null): QAPair {
   const { verdict: secret, redacted } = checkNoSecrets(pair);
+  const scored = { ...redacted, quality: redacted.quality ?? scoreValue(redacted, symbol) };
   // Verdicts a candidate already carries (a judge's) are kept.
-  const verdicts = [...pair.verdicts, checkSchema(redacted), checkAnswerGrounded(redacted), checkLength(redacted, limits), secret];
-  return { ...redacted, verdicts };
+  const verdicts = [
+    ...pair.verdicts,
+    checkSchema(scored),
+    checkAnswerGrounded(scored),
+    checkLength(scored, limits),
+    secret,
+    checkValue(scored, limits.minQuality ?? DEFAULT_MIN_QUALITY),
+  ];
+  return { ...scored, verdicts };
 }
 
 export const failedReasons = (pair: QAPair): RejectReason[] =>

@@ -1,0 +1,90 @@
+// The value score: how much a correct pair is worth training on, deterministic and explained.
+// Grounding says a pair is true; this says whether a careful team would keep it — trivia about test
+// code, private helpers, answers that restate the question or give only a trivial type lose points.
+import type { CodeSymbol, QAPair, Quality } from '../datasets/schemas.js';
+
+export const VALUE_RULES = { name: 'value', version: '1.0.0' } as const;
+
+/** Pairs under this score are rejected as low_value (config `limits.minQuality`, `export --min-quality`). */
+export const DEFAULT_MIN_QUALITY = 0.5;
+
+/** Points each reason costs; a pair starts at 1 and is floored at 0. */
+export const PENALTIES = {
+  test_code: 0.6, // a structural fact about a test function or class
+  locals: 0.5, // a function defined inside another one: not reachable API
+  private: 0.3, // a `_name` symbol or module
+  dunder: 0.3, // `__repr__`, `__getattr__`, … (not `__init__` / `__call__`)
+  undocumented: 0.2, // a structural fact about a symbol with no docstring
+  self_only: 0.4, // a signature that takes nothing but self/cls
+  trivial_type: 0.6, // a return annotation like `str` or `None` and nothing else
+  annotation_only: 0.3, // a return annotation with no words on what it is
+  single_method: 0.3, // "what methods does X define" answered with one name
+  single_file: 0.5, // "which files did a commit change" answered with one file
+  uninformative: 0.4, // the answer adds fewer than 2 content words to the question
+} as const;
+export type ValueReason = keyof typeof PENALTIES;
+
+const STRUCTURAL = new Set(['signature', 'parameters', 'location', 'bases', 'methods', 'returns']);
+
+/** Annotations that say nothing a reader does not assume: an answer of only these is trivia. */
+const TRIVIAL_TYPES = new Set(['str', 'int', 'bool', 'float', 'None', 'dict', 'list', 'tuple', 'set', 'Any', 'object', 'bytes', 'Optional[str]', 'Optional[int]', 'Optional[bool]', 'dict[str, Any]', 'Dict[str, Any]', 'list[str]', 'List[str]']);
+
+const TEST_PATH = /(^|\/)(tests?|testing)\/|(^|\/)test_[^/]*\.py$|_test\.py$|(^|\/)conftest\.py$/;
+
+/** Whether a repository path is test code: tests/ or test/ directories, test_*.py, *_test.py, conftest.py. */
+export const isTestPath = (path: string | null): boolean => path !== null && TEST_PATH.test(path);
+
+const STOP = new Set(
+  'the and for are but not you all any can had her was one our out has him his how its may new now old see two way who did get got let put say she too use with this that from they will would there their what when where which while into than then them these those have does done been being were also each such only over more most some very just about after before other under between through during without within upon your yours whose should could might must shall it is'.split(' '),
+);
+
+/** Lower-cased alphanumeric words of ≥ 3 characters that carry content (identifiers count whole). */
+export function contentWords(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const m of text.toLowerCase().matchAll(/[a-z_][a-z0-9_]*|\d+/g)) {
+    const w = m[0].replace(/^_+|_+$/g, '');
+    if (w.length >= 3 && !STOP.has(w)) out.add(w);
+  }
+  return out;
+}
+
+/** How many content words the answer has that the question does not. */
+export function newContentWords(question: string, answer: string): number {
+  const q = contentWords(question);
+  let n = 0;
+  for (const w of contentWords(answer)) if (!q.has(w)) n++;
+  return n;
+}
+
+const isDunder = (name: string) => name.startsWith('__') && name.endsWith('__') && name.length > 4;
+const isReceiver = (c: CodeSymbol, i: number, name: string) => i === 0 && c.symbolKind === 'method' && (name === 'self' || name === 'cls');
+
+/** The value of one candidate; `symbol` is the code symbol it was drawn from, when there is one. */
+export function scoreValue(pair: QAPair, symbol: CodeSymbol | null = null): Quality {
+  const reasons: ValueReason[] = [];
+  const v = pair.provenance;
+  const code = pair.sourceKind === 'code_symbol' && pair.category !== 'usage_example';
+  if (code) {
+    const qualname = v.qualname ?? symbol?.qualname ?? '';
+    const parts = qualname.split('.');
+    const name = parts[parts.length - 1] ?? '';
+    const file = (v.path ?? '').split('/').pop() ?? '';
+    if (isTestPath(v.path)) reasons.push('test_code');
+    if (qualname.includes('<locals>')) reasons.push('locals');
+    if (parts.some((p) => p.startsWith('_') && !isDunder(p)) || (file.startsWith('_') && file !== '__init__.py' && file !== '__main__.py')) reasons.push('private');
+    if (isDunder(name) && name !== '__init__' && name !== '__call__') reasons.push('dunder');
+    if (symbol && !symbol.docstring && STRUCTURAL.has(pair.category)) reasons.push('undocumented');
+    if (symbol && pair.category === 'signature' && symbol.params.every((p, i) => isReceiver(symbol, i, p.name))) reasons.push('self_only');
+    // Returns answered by the annotation alone: few words beyond the question once the code spans go.
+    if (pair.category === 'returns' && symbol?.returns && newContentWords(pair.question, pair.answer.replace(/`[^`]*`/g, '')) < 3) {
+      reasons.push(TRIVIAL_TYPES.has(symbol.returns.replace(/\s+/g, ' ')) ? 'trivial_type' : 'annotation_only');
+    }
+    if (pair.category === 'methods' && symbol && new Set(symbol.publicMethods).size === 1) reasons.push('single_method');
+  }
+  if (pair.category === 'commit_files' && pair.evidence.length < 2) reasons.push('single_file');
+  // A location's content is its span, not its words; a signature's is checked as self_only.
+  if (pair.category !== 'location' && !reasons.includes('trivial_type') && newContentWords(pair.question, pair.answer) < 2) reasons.push('uninformative');
+  let score = 1;
+  for (const r of reasons) score -= PENALTIES[r];
+  return { score: Math.max(0, Math.round(score * 100) / 100), reasons };
+}
