@@ -6,6 +6,7 @@ import { locationKey, type LivePair } from '../datasets/reconcile.js';
 import { skipKey, type Stores } from '../datasets/store.js';
 import type { StageStats } from '../lib/progress.js';
 import { failedReasons, normalizeForMatch, validateCandidate, type LengthLimits } from '../validators/checks.js';
+import { QuestionIndex } from '../validators/ambiguity.js';
 import { bandKeys, DuplicateIndex, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
 
 const FLUSH_ROWS = 5000;
@@ -35,6 +36,7 @@ export class PairSink {
   private seenRecords = new Set<string>();
   private knownSkips = new Set<string>();
   private dedup: DuplicateIndex;
+  private questions = new QuestionIndex();
   private loading: Promise<void> | null = null;
   private loaded = false;
 
@@ -56,6 +58,7 @@ export class PairSink {
     this.loading ??= (async () => {
       const known = await this.stores.knownPairs();
       for (const [key, id] of known.qaKeys) this.dedup.rememberExact(key, id);
+      for (const [question, key, id] of known.questions) this.questions.remember(question, key, id);
       this.knownIds = known.ids;
       this.knownSources = await this.stores.knownSourceIds();
       this.knownSkips = await this.stores.knownSkipKeys();
@@ -80,6 +83,7 @@ export class PairSink {
       // The same question and answer from changed evidence is the pair's successor, not a duplicate
       // of the pair it replaces.
       this.dedup.forgetExact(p.qaKey, id);
+      this.questions.forget(p.qaKey);
     }
   }
 
@@ -131,6 +135,7 @@ export class PairSink {
       if (live && !this.reproduced.has(p.id)) {
         this.reproduced.add(p.id);
         this.dedup.rememberExact(p.qaKey, p.id);
+        this.questions.remember(p.question, p.qaKey, p.id);
         const v = p.provenance;
         if (locationKey(v.path, v.startLine, v.endLine, v.commitLastVerified) !== live.at) {
           const { qaKey: _k, ...pair } = p;
@@ -155,6 +160,11 @@ export class PairSink {
       } else {
         pair.verdicts.push({ check: 'dedup', pass: true, reason: null, detail: d.nearDupCluster ? `near-duplicate of cluster ${d.nearDupCluster}` : null });
         pair.nearDupCluster = d.nearDupCluster;
+        const other = this.questions.check(pair.question, qaKey, pair.id);
+        if (other !== null) {
+          pair.verdicts.push({ check: 'ambiguity', pass: false, reason: 'ambiguous', detail: `same question as ${other} with a different answer` });
+          reasons = ['ambiguous'];
+        }
       }
     }
     const stored = { ...pair, qaKey } as QAPair;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeRepo } from '../test/fixtures.js';
-import { BlobReader, githubSlug, listFiles, withoutCredentials } from './repo.js';
+import { BlobReader, githubSlug, listFiles, repoLabel, resolveRepo, withoutCredentials } from './repo.js';
 
 describe('BlobReader', () => {
   it('streams blobs of any size through one cat-file process and reports a missing one without stopping', async () => {
@@ -42,5 +42,22 @@ describe('githubSlug', () => {
     expect(withoutCredentials('https://user:s3cret@git.example.com/a/b.git')).toBe('https://git.example.com/a/b.git');
     expect(withoutCredentials('https://x-access-token:ghs_abc@github.com/a/b')).toBe('https://github.com/a/b');
     expect(withoutCredentials('/local/path')).toBe('/local/path');
+  });
+});
+
+describe('repoLabel', () => {
+  it('names a repository by owner/name or its directory, never by a path of the machine', async () => {
+    expect(repoLabel('https://github.com/huggingface/peft.git', '/x/y')).toBe('huggingface/peft');
+    expect(repoLabel('git@gitlab.com:acme/shapes.git', '/x/y')).toBe('acme/shapes');
+    expect(repoLabel('https://git.example.org/group/sub/tool/', '/x/y')).toBe('sub/tool');
+    expect(repoLabel('/srv/mirrors/peft.git', '/home/me/clones/peft')).toBe('peft');
+    expect(repoLabel('', '/home/me/work/shapes')).toBe('shapes');
+    // A clone of a local clone: the label is the directory's name, not the origin's path.
+    const repo = await makeRepo({ 'a.py': 'x = 1\n' }, '/srv/mirrors/some+mirror/repo');
+    const log = { info() {}, warn() {}, error() {}, debug() {} } as never;
+    const r = await resolveRepo(repo.dir, 'HEAD', repo.dir, log);
+    expect(r.repo).toBe(repo.dir.split('/').pop());
+    expect(r.repo).not.toContain('/');
+    expect(r.webUrl).toBeNull();
   });
 });

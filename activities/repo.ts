@@ -2,7 +2,7 @@
 // and stream blobs through one `git cat-file --batch` process.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { simpleGit } from 'simple-git';
 import type { RepoRef } from '../extractors/code-records.js';
@@ -27,6 +27,22 @@ const looksLikeUrl = (s: string) => /^(https?|ssh|git|file):\/\//.test(s) || /^[
 export function githubSlug(url: string): string | null {
   const m = /github\.com[/:]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url.trim());
   return m ? `${m[1]}/${m[2]}` : null;
+}
+
+/**
+ * The name a repository goes by in everything exported or served: owner/name from GitHub, else the
+ * last two parts of a remote URL (`https://gitlab.com/acme/shapes.git` → `acme/shapes`), else the
+ * clone's directory name — never a path of the machine that read it.
+ */
+export function repoLabel(origin: string, clonePath: string): string {
+  const gh = origin ? githubSlug(origin) : null;
+  if (gh) return gh;
+  if (origin && looksLikeUrl(origin)) {
+    const parts = origin.replace(/^[a-z]+:\/\/[^/]*\/?|^[\w.-]+@[\w.-]+:/i, '').replace(/\.git\/?$|\/$/, '').split('/').filter(Boolean);
+    if (parts.length >= 2) return parts.slice(-2).join('/');
+    if (parts.length === 1) return parts[0]!;
+  }
+  return basename(resolve(clonePath)) || 'repository';
 }
 
 async function cloneOrUpdate(url: string, dataDir: string, log: Logger, full: boolean): Promise<string> {
@@ -108,7 +124,7 @@ export async function resolveRepo(
     }
   }
   const slug = github ?? (origin ? githubSlug(origin) : null);
-  return { path, spec: withoutCredentials(spec), sha, repo: slug ?? (origin || resolve(spec)), webUrl: slug ? `https://github.com/${slug}` : null };
+  return { path, spec: withoutCredentials(spec), sha, repo: slug ?? repoLabel(origin, path), webUrl: slug ? `https://github.com/${slug}` : null };
 }
 
 export interface TreeEntry {

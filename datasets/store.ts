@@ -390,16 +390,20 @@ export class Stores {
    * holds, and qa_key → id of the unretired staging pairs (for exact-duplicate checks across runs).
    * The corpus is not read: it only ever receives pairs from staging, whose rows are never deleted.
    */
-  async knownPairs(): Promise<{ ids: Set<string>; qaKeys: Map<string, string> }> {
+  /** Every known pair id; for live staged pairs, qa key → id and question → (qa key, id). */
+  async knownPairs(): Promise<{ ids: Set<string>; qaKeys: Map<string, string>; questions: [question: string, qaKey: string, id: string][] }> {
     const ids = new Set<string>();
     const qaKeys = new Map<string, string>();
-    for await (const rows of this.scan('staging', ['id', 'qa_key', 'status']))
+    const questions: [string, string, string][] = [];
+    for await (const rows of this.scan('staging', ['id', 'qa_key', 'status', 'question']))
       for (const r of rows) {
         ids.add(r.id as string);
-        if (r.status !== 'retired') qaKeys.set(r.qa_key as string, r.id as string);
+        if (r.status === 'retired') continue;
+        qaKeys.set(r.qa_key as string, r.id as string);
+        questions.push([r.question as string, r.qa_key as string, r.id as string]);
       }
     for await (const rows of this.scan('rejected', ['id'])) for (const r of rows) ids.add(r.id as string);
-    return { ids, qaKeys };
+    return { ids, qaKeys, questions };
   }
 
   /**

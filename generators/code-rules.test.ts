@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { codeSourceRecords } from '../extractors/code-records.js';
 import { extractPythonSymbols } from '../extractors/python.js';
-import { SHAPES_PAIRS, SHAPES_PY } from '../test/fixtures.js';
-import { validateCandidate } from '../validators/checks.js';
-import { CODE_RULES, ruleQuestionsForSymbol } from './code-rules.js';
+import type { QAPair } from '../datasets/schemas.js';
+import { SHAPES_LOW_VALUE, SHAPES_PAIRS, SHAPES_PY } from '../test/fixtures.js';
+import { failedReasons, validateCandidate } from '../validators/checks.js';
+import { CODE_RULES, ruleQuestionsForSymbol, taskPhrase } from './code-rules.js';
 
 const SHA = 'c0ffee'.padEnd(40, '0');
 const records = () =>
@@ -13,30 +14,59 @@ const records = () =>
     webUrl: 'https://github.com/acme/shapes',
   });
 
+const recordsOf = (path: string, src: string) => codeSourceRecords(path, src, extractPythonSymbols(src, path).symbols, { repo: 'a/b', sha: SHA, webUrl: null });
+const checkedPairs = (path: string, src: string) => recordsOf(path, src).flatMap((r) => ruleQuestionsForSymbol(r).map((p) => validateCandidate(p, undefined, r.code)));
+const byCategory = (pairs: QAPair[]) => {
+  const counts: Record<string, number> = {};
+  for (const p of pairs) counts[p.category] = (counts[p.category] ?? 0) + 1;
+  return counts;
+};
+
 describe('ruleQuestionsForSymbol', () => {
-  it('yields the hand-counted pairs per category for shapes.py, all passing validation', () => {
-    const pairs = records().flatMap(ruleQuestionsForSymbol).map((p) => validateCandidate(p));
-    const counts: Record<string, number> = {};
-    for (const p of pairs) counts[p.category] = (counts[p.category] ?? 0) + 1;
-    expect(counts).toEqual(SHAPES_PAIRS);
-    expect(pairs.filter((p) => p.verdicts.some((v) => !v.pass))).toEqual([]);
+  it('stages the hand-counted pairs per category for shapes.py and rejects the trivia as low_value', () => {
+    const pairs = records().flatMap((r) => ruleQuestionsForSymbol(r).map((p) => validateCandidate(p, undefined, r.code)));
+    const kept = pairs.filter((p) => !failedReasons(p).length);
+    const rejected = pairs.filter((p) => failedReasons(p).length);
+    expect(byCategory(kept)).toEqual(SHAPES_PAIRS);
+    expect(byCategory(rejected)).toEqual(SHAPES_LOW_VALUE);
+    for (const p of rejected) expect(failedReasons(p)).toEqual(['low_value']);
+    expect(rejected.map((p) => `${p.provenance.qualname} ${p.quality!.reasons.join('+')}`).sort()).toEqual([
+      'Circle.area undocumented+self_only',
+      'Circle.area undocumented+trivial_type',
+      'Circle.diameter self_only',
+      'Circle.diameter trivial_type',
+      'Shape.area self_only',
+      'scale undocumented+trivial_type',
+      'scale undocumented+trivial_type',
+    ]);
     expect(new Set(pairs.map((p) => p.id)).size).toBe(pairs.length);
     for (const p of pairs) expect(p.generator).toEqual(CODE_RULES);
   });
 
-  it('answers from the docstring sections and names the variant it means', () => {
+  it('answers from the docstring sections and the body, and names the variant it means', () => {
     const pairs = records().flatMap(ruleQuestionsForSymbol);
-    const find = (q: string) => pairs.find((p) => p.question === q)!;
-    expect(find('What parameters does the async function `fetch_shape` in `pkg/shapes.py` take?').answer).toBe(
+    const find = (category: string, qualname: string, variant: string | null = null) => {
+      const hit = pairs.filter((p) => p.category === category && p.provenance.qualname === qualname && p.variant === variant);
+      expect(hit).toHaveLength(1);
+      return hit[0]!;
+    };
+    expect(find('parameters', 'fetch_shape').answer).toBe(
       '- `name` (type `str`): The registered name of the shape.\n- `timeout` (type `int`, default `10`): Seconds to wait before giving up.',
     );
-    expect(find('What exceptions can the method `Shape.area` in `pkg/shapes.py` raise?').answer).toBe('- `NotImplementedError`: Always, subclasses override it.');
-    expect(find('What does the method `Circle.diameter` (property setter) in `pkg/shapes.py` do?').answer).toBe(
-      'Set the radius from a diameter value.',
-    );
-    expect(find('Where is `scale` (overload 2 of 2) defined?').answer).toBe('In `pkg/shapes.py`, lines 66-67.');
-    expect(find('What public methods does the class `Circle` in `pkg/shapes.py` define?').answer).toBe('2 public methods: `diameter`, `area`.');
-    const loc = find('Where is `Circle` defined?');
+    // Raises: the docstring's entry, and what the body raises that the docstring does not say.
+    expect(find('raises', 'Shape.area').answer).toBe('- `NotImplementedError`: Always, subclasses override it.');
+    expect(find('raises', 'fetch_shape').answer).toBe('- `KeyError` (raised in the body)');
+    expect(find('raises', 'fetch_shape').context).toBe(`${find('purpose', 'fetch_shape').context}\nraise KeyError(name)`);
+    // Returns: the Returns section without its leading type, then the annotation.
+    expect(find('returns', 'Shape.area').answer).toBe('It returns the area in square units. (annotated `float`)');
+    expect(find('returns', 'fetch_shape').answer).toBe('It returns the shape registered under that name. (annotated `Shape`)');
+    expect(find('purpose', 'Circle.diameter', 'property setter').answer).toBe('Set the radius from a diameter value.');
+    expect(find('methods', 'Circle').answer).toBe('2 public methods: `diameter`, `area`.');
+    // A location question names the symbol by its dotted path: one question, one answer.
+    const loc = find('location', 'Circle');
+    expect(loc.question).toBe('In which file and lines is `pkg.shapes.Circle` implemented?');
+    expect(loc.answer).toBe('In `pkg/shapes.py`, lines 24-48.');
+    expect(find('location', 'scale', 'overload 2 of 2').question).toBe('Where can I find the source of `pkg.shapes.scale` (overload 2 of 2)?');
     expect(loc.provenance).toMatchObject({
       repo: 'acme/shapes',
       path: 'pkg/shapes.py',
@@ -48,11 +78,82 @@ describe('ruleQuestionsForSymbol', () => {
     });
     // A location context is the location line and the header, quoted verbatim.
     expect(loc.context).toBe(`# pkg/shapes.py, lines 24-48\n${SHAPES_PY.split('\n')[23]}`);
-    const sig = find('What is the signature of the method `Circle.diameter` (property setter) in `pkg/shapes.py`?');
+    const sig = find('signature', 'Circle.diameter', 'property setter');
+    expect(sig.question).toBe('What is the signature of the method `Circle.diameter` (property setter) in `pkg/shapes.py`?');
     expect(sig.context).toBe('    @diameter.setter\n    def diameter(self, value: float) -> None:');
     // A docstring answer's context holds the docstring too, and no line numbers.
-    const purpose = find('What is the class `Circle` in `pkg/shapes.py` for?');
+    const purpose = find('purpose', 'Circle');
+    expect(purpose.question).toBe('What does the class `Circle` in `pkg/shapes.py` represent?');
     expect(purpose.context.split('\n').slice(0, 6)).toEqual(SHAPES_PY.split('\n').slice(23, 29));
+    // A summary that names a task is asked the way a user would, and answered with the call.
+    const task = find('purpose', 'Shape.area');
+    expect(task.question).toBe('How do I compute the area of the shape with a `Shape` (`pkg.shapes`)?');
+    expect(task.answer).toBe('Call `Shape.area(self) -> float` in `pkg/shapes.py`: Compute the area of the shape.');
+  });
+
+  it('raises = the docstring and every raise of the body, each with its condition', () => {
+    const src = [
+      'def load(path: str, strict: bool = True):',
+      '    """Load a config file from disk.',
+      '',
+      '    Raises:',
+      '        FileNotFoundError: When the file does not exist.',
+      '    """',
+      '    if not isinstance(path, str):',
+      '        raise TypeError(f"path must be a str, got {type(path)}")',
+      '    elif strict and path.endswith(".tmp"):',
+      '        raise ValueError("temporary files are not configs")',
+      '    def inner():',
+      '        raise KeyError("nested definitions keep their own raises")',
+      '    try:',
+      '        return open(path).read()',
+      '    except OSError:',
+      '        raise',
+      '',
+    ].join('\n');
+    const pairs = checkedPairs('pkg/io.py', src);
+    const raises = pairs.find((p) => p.category === 'raises' && p.provenance.qualname === 'load')!;
+    expect(raises.answer).toBe(
+      ['- `FileNotFoundError`: When the file does not exist.', '- `TypeError` when `not isinstance(path, str)`', '- `ValueError` when `strict and path.endswith(".tmp")`'].join('\n'),
+    );
+    expect(failedReasons(raises)).toEqual([]);
+    expect(raises.context.endsWith('not isinstance(path, str)\nraise TypeError(f"path must be a str, got {type(path)}")\nstrict and path.endswith(".tmp")\nraise ValueError("temporary files are not configs")')).toBe(true);
+    const inner = extractPythonSymbols(src, 'pkg/io.py').symbols.find((s) => s.qualname === 'load.<locals>.inner')!;
+    expect(inner.raises).toEqual([{ name: 'KeyError', line: 12, text: 'raise KeyError("nested definitions keep their own raises")', condition: null }]);
+  });
+
+  it('purpose adds the next informative sentence when the summary only restates the name; returns come from prose', () => {
+    const src = [
+      'class LoraLayer:',
+      '    """LoRA layer class.',
+      '',
+      '    Wraps a base layer and adds low-rank update matrices A and B to its weights.',
+      '    """',
+      '',
+      '    def count(self) -> int:',
+      '        """Count the trainable parameters of this layer.',
+      '',
+      '        Returns the number of elements in every A and B matrix together.',
+      '        """',
+      '',
+    ].join('\n');
+    const pairs = checkedPairs('pkg/layer.py', src);
+    expect(pairs.find((p) => p.category === 'purpose' && p.provenance.qualname === 'LoraLayer')!.answer).toBe(
+      'LoRA layer class. Wraps a base layer and adds low-rank update matrices A and B to its weights.',
+    );
+    const returns = pairs.find((p) => p.category === 'returns')!;
+    expect(returns.answer).toBe('Returns the number of elements in every A and B matrix together. (annotated `int`)');
+    expect(failedReasons(returns)).toEqual([]);
+  });
+
+  it('scores structural facts about test code as low value, whatever the wording', () => {
+    const src = 'class TestLora:\n    """Tests for LoRA."""\n\n    def test_merge(self):\n        """Merging keeps outputs close."""\n        assert True\n';
+    const pairs = checkedPairs('tests/test_lora.py', src);
+    expect(pairs.length).toBeGreaterThan(0);
+    for (const p of pairs) {
+      expect(failedReasons(p)).toEqual(['low_value']);
+      expect(p.quality!.reasons).toContain('test_code');
+    }
   });
 
   it('draws no docstring pair from a private undocumented or boilerplate symbol', () => {
@@ -83,5 +184,15 @@ describe('ruleQuestionsForSymbol', () => {
         .flatMap(ruleQuestionsForSymbol)
         .map((p) => p.id);
     expect(at('1'.repeat(40))).toEqual(at('2'.repeat(40)));
+  });
+});
+
+describe('taskPhrase', () => {
+  it('turns a summary that starts with a known verb into the task a user asks about', () => {
+    expect(taskPhrase('Merges the adapter weights into the base model.')).toBe('merge the adapter weights into the base model');
+    expect(taskPhrase('Returns the number of trainable parameters.')).toBe('get the number of trainable parameters');
+    expect(taskPhrase('Applies dropout to the input.')).toBe('apply dropout to the input');
+    expect(taskPhrase('A helper for the config.')).toBeNull();
+    expect(taskPhrase('Load `x`: see below.')).toBeNull();
   });
 });

@@ -1,10 +1,12 @@
 // Rule templates: code SourceRecord → extractive candidate QAPairs whose answers quote the evidence.
 import type { Category, CodeSymbol, GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
 import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extractors/docstring.js';
-import { contentId } from '../lib/hash.js';
+import { contentId, unitInterval } from '../lib/hash.js';
 import { locationLine } from '../extractors/code-records.js';
+import { phrasing } from './pair.js';
+import { contentWords } from '../validators/value.js';
 
-export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '1.3.0', promptVersion: null, model: null };
+export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '2.0.0', promptVersion: null, model: null };
 
 /** A pair before validation: verdicts empty, no near-duplicate cluster yet. */
 export type CandidatePair = QAPair;
@@ -88,7 +90,188 @@ function parametersPair(rec: SourceRecord, c: CodeSymbol, doc: DocSections | nul
     }
     return line;
   });
-  return pair(rec, 'parameters', `What parameters does ${label} take?`, lines.join('\n'), evidence);
+  return pair(rec, 'parameters', ask(rec, 'parameters', label), lines.join('\n'), evidence);
+}
+
+/** Question wordings per category; `L` is the symbol's label, chosen for each symbol by a stable hash. */
+const QUESTIONS: Record<string, ((l: string) => string)[]> = {
+  purpose: [
+    (l) => `What does ${l} do?`,
+    (l) => `What is ${l} used for?`,
+    (l) => `What happens when I call ${l}?`,
+    (l) => `Why would I call ${l}?`,
+    (l) => `What is the job of ${l}?`,
+    (l) => `Can you explain what ${l} does?`,
+  ],
+  class_purpose: [
+    (l) => `What is ${l} for?`,
+    (l) => `What does ${l} represent?`,
+    (l) => `When should I use ${l}?`,
+    (l) => `What is ${l} used for?`,
+    (l) => `What role does ${l} play?`,
+    (l) => `Why would I use ${l}?`,
+  ],
+  module_purpose: [
+    (l) => `What is ${l} for?`,
+    (l) => `What does ${l} contain?`,
+    (l) => `What is ${l} responsible for?`,
+    (l) => `Why does ${l} exist?`,
+    (l) => `What would I find in ${l}?`,
+    (l) => `What functionality does ${l} provide?`,
+  ],
+  location: [
+    (l) => `Where is ${l} defined?`,
+    (l) => `Which file defines ${l}?`,
+    (l) => `Where can I find the source of ${l}?`,
+    (l) => `In which file and lines is ${l} implemented?`,
+    (l) => `Where does ${l} live in the repository?`,
+    (l) => `What file and line range hold the definition of ${l}?`,
+  ],
+  signature: [
+    (l) => `What is the signature of ${l}?`,
+    (l) => `How do I call ${l}?`,
+    (l) => `What is the call signature of ${l}?`,
+    (l) => `How is ${l} declared?`,
+    (l) => `What does the def line of ${l} look like?`,
+    (l) => `With which arguments is ${l} declared?`,
+  ],
+  parameters: [
+    (l) => `What parameters does ${l} take?`,
+    (l) => `Which arguments can I pass to ${l}?`,
+    (l) => `What options does ${l} accept?`,
+    (l) => `What are the arguments of ${l} and their defaults?`,
+    (l) => `What inputs does ${l} expect?`,
+    (l) => `How do I configure a call to ${l}?`,
+  ],
+  returns: [
+    (l) => `What does ${l} return?`,
+    (l) => `What do I get back from ${l}?`,
+    (l) => `What is the return value of ${l}?`,
+    (l) => `What comes back when I call ${l}?`,
+    (l) => `What result does ${l} give?`,
+    (l) => `What is the output of ${l}?`,
+  ],
+  raises: [
+    (l) => `What exceptions can ${l} raise?`,
+    (l) => `When does ${l} raise an error?`,
+    (l) => `What can go wrong when I call ${l}?`,
+    (l) => `Which errors should I handle when calling ${l}?`,
+    (l) => `Under what conditions does ${l} fail?`,
+    (l) => `What does ${l} raise, and when?`,
+  ],
+  bases: [
+    (l) => `Which classes does ${l} inherit from?`,
+    (l) => `What is the base class of ${l}?`,
+    (l) => `What does ${l} subclass?`,
+    (l) => `Which parent classes does ${l} extend?`,
+    (l) => `What is ${l} derived from?`,
+    (l) => `What does ${l} build on?`,
+  ],
+  methods: [
+    (l) => `What public methods does ${l} define?`,
+    (l) => `Which methods does ${l} provide?`,
+    (l) => `What can I call on ${l}?`,
+    (l) => `What methods are available on ${l}?`,
+    (l) => `What operations does ${l} expose?`,
+    (l) => `Which public methods are defined on ${l}?`,
+  ],
+};
+
+/** The stable key a symbol's wording is chosen by: the same symbol always gets the same question. */
+const wordingKey = (rec: SourceRecord, category: string) => `${rec.provenance.path}\0${rec.code!.qualname}\0${rec.code!.variant}\0${category}`;
+
+function ask(rec: SourceRecord, category: string, label: string): string {
+  return phrasing(wordingKey(rec, category), QUESTIONS[category]!)(label);
+}
+
+// Verbs a docstring summary starts with, in the base form a "How do I …" question takes.
+const VERBS = new Set(
+  'add apply activate build calculate cast check clean clear collect combine compute convert copy count create deactivate delete dequantize detach disable download enable evaluate export extract fetch filter find freeze fuse generate get infer initialize inject insert load log make map mark match merge move normalize parse patch prepare print push quantize read register reload remove rename replace rescale reset resize resolve restore run save scale select set split store train transform unfreeze unfuse unload unmerge unwrap update upload validate wrap write'.split(' '),
+);
+
+function baseVerb(word: string): string | null {
+  const w = word.toLowerCase();
+  if (VERBS.has(w)) return w;
+  if (w === 'returns' || w === 'return' || w === 'gets') return 'get';
+  if (w.endsWith('ies') && VERBS.has(`${w.slice(0, -3)}y`)) return `${w.slice(0, -3)}y`;
+  if (w.endsWith('es') && VERBS.has(w.slice(0, -2))) return w.slice(0, -2);
+  if (w.endsWith('s') && VERBS.has(w.slice(0, -1))) return w.slice(0, -1);
+  return null;
+}
+
+/**
+ * "Merges the adapter into the base model." → "merge the adapter into the base model": the task a
+ * summary describes, when it starts with a known verb and reads as one short clause.
+ */
+export function taskPhrase(summary: string): string | null {
+  const s = summary.trim().replace(/\.$/, '');
+  const words = s.split(/\s+/);
+  if (words.length < 3 || words.length > 16 || /[:;`()[\]{}]|\. /.test(s)) return null;
+  const verb = baseVerb(words[0]!);
+  if (!verb) return null;
+  return [verb, ...words.slice(1)].join(' ');
+}
+
+/** Words of a qualname, split at dots, underscores and camel case: what a summary may only restate. */
+function nameWords(qualname: string): Set<string> {
+  return contentWords(qualname.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[._]/g, ' '));
+}
+
+/** The first sentence of a paragraph, up to 300 characters. */
+const firstSentence = (p: string) => (/^(.{20,300}?[.!?])(\s|$)/.exec(p)?.[1] ?? (p.length <= 300 ? p : null));
+
+/**
+ * Purpose: the summary, and the next informative sentence when the summary only restates the name
+ * ("Linear layer for LoRA." says little that `lora.Linear` does not).
+ */
+function purposeAnswer(c: CodeSymbol, doc: DocSections): { answer: string; evidence: string[] } {
+  const known = nameWords(c.qualname);
+  const fresh = [...contentWords(doc.summary)].filter((w) => !known.has(w)).length;
+  if (fresh >= 3) return { answer: doc.summary, evidence: [doc.summary] };
+  for (const p of doc.details) {
+    const next = firstSentence(p);
+    if (next && contentWords(next).size >= 3) return { answer: `${doc.summary} ${next}`, evidence: [doc.summary, next] };
+  }
+  return { answer: doc.summary, evidence: [doc.summary] };
+}
+
+/** A sentence of the docstring's prose that says what is returned, when there is no Returns section. */
+function returnsFromProse(doc: DocSections): string | null {
+  for (const p of [doc.summary, ...doc.details]) {
+    const m = /(?:^|[.!?]\s+)((?:Returns?|Yields?)\b[^.!?]{8,280}[.!?]?)/.exec(p);
+    if (m) return m[1]!.trim();
+  }
+  return null;
+}
+
+/** The dotted name a user imports or reads in a traceback: module + qualname. */
+const dottedName = (c: CodeSymbol) => (c.module ? `${c.module}.${c.qualname}` : c.qualname);
+
+/** The raise sites of the body joined with the docstring's Raises entries, one line per exception. */
+function raisesAnswer(rec: SourceRecord, c: CodeSymbol, doc: DocSections | null): { answer: string; evidence: string[]; context: string } | null {
+  const documented = doc?.raises ?? [];
+  const sites = c.raises ?? [];
+  if (!documented.length && !sites.length) return null;
+  const evidence: string[] = [];
+  const names = [...new Set([...documented.map((r) => r.name), ...sites.map((r) => r.name)])];
+  const lines = names.map((name) => {
+    evidence.push(name);
+    const d = documented.find((r) => r.name === name);
+    const conditions = [...new Set(sites.filter((r) => r.name === name && r.condition).map((r) => r.condition!))];
+    let line = `- ${code(name)}`;
+    if (conditions.length) {
+      line += ` when ${conditions.map(code).join(' or ')}`;
+      evidence.push(...conditions);
+    } else if (sites.some((r) => r.name === name)) line += d ? '' : ' (raised in the body)';
+    if (d?.description) {
+      line += `: ${d.description}`;
+      evidence.push(d.description);
+    }
+    return line;
+  });
+  // The raise statements are quoted after the header and docstring: verbatim pieces of the body.
+  const quoted = sites.flatMap((r) => (r.condition ? [r.condition, r.text] : [r.text]));
+  return { answer: lines.join('\n'), evidence, context: quoted.length ? `${rec.text}\n${quoted.join('\n')}` : rec.text };
 }
 
 /** Candidate pairs for one code symbol. Docstring facts only come from non-boilerplate docstrings. */
@@ -101,46 +284,41 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   const hasSummary = doc !== null && !isBoilerplateSummary(doc.summary);
 
   if (c.symbolKind === 'module') {
-    if (hasSummary)
-      out.push(pair(rec, 'module_purpose', `What is the module ${code(c.module)} (${code(path)}) for?`, doc.summary, [doc.summary]));
+    if (hasSummary) {
+      const { answer, evidence } = purposeAnswer(c, doc);
+      out.push(pair(rec, 'module_purpose', ask(rec, 'module_purpose', `the module ${code(c.module)} (${code(path)})`), answer, evidence));
+    }
     return out;
   }
 
   const label = symbolLabel(c, path);
   const { startLine, endLine } = rec.provenance;
   if (hasSummary) {
-    const q = c.symbolKind === 'class' ? `What is ${label} for?` : `What does ${label} do?`;
-    out.push(pair(rec, 'purpose', q, doc.summary, [doc.summary]));
+    const { answer, evidence } = purposeAnswer(c, doc);
+    const task = c.symbolKind === 'class' ? null : taskPhrase(doc.summary);
+    // Half the symbols whose summary names a task are asked about it the way a user would: "How do I …?"
+    if (task && unitInterval(wordingKey(rec, 'task'), 'phrasing') < 0.5) {
+      const owner = c.symbolKind === 'method' && c.parent ? ` with a ${code(c.parent)} (${code(c.module)})` : ` using ${code(c.module)}`;
+      const call = c.signature !== null ? `${code(`${c.qualname}${c.signature}`)} ` : '';
+      out.push(pair(rec, 'purpose', `How do I ${task}${owner}?`, `Call ${call}in ${code(path)}: ${answer}`, evidence));
+    } else {
+      out.push(pair(rec, 'purpose', ask(rec, c.symbolKind === 'class' ? 'class_purpose' : 'purpose', label), answer, evidence));
+    }
   }
-  if (c.isPublic) {
+  // Where a class, a function or a documented method lives, named by its dotted path so the question
+  // has one answer (a bare `Linear.merge` is defined in many files).
+  if (c.isPublic && (c.symbolKind !== 'method' || hasSummary)) {
     const lines = `lines ${startLine}-${endLine}`;
-    out.push(
-      pair(
-        rec,
-        'location',
-        `Where is ${code(c.qualname)}${c.variant ? ` (${c.variant})` : ''} defined?`,
-        `In ${code(path)}, ${lines}.`,
-        [path, lines],
-        `${locationLine(path, startLine!, endLine!)}\n${headerContext(rec)}`,
-      ),
-    );
+    const name = `${code(dottedName(c))}${c.variant ? ` (${c.variant})` : ''}`;
+    out.push(pair(rec, 'location', ask(rec, 'location', name), `In ${code(path)}, ${lines}.`, [path, lines], `${locationLine(path, startLine!, endLine!)}\n${headerContext(rec)}`));
   }
 
   if (c.symbolKind === 'class') {
     const bases = c.bases.filter((b) => b !== 'object');
-    if (bases.length)
-      out.push(pair(rec, 'bases', `Which classes does ${label} inherit from?`, `It inherits from ${bases.map(code).join(', ')}.`, bases, headerContext(rec)));
+    if (bases.length) out.push(pair(rec, 'bases', ask(rec, 'bases', label), `It inherits from ${bases.map(code).join(', ')}.`, bases, headerContext(rec)));
     const methods = [...new Set(c.publicMethods)];
     if (methods.length)
-      out.push(
-        pair(
-          rec,
-          'methods',
-          `What public methods does ${label} define?`,
-          `${methods.length} public method${methods.length > 1 ? 's' : ''}: ${methods.map(code).join(', ')}.`,
-          methods,
-        ),
-      );
+      out.push(pair(rec, 'methods', ask(rec, 'methods', label), `${methods.length} public method${methods.length > 1 ? 's' : ''}: ${methods.map(code).join(', ')}.`, methods));
     return out;
   }
 
@@ -148,33 +326,29 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   if (c.isPublic && c.signature !== null) {
     const evidence = [c.name, ...c.params.flatMap((p) => [p.name, p.annotation, p.default].filter((x): x is string => x !== null))];
     if (c.returns !== null) evidence.push(c.returns);
-    out.push(pair(rec, 'signature', `What is the signature of ${label}?`, code(`${c.isAsync ? 'async ' : ''}def ${c.name}${c.signature}`), evidence, headerContext(rec)));
+    out.push(pair(rec, 'signature', ask(rec, 'signature', label), code(`${c.isAsync ? 'async ' : ''}def ${c.name}${c.signature}`), evidence, headerContext(rec)));
   }
   const params = parametersPair(rec, c, doc, label);
   if (params && (c.isPublic || doc?.params.length)) out.push(params);
 
   const retAnn = c.returns !== null && c.returns !== 'None' ? c.returns : null;
-  if (doc?.returns || retAnn) {
+  const retProse = doc?.returns ?? (doc ? returnsFromProse(doc) : null);
+  if (retProse || retAnn) {
     const evidence: string[] = [];
-    let answer = '';
+    const parts: string[] = [];
+    if (retProse) {
+      // Google style puts the type first ("float: The area."): the prose is what the answer says.
+      const prose = doc?.returns ? retProse.replace(/^[\w.[\], ]+:\s+(?=\S)/, '') || retProse : retProse;
+      parts.push(doc?.returns ? `It returns ${prose.replace(/^[A-Z](?![A-Z])/, (x) => x.toLowerCase())}` : prose);
+      evidence.push(prose);
+    }
     if (retAnn) {
-      answer = `It is annotated to return ${code(retAnn)}.`;
+      parts.push(retProse ? `(annotated ${code(retAnn)})` : `It is annotated to return ${code(retAnn)}.`);
       evidence.push(retAnn);
     }
-    if (doc?.returns) {
-      answer += `${answer ? ' ' : ''}The docstring says: ${doc.returns}`;
-      evidence.push(doc.returns);
-    }
-    if (doc?.returns || c.isPublic) out.push(pair(rec, 'returns', `What does ${label} return?`, answer, evidence));
+    if (retProse || c.isPublic) out.push(pair(rec, 'returns', ask(rec, 'returns', label), parts.join(' '), evidence));
   }
-  if (doc?.raises.length) {
-    const evidence: string[] = [];
-    const lines = doc.raises.map((r) => {
-      evidence.push(r.name);
-      if (r.description) evidence.push(r.description);
-      return `- ${code(r.name)}${r.description ? `: ${r.description}` : ''}`;
-    });
-    out.push(pair(rec, 'raises', `What exceptions can ${label} raise?`, lines.join('\n'), evidence));
-  }
+  const raises = raisesAnswer(rec, c, doc);
+  if (raises) out.push(pair(rec, 'raises', ask(rec, 'raises', label), raises.answer, raises.evidence, raises.context));
   return out;
 }

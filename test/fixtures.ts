@@ -83,18 +83,28 @@ def _private_helper(values):
     return sum(values)
 `;
 
-/** Pairs SHAPES_PY yields per category, counted by hand from the rules in generators/code-rules.ts. */
+/**
+ * Pairs SHAPES_PY stages per category, counted by hand from the rules in generators/code-rules.ts:
+ * what passes every check, the value score included.
+ */
 export const SHAPES_PAIRS = {
   module_purpose: 1,
   purpose: 8,
-  location: 12,
+  location: 10,
   methods: 2,
   bases: 1,
-  signature: 9,
+  signature: 6,
   parameters: 5,
-  returns: 6,
-  raises: 1,
+  returns: 2,
+  raises: 2,
 };
+
+/**
+ * Pairs SHAPES_PY draws that the value score rejects (low_value): the self-only signatures of
+ * `Shape.area`, the `diameter` getter and `Circle.area`, and the four returns answered by a bare
+ * `float`/`int` annotation.
+ */
+export const SHAPES_LOW_VALUE = { signature: 3, returns: 4 };
 
 export const EDGE_PY = `import contextlib
 import typing
