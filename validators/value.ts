@@ -15,7 +15,7 @@ export const PENALTIES = {
   private: 0.3, // a `_name` symbol or module
   dunder: 0.3, // `__repr__`, `__getattr__`, … (not `__init__` / `__call__`)
   undocumented: 0.2, // a structural fact about a symbol with no docstring
-  self_only: 0.4, // a signature that takes nothing but self/cls
+  self_only: 0.6, // a signature that takes nothing but self/cls
   trivial_type: 0.6, // a return annotation like `str` or `None` and nothing else
   annotation_only: 0.3, // a return annotation with no words on what it is
   single_method: 0.3, // "what methods does X define" answered with one name
@@ -48,11 +48,15 @@ export function contentWords(text: string): Set<string> {
   return out;
 }
 
-/** How many content words the answer has that the question does not. */
+/**
+ * How many content words the answer has that the question does not; a code span of the answer that
+ * the question lacks (a call, a signature) counts as one more.
+ */
 export function newContentWords(question: string, answer: string): number {
   const q = contentWords(question);
   let n = 0;
   for (const w of contentWords(answer)) if (!q.has(w)) n++;
+  for (const m of answer.matchAll(/`([^`\n]+)`/g)) if (!question.includes(m[1]!)) n++;
   return n;
 }
 
