@@ -28,6 +28,8 @@ export interface ExportOptions {
   version?: number;
   splits: SplitRatios;
   mix?: MixOptions;
+  /** Only pairs whose value score is at least this (pairs stored before scores count as 1). */
+  minQuality?: number;
 }
 
 export type MixSkipReason = 'not_utf8' | 'invalid_json' | 'schema' | 'duplicate' | 'in_eval_split';
@@ -59,6 +61,8 @@ export interface ExportResult {
   /** Every row written: corpus pairs plus general rows. */
   rows: number;
   corpusRows: number;
+  /** Active pairs left out by `minQuality`. */
+  belowMinQuality: number;
   /** Rows per split as written (train includes the general rows). */
   bySplit: Record<Split, number>;
   byCategory: Record<string, number>;
@@ -110,6 +114,8 @@ function corpusRow(pair: QAPair, split: Split, hardness: Hardness | null): Expor
     general_source: null,
     general_license: null,
     hardness,
+    quality_score: pair.quality?.score ?? null,
+    quality_reasons: pair.quality?.reasons ?? [],
   });
 }
 
@@ -135,6 +141,8 @@ function generalRow(g: GeneralQALine, id: string, file: string): ExportedQA {
     general_source: g.source ?? file,
     general_license: g.license ?? null,
     hardness: null,
+    quality_score: null,
+    quality_reasons: [],
   });
 }
 
@@ -194,6 +202,7 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
     version,
     rows: 0,
     corpusRows: 0,
+    belowMinQuality: 0,
     bySplit: { train: 0, validation: 0, test: 0 },
     byCategory: {},
     bySourceKind: {},
@@ -220,6 +229,10 @@ export async function exportCorpus(stores: Stores, opts: ExportOptions, log: Log
     for await (const batch of q) {
       for (const r of batch.toArray() as { toJSON(): Record<string, unknown> }[]) {
         const pair = pairFromRow(r.toJSON());
+        if (opts.minQuality !== undefined && (pair.quality?.score ?? 1) < opts.minQuality) {
+          result.belowMinQuality++;
+          continue;
+        }
         const split = assignSplit(clusters.rootOf(pair.splitGroup), opts.splits);
         assigned.set(pair.splitGroup, split);
         const qa = corpusRow(pair, split, hardness.get(pair.id) ?? null);

@@ -283,6 +283,9 @@ const ExportedQAFields = z.object({
   general_license: z.string().nullable(),
   /** Retrieval hardness from `qaforge report` (the rank of the pair's own source for its question): null when not sampled. */
   hardness: z.enum(['easy', 'medium', 'hard']).nullable(),
+  /** The value score (validators/value.ts) and why it lost points: null on general rows and on pairs stored before scores. */
+  quality_score: z.number().min(0).max(1).nullable(),
+  quality_reasons: z.array(z.string()),
 });
 
 type RowKindFields = Pick<z.infer<typeof ExportedQAFields>, 'category' | 'source_kind' | 'split' | 'repo' | 'commit_first_seen' | 'commit_last_verified' | 'path' | 'start_line' | 'end_line' | 'qualname' | 'url' | 'general_source'>;

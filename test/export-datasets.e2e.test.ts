@@ -145,6 +145,28 @@ describe('an export loads in Hugging Face datasets', () => {
     expect(hf['tiny-qa']!.card_data).toMatchObject({ license: 'other', license_name: 'acme-shapes-license', license_link: `https://github.com/acme/shapes/blob/${tiny.repo.sha}/LICENSE` });
     expect(hf['multi-qa']!.card_data).toMatchObject({ license: 'mit', license_name: null, license_link: null });
   }, 240_000);
+
+  it('carries each pair\'s value score, and --min-quality keeps only pairs at or above it', async () => {
+    const all = await qaforgeJson(['--data-dir', tiny.data, 'export', '--out', join(tempDir('qaforge-export-'), 'all')]);
+    const rows = lines(all.out, 'train').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(tiny.active);
+    for (const r of rows) {
+      expect(r.quality_score).toBeGreaterThanOrEqual(0.5);
+      expect(r.quality_score).toBeLessThanOrEqual(1);
+    }
+    const high = rows.filter((r) => r.quality_score >= 0.9);
+    expect(high.length).toBeGreaterThan(0);
+    expect(high.length).toBeLessThan(rows.length);
+    // Scores below 1 name why.
+    for (const r of rows) expect(r.quality_reasons.length > 0).toBe(r.quality_score < 1);
+    const strict = await qaforgeJson(['--data-dir', tiny.data, 'export', '--out', join(tempDir('qaforge-export-'), 'strict'), '--min-quality', '0.9']);
+    expect(strict.rows).toBe(high.length);
+    expect(strict.belowMinQuality).toBe(rows.length - high.length);
+    expect(lines(strict.out, 'train').map((l) => JSON.parse(l).id).sort()).toEqual(high.map((r) => r.id).sort());
+    const bad = await qaforge(['--data-dir', tiny.data, 'export', '--out', join(tempDir('qaforge-export-'), 'bad'), '--min-quality', '2']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--min-quality must be a number from 0 to 1');
+  }, 120_000);
 });
 
 describe('general QA mixed into train', () => {
