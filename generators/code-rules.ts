@@ -305,9 +305,9 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
       out.push(pair(rec, 'purpose', ask(rec, c.symbolKind === 'class' ? 'class_purpose' : 'purpose', label), answer, evidence));
     }
   }
-  // Where a class, a function or a documented method lives, named by its dotted path so the question
-  // has one answer (a bare `Linear.merge` is defined in many files).
-  if (c.isPublic && (c.symbolKind !== 'method' || hasSummary)) {
+  // Where a class or a function lives, named by its dotted path so the question has one answer (a bare
+  // `Linear` is defined in many files). Methods are found through their class.
+  if (c.isPublic && c.symbolKind !== 'method') {
     const lines = `lines ${startLine}-${endLine}`;
     const name = `${code(dottedName(c))}${c.variant ? ` (${c.variant})` : ''}`;
     out.push(pair(rec, 'location', ask(rec, 'location', name), `In ${code(path)}, ${lines}.`, [path, lines], `${locationLine(path, startLine!, endLine!)}\n${headerContext(rec)}`));
