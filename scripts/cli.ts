@@ -17,6 +17,19 @@ import { diffVersions, listVersions, resolveVersion, rollbackTo, tagVersion, TAG
 import { evalRetrieval, formatEvalTable, SEARCH_MODES } from '../evals/retrieval.js';
 import { loadEvalSet } from '../evals/set.js';
 import { formatReport, qualityReport } from '../evals/report.js';
+import {
+  AUDIT_FORMATS,
+  auditPairs,
+  defaultAuditFrom,
+  formatAuditProxies,
+  formatAuditSample,
+  formatGradeRates,
+  gradedRates,
+  readGrades,
+  writeAuditSample,
+  type AuditFormat,
+  type AuditFrom,
+} from '../evals/audit.js';
 import { resolveRepo } from '../activities/repo.js';
 import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
@@ -499,6 +512,38 @@ program
       } finally {
         await embedder?.close();
       }
+    });
+  });
+
+program
+  .command('audit')
+  .description(
+    'a seeded sample stratified by source kind and category, with context and provenance, for a person to grade; the automatic proxies over every pair considered (template concentration, test-code share, duplicate questions, answer informativeness, rejects); --grades scores a filled-in sample',
+  )
+  .option('--n <n>', 'pairs in the sample', positiveInt('--n'), 150)
+  .option('--seed <n>', 'random seed: the same seed gives the same sample', positiveInt('--seed'), 1)
+  .addOption(new Option('--from <table>', 'corpus: its active pairs; staging: validated and promoted pairs (default: corpus once anything is promoted, else staging)').choices(['corpus', 'staging']))
+  .addOption(new Option('--format <format>', 'how the sample is written; jsonl lines carry blank grades to fill in').choices(AUDIT_FORMATS).default('text'))
+  .option('--out <file>', 'write the sample to this file; the proxies go to stdout')
+  .option('--grades <file>', 'a filled-in audit JSONL: correct, standalone and useful rates with 95 % Wilson intervals, overall and per source kind and category')
+  .option('--json', 'print JSON: strata, sample and proxies (with --grades: the rates)')
+  .action(async (o: { n: number; seed: number; from?: AuditFrom; format: AuditFormat; out?: string; grades?: string; json?: boolean }, cmd: Command) => {
+    if (o.grades) {
+      const r = gradedRates(readGrades(o.grades));
+      return print(o.json ? r : formatGradeRates(r));
+    }
+    const { cfg } = context(cmd);
+    await withStores(cfg, async (stores) => {
+      const from = o.from ?? (await defaultAuditFrom(stores));
+      const a = await auditPairs(stores, { n: o.n, seed: o.seed, from });
+      if (!a.proxies.pairs) throw new UserError(`no pairs to audit in ${from} (run \`qaforge backfill\`, then \`qaforge promote\`)`);
+      if (o.out) writeAuditSample(a, o.format, o.out);
+      if (o.json) return print(a);
+      if (o.out) return print(`${formatAuditProxies(a)}\nsample: ${a.sample.length} pairs written to ${o.out} (${o.format})`);
+      print(formatAuditSample(a, o.format));
+      // JSONL on stdout stays JSONL: the proxies go to stderr.
+      if (o.format === 'jsonl') process.stderr.write(`${formatAuditProxies(a)}\n`);
+      else print(`\n${formatAuditProxies(a)}`);
     });
   });
 
