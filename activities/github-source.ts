@@ -2,12 +2,13 @@
 // the records of every issue and PR that got a new or changed item in this pass (or an earlier pass
 // that did not finish), from all stored items of that number, joined locally. Merged PRs yield PR
 // and review-thread records; closed issues yield a record when their resolution is known (a merged
-// PR that says "Fixes #n", or a maintainer's answer).
+// PR that says "Fixes #n", a merged PR or a commit the thread names as the fix, or an answer the
+// thread settles on); the others are recorded as `unresolved` skips with why.
 import { simpleGit } from 'simple-git';
 import type { SourceRecord } from '../datasets/schemas.js';
 import { sqlString } from '../datasets/store.js';
 import { prNumberFromSubject } from '../extractors/commits.js';
-import { GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumbers, pullRequestRecords, type ClosingPr } from '../extractors/github.js';
+import { fixReferences, GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumbers, pullRequestRecords, type ClosingPr, type FixCommit } from '../extractors/github.js';
 import { issueQuestions, pullRequestQuestions } from '../generators/github-rules.js';
 import { failpoint } from '../lib/failpoint.js';
 import { addRecordsAndPairs, sinkDelta, stage, watchGroups, reconcile, type RunContext, type SourceOutcome } from './context.js';
@@ -29,6 +30,26 @@ async function mergeShas(repoPath: string, sha: string): Promise<Map<number, str
     const [h, subject] = line.split('\0');
     const n = subject ? prNumberFromSubject(subject) : null;
     if (h && n && !out.has(n)) out.set(n, h);
+  }
+  return out;
+}
+
+/**
+ * The commits of HEAD's history that `shas` (full or abbreviated, as comments write them) name, with
+ * subject and body; unknown or unreachable ones are left out.
+ */
+async function fixCommits(repoPath: string, head: string, shas: Iterable<string>): Promise<FixCommit[]> {
+  const git = simpleGit(repoPath);
+  const out: FixCommit[] = [];
+  for (const sha of shas) {
+    try {
+      const [full, subject, body] = (await git.raw(['log', '-1', '--format=%H%x00%s%x00%b', `${sha}^{commit}`, '--'])).split('\0');
+      if (!full || !/^[0-9a-f]{40}$/.test(full)) continue;
+      await git.raw(['merge-base', '--is-ancestor', full, head]);
+      out.push({ sha: full, subject: subject ?? '', body: body?.trim() || null });
+    } catch {
+      // Not a commit of this repository, or not in HEAD's history.
+    }
   }
   return out;
 }
@@ -177,25 +198,49 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
   }
   if (want.issues) {
     const list = [...issueNumbers].sort((a, b) => a - b);
+    const repoName = { owner: target.owner, name: target.repo };
     for (let i = 0; i < list.length; i += BUILD_CHUNK) {
       const chunk = await load(list.slice(i, i + BUILD_CHUNK));
+      // What the threads name as their fix ("fixed in #N", "closed by <sha>"): the merged PRs the
+      // source has stored, and the commits of HEAD's history.
+      const refs = new Map([...chunk].map(([n, e]) => [n, fixReferences(e.comments, repoName)]));
+      const prNumbers = [...new Set([...refs.values()].flatMap((r) => r.prs))];
+      const knownPrs = new Map<number, ClosingPr>();
+      for (const [n, e] of prNumbers.length ? await load(prNumbers) : []) {
+        const mergedAt = e.issue?.pull_request?.merged_at;
+        if (e.issue && mergedAt) knownPrs.set(n, { number: n, title: e.issue.title, body: e.issue.body ?? null, mergeSha: shas.get(n) ?? null, mergedAt });
+      }
+      const knownCommits = await fixCommits(repo.path, repo.sha, new Set([...refs.values()].flatMap((r) => r.shas)));
       for (const [n, e] of chunk) {
         if (!e.issue || e.issue.pull_request) continue;
         counts.issues.units++;
         stIssues.seen++;
         await watchGroups(ctx, ['issue'], [`issue:${n}`]);
-        let resolved = true;
+        let unresolved: string | null = null;
+        const r = refs.get(n)!;
         const added = addRecords(
           `issue:${n}`,
           () => {
-            const { records, resolution } = issueRecords({ issue: e.issue!, comments: e.comments, closingPrs: e.links, ref });
-            resolved = resolution !== null && resolution !== undefined;
-            return resolved ? records : [];
+            const out = issueRecords({
+              issue: e.issue!,
+              comments: e.comments,
+              closingPrs: e.links,
+              referencedPrs: r.prs.flatMap((p) => knownPrs.get(p) ?? []),
+              referencedCommits: knownCommits.filter((c) => r.shas.some((s) => c.sha.startsWith(s))),
+              ref,
+            });
+            unresolved = out.unresolved;
+            return out.records;
           },
           issueQuestions,
         );
-        if (!resolved) {
-          stIssues.reject(e.issue.state === 'closed' ? 'no_resolution' : 'open');
+        if (e.issue.state !== 'closed') {
+          stIssues.reject('open');
+          continue;
+        }
+        if (unresolved !== null) {
+          stIssues.reject('unresolved');
+          sink.addSkip({ path: `github:${slug}/issue/${n}`, reason: 'unresolved', detail: unresolved }, repo.sha);
           continue;
         }
         if (added === null) continue;

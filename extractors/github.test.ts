@@ -9,6 +9,7 @@ import { makeUser } from '../test/github/fixture.js';
 import {
   cleanBody,
   commentTargetNumber,
+  fixReferences,
   GhIssue,
   GhIssueComment,
   GhReviewComment,
@@ -540,24 +541,89 @@ describe('issueRecords', () => {
     expect(issueRecords({ issue: question(), comments: [terse], closingPrs: [], ref: REF }).resolution).toBe('maintainer_answer');
   });
 
-  it('gives no record without a known resolution, for not-planned or duplicate issues, and for PRs', () => {
-    const none = { records: [], resolution: null };
+  it('gives no record without a known resolution, for not-planned or duplicate issues, and for PRs, and says why', () => {
+    const unresolved = (why: string) => ({ records: [], resolution: null, unresolved: why });
     const [follow, , answer] = thread();
-    // The asker had the last word.
-    expect(issueRecords({ issue: question(), comments: [answer!, { ...follow!, created_at: '2024-02-23T00:00:00Z' }], closingPrs: [], ref: REF })).toEqual(none);
+    // The asker had the last word, and it does not say the answer worked.
+    expect(issueRecords({ issue: question(), comments: [answer!, { ...follow!, created_at: '2024-02-23T00:00:00Z' }], closingPrs: [], ref: REF })).toEqual(
+      unresolved('the issue author replied to the maintainer answer without confirming it'),
+    );
     // A maintainer's last word that says little.
     const short = parse(GhIssueComment, comment(7105, 403, MAINT, 'MEMBER', 'Fixed on main, see `fetch`.', '2024-02-23T00:00:00Z'));
-    expect(issueRecords({ issue: question(), comments: [follow!, short], closingPrs: [], ref: REF })).toEqual(none);
+    const nothing = 'no maintainer answer, confirmed fix, or fixing PR or commit in the thread';
+    expect(issueRecords({ issue: question(), comments: [follow!, short], closingPrs: [], ref: REF })).toEqual(unresolved(nothing));
     // A maintainer answering their own issue is not an answer to someone's question.
     const own = parse(GhIssue, { ...question(), user: MAINT });
-    expect(issueRecords({ issue: own, comments: thread(), closingPrs: [], ref: REF })).toEqual(none);
-    expect(issueRecords({ issue: question(), comments: [], closingPrs: [], ref: REF })).toEqual(none);
-    for (const reason of ['not_planned', 'duplicate'] as const) {
+    expect(issueRecords({ issue: own, comments: thread(), closingPrs: [], ref: REF })).toEqual(unresolved(nothing));
+    expect(issueRecords({ issue: question(), comments: [], closingPrs: [], ref: REF })).toEqual(unresolved(nothing));
+    for (const [reason, why] of [['not_planned', 'closed as not planned'], ['duplicate', 'closed as a duplicate']] as const) {
       const issue = parse(GhIssue, { ...fixedIssue(), state_reason: reason });
-      expect(issueRecords({ issue, comments: thread(), closingPrs: [closing()], ref: REF })).toEqual(none);
+      expect(issueRecords({ issue, comments: thread(), closingPrs: [closing()], ref: REF })).toEqual(unresolved(why));
     }
+    const none = { records: [], resolution: null, unresolved: null };
     const open = parse(GhIssue, { ...fixedIssue(), state: 'open', state_reason: null, closed_at: null });
     expect(issueRecords({ issue: open, comments: [], closingPrs: [closing()], ref: REF })).toEqual(none);
     expect(issueRecords({ issue: mergedPr(), comments: [], closingPrs: [], ref: REF })).toEqual(none);
+  });
+
+  // Threads as they end on GitHub: the asker thanks the maintainer, a stale bot has the last word, a
+  // note names the PR or commit that fixed it.
+  const said = (id: number, who: User, association: Association, body: string, at: string) => parse(GhIssueComment, comment(id, 403, who, association, body, at));
+  const ERIN = user('erin', 504);
+  const STALE_BOT = user('github-actions[bot]', 41898282, 'Bot');
+
+  it('takes the answer the issue author confirms, or that stands when a bot has the last word', () => {
+    const thanks = said(7110, ERIN, 'NONE', 'Thanks, that fixed it!', '2024-02-22T09:00:00Z');
+    const confirmed = issueRecords({ issue: question(), comments: [...thread().slice(0, 3), thanks], closingPrs: [], ref: REF });
+    expect(confirmed).toMatchObject({ resolution: 'maintainer_answer', unresolved: null });
+    expect(confirmed.records[0]!.text.endsWith(`Maintainer answer:\n${ANSWER}`)).toBe(true);
+    expect(confirmed.records[0]!.provenance.commentId).toBe(7103);
+    // A maintainer's "closing" and a bot after the confirmation change nothing; "I'll try" is not a confirmation.
+    const closingNote = said(7111, MAINT, 'MEMBER', 'Great, closing!', '2024-02-22T10:00:00Z');
+    const stale = said(7112, STALE_BOT, 'NONE', 'This issue has been automatically marked as stale because it has not had recent activity.', '2024-03-22T10:00:00Z');
+    expect(issueRecords({ issue: question(), comments: [...thread().slice(0, 3), closingNote, thanks, stale], closingPrs: [], ref: REF }).records[0]!.provenance.commentId).toBe(7103);
+    const later = said(7113, ERIN, 'NONE', "Thanks, I'll try it tomorrow.", '2024-02-22T09:00:00Z');
+    expect(issueRecords({ issue: question(), comments: [...thread().slice(0, 3), later], closingPrs: [], ref: REF }).resolution).toBeNull();
+    // A contributor's answer counts once the asker confirms it.
+    const helper = said(7114, CAROL, 'CONTRIBUTOR', ANSWER, '2024-02-22T08:00:00Z');
+    expect(issueRecords({ issue: question(), comments: [helper, thanks], closingPrs: [], ref: REF })).toMatchObject({ resolution: 'contributor_answer' });
+    expect(issueRecords({ issue: question(), comments: [helper], closingPrs: [], ref: REF }).resolution).toBeNull();
+  });
+
+  it("takes the asker's own fix, and gives nothing for duplicates and declined requests", () => {
+    const fix = said(7120, ERIN, 'NONE', 'Found it: the problem was our proxy stripping the header on redirects. Whitelisting `User-Agent` in the proxy config fixed it.', '2024-02-22T09:00:00Z');
+    const own = issueRecords({ issue: question(), comments: [thread()[0]!, fix], closingPrs: [], ref: REF });
+    expect(own).toMatchObject({ resolution: 'author_fix' });
+    expect(own.records[0]!.text.endsWith(`Issue author's fix:\n${fix.body}`)).toBe(true);
+    const dup = said(7121, MAINT, 'MEMBER', 'Duplicate of #388', '2024-02-22T09:00:00Z');
+    expect(issueRecords({ issue: question(), comments: [...thread().slice(0, 3), dup], closingPrs: [], ref: REF }).unresolved).toBe('a maintainer marked it a duplicate of #388');
+    const no = said(7122, MAINT, 'MEMBER', "Thanks for the suggestion, but we won't add a per-redirect header hook: it is out of scope for the client.", '2024-02-22T09:00:00Z');
+    expect(issueRecords({ issue: question(), comments: [no], closingPrs: [], ref: REF }).unresolved).toBe('a maintainer declined it');
+    const labelled = parse(GhIssue, { ...question(), labels: [{ name: 'wontfix' }] });
+    expect(issueRecords({ issue: labelled, comments: thread(), closingPrs: [], ref: REF }).unresolved).toBe('labelled wontfix');
+  });
+
+  it('follows "fixed in #N" and "closed by <sha>" to a PR or commit the source knows', () => {
+    const note = said(7130, MAINT, 'MEMBER', 'Fixed in #412', '2024-03-02T10:00:00Z');
+    expect(fixReferences([note, said(7131, ERIN, 'NONE', 'Is this fixed by #413?', '2024-03-02T11:00:00Z')])).toEqual({ prs: [412], shas: [] });
+    const viaPr = issueRecords({ issue: question(), comments: [thread()[0]!, note], closingPrs: [], referencedPrs: [closing()], ref: REF });
+    expect(viaPr).toMatchObject({ resolution: 'pull_request', records: [{ provenance: { prNumber: 412, commentId: 7130, commitFirstSeen: MERGE } }] });
+    expect(viaPr.records[0]!.text).toContain('\n\nResolved by PR #412: Add `timeout` option to `Client.fetch`\n');
+    // Not known to the source (not fetched, or not merged): no resolution, and the skip says so.
+    expect(issueRecords({ issue: question(), comments: [note], closingPrs: [], ref: REF }).unresolved).toBe(
+      'names #412 as the fix, but no merged PR or commit by that reference is known; no maintainer answer, confirmed fix, or fixing PR or commit in the thread',
+    );
+    const sha = '3f2a9c1d'.repeat(5);
+    const byCommit = said(7132, MAINT, 'MEMBER', 'Closed by 3f2a9c1 on main.', '2024-03-02T10:00:00Z');
+    expect(fixReferences([byCommit])).toEqual({ prs: [], shas: ['3f2a9c1'] });
+    const viaCommit = issueRecords({
+      issue: question(),
+      comments: [byCommit],
+      closingPrs: [],
+      referencedCommits: [{ sha, subject: 'Send default headers on redirects', body: 'Redirects are new requests, so they now get the default headers too.' }],
+      ref: REF,
+    });
+    expect(viaCommit).toMatchObject({ resolution: 'commit', records: [{ provenance: { prNumber: null, commentId: 7132, commitFirstSeen: sha } }] });
+    expect(viaCommit.records[0]!.text).toContain(`\n\nResolved by commit ${sha}: Send default headers on redirects\nRedirects are new requests`);
   });
 });

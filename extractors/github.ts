@@ -470,15 +470,33 @@ export interface ClosingPr {
   mergedAt: string;
 }
 
+/** A commit of the repository that an issue thread names as its fix. */
+export interface FixCommit {
+  sha: string;
+  subject: string;
+  body: string | null;
+}
+
 export interface IssueInput {
   issue: GhIssue;
   comments: GhIssueComment[];
   /** Merged PRs whose bodies close this issue (see linkedIssueNumbers). */
   closingPrs: ClosingPr[];
+  /** Merged PRs the thread names as the fix ("fixed in #N", see fixReferences), as far as the source has them. */
+  referencedPrs?: ClosingPr[];
+  /** Commits of the repository the thread names as the fix ("closed by <sha>"). */
+  referencedCommits?: FixCommit[];
   ref: RepoRef;
 }
 
-export type IssueResolution = 'pull_request' | 'maintainer_answer';
+export type IssueResolution = 'pull_request' | 'commit' | 'maintainer_answer' | 'contributor_answer' | 'author_fix';
+
+export interface IssueOutcome {
+  records: SourceRecord[];
+  resolution: IssueResolution | null;
+  /** A closed issue without a record: why, for an `unresolved` skip. Null when there is a record, or for open issues and PRs. */
+  unresolved: string | null;
+}
 
 /**
  * The PR that closed the issue: the last one merged by the time it was closed (a minute's slack for
@@ -491,61 +509,237 @@ function closingPrOf(prs: ClosingPr[], closedAt: string | null | undefined): Clo
   return before.at(-1) ?? sorted[0] ?? null;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Issue threads: who settled it, and how.
+
+// Stale bots, including ones that post from a plain account; their notices never answer anything.
+const STALE_BOTS = new Set(['stale', 'stalebot', 'stale-bot', 'no-response', 'github-actions']);
+const STALE_NOTICE = /^\s*this (?:issue|pr|pull request) (?:has been|was) (?:automatically )?marked as stale\b/i;
+const isThreadBot = (c: GhIssueComment): boolean =>
+  isBot(c.user) || (!!c.user && STALE_BOTS.has(c.user.login.toLowerCase().replace(/\[bot\]$/, ''))) || STALE_NOTICE.test(c.body ?? '');
+
+// "fixed in #12", "closed by 3f2a9c1", "resolved via https://github.com/o/r/pull/12"; not "not fixed by #12".
+const FIX_VERB = String.raw`(?<![\w-])(?<!\bnot\s)(?<!n't\s)(?:fix(?:e[sd])?|close[sd]?|resolve[sd]?|addressed|solved)`;
+const HEX = String.raw`((?=[0-9a-f]*\d)[0-9a-f]{7,40})`;
+const FIX_REFERENCE = new RegExp(
+  `${FIX_VERB}\\s+(?:in|by|via|with)\\s+(?:(?:the\\s+)?(?:pr|pull request|commit)\\s+)?` +
+    String.raw`(?:#(\d+)|https?:\/\/github\.com\/([\w.-]+)\/([\w.-]+)\/(?:pull|issues)\/(\d+)|https?:\/\/github\.com\/([\w.-]+)\/([\w.-]+)\/commit\/${HEX}|\x60?${HEX}\x60?)(?![\w-])`,
+  'gi',
+);
+// "#12 fixes this", "#12 should fix it".
+const REFERENCE_FIXES = /(?<![\w-])#(\d+)\s+(?:should\s+)?(?:fix(?:e[sd])?|resolve[sd]?|close[sd]?)\s+(?:it|this|the (?:issue|problem|error|bug))\b/gi;
+
+/** Sentences of a comment's prose (code blocks, quoted lines and HTML comments out; inline code kept). */
+function sentences(text: string): string[] {
+  return withoutCode(text, false)
+    .split('\n')
+    .filter((l) => !/^\s*>/.test(l))
+    .join('\n')
+    .split(/(?<=[.!?])\s+|\n+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+export interface FixReferences {
+  prs: number[];
+  shas: string[];
+}
+
 /**
- * A closed issue's record when it is known how it was resolved: by a merged closing PR, or else by a
- * maintainer's substantial last comment answering someone else's question. Issues closed as not
- * planned or duplicate, pull requests, and issues without a known resolution give no record.
+ * What an issue's human comments name as the fix, in thread order, once each: PR (or issue) numbers
+ * and commit shas (as written, possibly abbreviated). Questions ("is this fixed by #12?") and other
+ * repositories' references are left out. The source looks these up; issueRecords follows known ones.
  */
-export function issueRecords(input: IssueInput): { records: SourceRecord[]; resolution: IssueResolution | null } {
+export function fixReferences(comments: GhIssueComment[], repo?: { owner: string; name: string }): FixReferences {
+  const sameRepo = (owner: string, name: string) =>
+    !repo || (owner.toLowerCase() === repo.owner.toLowerCase() && name.toLowerCase() === repo.name.toLowerCase());
+  const out: FixReferences = { prs: [], shas: [] };
+  const addPr = (n: number) => n > 0 && !out.prs.includes(n) && out.prs.push(n);
+  const addSha = (s: string) => !out.shas.includes(s.toLowerCase()) && out.shas.push(s.toLowerCase());
+  for (const c of [...comments].filter((c) => !isThreadBot(c)).sort(byTime))
+    for (const s of sentences(c.body ?? '').filter((s) => !s.endsWith('?'))) {
+      for (const m of s.matchAll(FIX_REFERENCE)) {
+        if (m[1]) addPr(Number(m[1]));
+        else if (m[4] && sameRepo(m[2]!, m[3]!)) addPr(Number(m[4]));
+        else if (m[7] && sameRepo(m[5]!, m[6]!)) addSha(m[7]);
+        else if (m[8]) addSha(m[8]);
+      }
+      for (const m of s.matchAll(REFERENCE_FIXES)) addPr(Number(m[1]));
+    }
+  return out;
+}
+
+const GREETING = /^(?:hi|hey|hello|thanks|thank you|thx|cc|ping|gentle ping|friendly ping)\b/i;
+const TRIAGE = /\b(?:i can reproduce|can(?:not|'t)? reproduce|looking into (?:it|this)|(?:i'?ll|will|let me) (?:take a look|look into)|taking a look|any updates?|not stale|keep(?:ing)? (?:it|this) open)\b/i;
+const REFERENCE_TOKEN = new RegExp(String.raw`${REF}|\x60?\b(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b\x60?`, 'gi');
+
+/**
+ * Characters of what a comment states: its declarative sentences, without questions back to the
+ * author, greetings and thanks, triage ("I can reproduce this"), pings, and the references it points
+ * at. "Fixed in #12" or "Could you share a reproducer?" state nothing of their own.
+ */
+function substance(body: string): number {
+  return sentences(body)
+    .filter((s) => !s.endsWith('?') && !GREETING.test(s) && !TRIAGE.test(s) && !(s.includes('@') && MENTION_LINE.test(s)))
+    .map((s) => s.replace(REFERENCE_TOKEN, ''))
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .trim().length;
+}
+
+const DUPLICATE = /\b(?:duplicate (?:of|with)|dupe of|same as)\s+(?:#(\d+)|https?:\/\/github\.com\/\S+)/i;
+const DECLINED =
+  /\b(?:won'?t fix|wontfix|not planned|won'?t (?:be )?(?:add(?:ing|ed)?|support(?:ed|ing)?|implement(?:ed|ing)?|fix(?:ed)?|chang(?:e|ed|ing))|not going to (?:add|support|implement|fix|change)|no plans? to|do(?:n't| not) plan to)\b/i;
+const DECLINED_LABEL = /^(?:wontfix|won't fix|duplicate|invalid|not planned|stale)$/i;
+// An issue author's reply that says the answer worked, and one that says it did not (or not yet).
+const CONFIRMS = /\b(?:thanks?|thank you|thx|works?|worked|working|fixed|solved|resolved|did the trick|that did it|confirm(?:ed|s)?|perfect|closing)\b/i;
+const DISPUTES = /\b(?:still|doesn'?t|does not|didn'?t|did not|isn'?t|is not|not (?:work|fix|solve|help)|no luck|same (?:error|issue|problem)|but|i'?ll try|will try|let me try)\b/i;
+const confirms = (body: string) => {
+  const prose = sentences(body).join(' ');
+  return CONFIRMS.test(prose) && !DISPUTES.test(prose);
+};
+// An issue author telling what fixed it for them.
+const OWN_FIX =
+  /\b(?:(?:that|this|which) (?:fixed|solved|resolved)|fixed (?:it|this|the (?:issue|problem|error))|solved (?:it|this|the)|(?:the|my) (?:issue|problem|mistake|error) was|turns? out|turned out|figured (?:it )?out|the (?:fix|solution|workaround) (?:is|was)|found the (?:issue|problem|cause|fix|solution)|works? (?:now |fine )?after)\b/i;
+
+interface Said {
+  c: GhIssueComment;
+  body: string;
+  kinds: string[];
+  byAuthor: boolean;
+}
+
+type Answer = { at: number; resolution: 'maintainer_answer' | 'contributor_answer' | 'author_fix' };
+
+/**
+ * The comment that answers the issue, walking back from the end: a maintainer's substantive answer
+ * that the issue author's next reply confirms, or that nobody added anything of substance to (the
+ * close followed it, whatever bots said); a contributor's answer the author confirmed; the author's
+ * own account of what fixed it. A maintainer calling it a duplicate or declining it ends the search.
+ */
+function answerOf(thread: Said[]): Answer | { why: string } {
+  const standing = (i: number): 'confirmed' | 'disputed' | 'superseded' | 'last' => {
+    for (const x of thread.slice(i + 1)) {
+      if (x.byAuthor) return confirms(x.body) ? 'confirmed' : 'disputed';
+      if (substance(x.body) >= SUBSTANTIVE) return 'superseded';
+    }
+    return 'last';
+  };
+  let why: string | null = null;
+  for (let i = thread.length - 1; i >= 0; i--) {
+    const x = thread[i]!;
+    const maintainer = isMaintainer(x.c.author_association) && !x.byAuthor;
+    const prose = sentences(x.body).join(' ');
+    if (maintainer) {
+      const dup = DUPLICATE.exec(prose);
+      if (dup) return { why: `a maintainer marked it a duplicate${dup[1] ? ` of #${dup[1]}` : ''}` };
+      if (DECLINED.test(prose)) return { why: 'a maintainer declined it' };
+    }
+    if (substance(x.body) < SUBSTANTIVE) continue;
+    const st = standing(i);
+    if (maintainer) {
+      if (st === 'confirmed' || st === 'last') return { at: i, resolution: 'maintainer_answer' };
+      why ??= st === 'disputed' ? 'the issue author replied to the maintainer answer without confirming it' : 'a maintainer answer was followed by further unanswered discussion';
+    } else if (x.byAuthor) {
+      if (OWN_FIX.test(prose) && !x.body.trim().endsWith('?') && (st === 'confirmed' || st === 'last')) return { at: i, resolution: 'author_fix' };
+    } else if (x.c.author_association?.toUpperCase() === 'CONTRIBUTOR' && st === 'confirmed') {
+      return { at: i, resolution: 'contributor_answer' };
+    }
+  }
+  return { why: why ?? 'no maintainer answer, confirmed fix, or fixing PR or commit in the thread' };
+}
+
+const ANSWER_HEADING: Record<Answer['resolution'], string> = {
+  maintainer_answer: 'Maintainer answer:',
+  contributor_answer: 'Contributor answer:',
+  author_fix: "Issue author's fix:",
+};
+
+/**
+ * A closed issue's record when the thread says how it was resolved: by a merged PR that closes it or
+ * that a comment names ("fixed in #N"), by a commit a comment names ("closed by <sha>"), and/or by an
+ * answer the thread settles on (see answerOf). Issues closed as not planned or duplicate, declined,
+ * or without a resolution give no record and say why; open issues and pull requests give neither.
+ */
+export function issueRecords(input: IssueInput): IssueOutcome {
   const { issue, ref } = input;
-  const none = { records: [], resolution: null };
-  if (issue.pull_request || issue.state !== 'closed') return none;
-  if (issue.state_reason === 'not_planned' || issue.state_reason === 'duplicate') return none;
+  if (issue.pull_request || issue.state !== 'closed') return { records: [], resolution: null, unresolved: null };
+  const unresolved = (why: string): IssueOutcome => ({ records: [], resolution: null, unresolved: why });
+  if (issue.state_reason === 'not_planned') return unresolved('closed as not planned');
+  if (issue.state_reason === 'duplicate') return unresolved('closed as a duplicate');
+  const labels = Array.isArray(issue.labels) ? (issue.labels as unknown[]).map((l) => (typeof l === 'string' ? l : ((l as { name?: unknown })?.name ?? ''))) : [];
+  const declined = labels.find((l): l is string => typeof l === 'string' && DECLINED_LABEL.test(l.trim()));
+  if (declined) return unresolved(`labelled ${declined}`);
+
   const n = issue.number;
   const { redact, comment, keep, kinds } = redactor();
+  const thread: Said[] = input.comments
+    .filter((c) => !isThreadBot(c))
+    .sort(byTime)
+    .map((c) => {
+      const x = comment(c, BODY_CHARS);
+      return { c, body: x.body, kinds: x.kinds, byAuthor: sameUser(c.user, issue.user) };
+    });
+
+  // The fix: a PR whose body closes the issue, else the latest PR or commit the thread names that the source knows.
+  const refs = fixReferences(input.comments, repoParts(ref));
+  const knownPr = (num: number) => input.referencedPrs?.find((p) => p.number === num);
+  const knownCommit = (sha: string) => input.referencedCommits?.find((c) => c.sha.toLowerCase().startsWith(sha));
+  let pr: ClosingPr | null = closingPrOf(input.closingPrs, issue.closed_at);
+  let commit: FixCommit | null = null;
+  if (!pr) {
+    pr = [...refs.prs].reverse().map(knownPr).find((p) => p !== undefined) ?? null;
+    if (!pr) commit = [...refs.shas].reverse().map(knownCommit).find((c) => c !== undefined) ?? null;
+  }
+  const fixNote = pr || commit ? thread.findLast((x) => (pr ? fixReferences([x.c]).prs.includes(pr.number) : fixReferences([x.c]).shas.some((s) => commit!.sha.startsWith(s)))) : undefined;
+
+  const found = answerOf(thread);
+  // The note that names the fix ("This should be resolved by #12 in the next release") points at it
+  // rather than answering; the fix's own section says what it did.
+  const pointer = (i: number) => !!fixNote && thread[i] === fixNote && substance(fixNote.body.replace(FIX_REFERENCE, '')) < 2 * SUBSTANTIVE;
+  const answer = 'at' in found && !pointer(found.at) ? found : null;
+  if (!pr && !commit && !answer) {
+    const unknown = [...refs.prs.map((r) => `#${r}`), ...refs.shas];
+    const why = 'why' in found ? found.why : '';
+    return unresolved(unknown.length ? `names ${unknown.join(', ')} as the fix, but no merged PR or commit by that reference is known; ${why}` : why);
+  }
+
   const parts = [`Issue #${n}: ${oneLine(redact(issue.title))}`];
   const body = cleanBody(redact(issue.body ?? ''), BODY_CHARS);
   if (body) parts.push(body);
-
-  let resolution: IssueResolution;
-  let pr: ClosingPr | null = closingPrOf(input.closingPrs, issue.closed_at);
-  let answerId: number | null = null;
-  if (pr) {
-    resolution = 'pull_request';
-    const first = proseParagraphs(cleanBody(redact(pr.body ?? ''), BODY_CHARS))[0];
-    parts.push(`Resolved by PR #${pr.number}: ${oneLine(redact(pr.title))}${first ? `\n${capText(first, REPLY_CHARS)}` : ''}`);
-  } else {
-    const comments = input.comments.filter((c) => !isBot(c.user)).sort(byTime);
-    const last = comments.at(-1);
-    if (!last || !isMaintainer(last.author_association) || sameUser(last.user, issue.user)) return none;
-    const answer = comment(last, BODY_CHARS);
-    if (proseLength(answer.body) < SUBSTANTIVE) return none;
-    resolution = 'maintainer_answer';
-    answerId = last.id;
-    const earlier = comments
-      .slice(0, -1)
-      .map((c) => comment(c, COMMENT_CHARS))
+  if (answer) {
+    const said = thread[answer.at]!;
+    const earlier = thread
+      .slice(0, answer.at)
       .filter((x) => proseLength(x.body) >= SUBSTANTIVE)
       .slice(-DISCUSSION_COMMENTS);
-    for (const x of [...earlier, answer]) keep(x.kinds);
+    for (const x of [...earlier, said]) keep(x.kinds);
     if (earlier.length) {
       const label = (c: GhIssueComment) => `${association(c.author_association)}${sameUser(c.user, issue.user) ? ' (issue author)' : ''}: `;
       parts.push(`Discussion:\n${earlier.map((x) => label(x.c) + x.body).join('\n\n')}`);
     }
-    parts.push(`Maintainer answer:\n${answer.body}`);
-    pr = null;
+    parts.push(`${ANSWER_HEADING[answer.resolution]}\n${said.body}`);
+  }
+  if (pr) {
+    const first = proseParagraphs(cleanBody(redact(pr.body ?? ''), BODY_CHARS))[0];
+    parts.push(`Resolved by PR #${pr.number}: ${oneLine(redact(pr.title))}${first ? `\n${capText(first, REPLY_CHARS)}` : ''}`);
+  } else if (commit) {
+    const first = proseParagraphs(cleanBody(redact(commit.body ?? ''), BODY_CHARS))[0];
+    parts.push(`Resolved by commit ${commit.sha}: ${oneLine(redact(commit.subject))}${first ? `\n${capText(first, REPLY_CHARS)}` : ''}`);
   }
   const text = parts.join('\n\n');
   const contentHash = sha256Hex(text);
-  const sha = validSha(pr?.mergeSha) ?? ref.sha;
+  const sha = validSha(pr?.mergeSha) ?? validSha(commit?.sha) ?? ref.sha;
+  const commentId = answer ? thread[answer.at]!.c.id : (fixNote?.c.id ?? null);
   const record: SourceRecord = {
     id: contentId('issue', n, contentHash),
     kind: 'issue',
     text,
     contentHash,
-    provenance: provenanceAt(ref.repo, sha, { url: issue.html_url, prNumber: pr?.number, issueNumber: n, commentId: answerId }),
+    provenance: provenanceAt(ref.repo, sha, { url: issue.html_url, prNumber: pr?.number, issueNumber: n, commentId }),
     code: null,
     redactions: [...kinds].sort(),
   };
-  return { records: [record], resolution };
+  const resolution: IssueResolution = pr ? 'pull_request' : commit ? 'commit' : answer!.resolution;
+  return { records: [record], resolution, unresolved: null };
 }

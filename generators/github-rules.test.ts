@@ -154,7 +154,7 @@ describe('pullRequestQuestions', () => {
         8005,
       ],
       [
-        'What did a reviewer point out about `src/widgets/client.py` lines 76-77 in PR #412 ("Add `timeout` option to `Client.fetch`")?',
+        'In PR #412 ("Add `timeout` option to `Client.fetch`"), what concern was raised about `src/widgets/client.py` lines 76-77?',
         `A maintainer commented on src/widgets/client.py lines 76-77:\n${ROOT_A}\nThe PR author replied:\n${REPLY_A}`,
         ['src/widgets/client.py lines 76-77', ROOT_A, REPLY_A],
         'review_comment',
@@ -200,7 +200,7 @@ describe('pullRequestQuestions', () => {
     });
     const pairs = recs.flatMap(pullRequestQuestions);
     expect(pairs.map((p) => p.category)).toEqual(['pr_summary', 'review_comment']);
-    expect(pairs[1]!.question).toBe(`What did a reviewer point out about \`${path}\` lines 1200-1234 in PR #99999 ("${title.slice(0, 149).trimEnd()}…")?`);
+    expect(pairs[1]!.question).toBe(`Why was \`${path}\` lines 1200-1234 questioned when PR #99999 ("${title.slice(0, 149).trimEnd()}…") was reviewed?`);
     for (const p of pairs) expect(p.question.length).toBeLessThanOrEqual(400);
     noFailures(pairs);
   });
@@ -224,12 +224,12 @@ describe('issueQuestions', () => {
     const pairs = issueQuestions(rec);
     expect(pairs.map((p) => [p.question, p.answer, p.evidence])).toEqual([
       [
-        'How was issue #398 ("Client.fetch hangs forever when the server stalls") resolved?',
+        'What was the outcome of issue #398 ("Client.fetch hangs forever when the server stalls")?',
         // Two sentences of the PR's first paragraph; the third is left out.
         `It was fixed by PR #412 ("${PR_TITLE}"): ${SUMMARY_1}`,
         ['PR #412', PR_TITLE, SUMMARY_1],
       ],
-      ['Which pull request fixed issue #398 ("Client.fetch hangs forever when the server stalls")?', `PR #412 ("${PR_TITLE}").`, ['PR #412', PR_TITLE]],
+      ['Where was issue #398 ("Client.fetch hangs forever when the server stalls") fixed?', `PR #412 ("${PR_TITLE}").`, ['PR #412', PR_TITLE]],
     ]);
     for (const p of pairs) expect(p).toMatchObject({ category: 'issue_resolution', sourceKind: 'issue', splitGroup: 'issue:398', provenance: { prNumber: 412, issueNumber: 398 } });
     noFailures(pairs);
@@ -248,7 +248,7 @@ describe('issueQuestions', () => {
   it("quotes the maintainer's answer", () => {
     const pairs = issueQuestions(answered());
     expect(pairs.map((p) => [p.question, p.answer, p.evidence, p.provenance.commentId])).toEqual([
-      ['How was issue #403 ("How do I send a custom User-Agent on redirects?") resolved?', `A maintainer answered:\n${ANSWER}`, [ANSWER], 7103],
+      ['What is the solution to issue #403 ("How do I send a custom User-Agent on redirects?")?', `A maintainer answered:\n${ANSWER}`, [ANSWER], 7103],
     ]);
     noFailures(pairs);
   });
@@ -270,6 +270,68 @@ describe('issueQuestions', () => {
     const [pair] = validated(issueQuestions(rec));
     expect(pair!.answer).toBe('A maintainer answered:\nSet the token in the environment, e.g. `WIDGETS_TOKEN=[REDACTED:github_token]`, and the client sends it with every request.');
     expect(failedReasons(pair!)).toEqual(['secret']);
+  });
+});
+
+describe('question wordings', () => {
+  // What phrasings share once code, quoted spans, shas and numbers are placeholders.
+  const template = (q: string) => q.replace(/`[^`]*`/g, '<code>').replace(/"[^"]*"/g, '<quote>').replace(/\b[0-9a-f]{7,40}\b/g, '<sha>').replace(/\d+/g, '<n>');
+
+  const REDIRECT_ANSWER = 'Use `Client(default_headers={"User-Agent": "my-app/1.0"})`: default headers are sent with every request, redirects included.';
+
+  it('vary by a stable key, at least six per category, each naming the PR or issue', () => {
+    const templates = new Map<string, Set<string>>();
+    const see = (pairs: QAPair[]) => {
+      for (const p of pairs) {
+        expect(p.question).toMatch(/\b(?:PR|issue) #\d+/i);
+        templates.set(p.category, (templates.get(p.category) ?? new Set()).add(template(p.question)));
+      }
+    };
+    for (let n = 1000; n < 1060; n++) {
+      const recs = pullRequestRecords({
+        pr: issueItem(n, PR_TITLE, PR_BODY, AUTHOR, 'CONTRIBUTOR', { merged_at: '2024-03-02T10:00:00Z' }),
+        comments: [],
+        reviewComments: [review(8001, MAINT, 'MEMBER', ROOT_A, { path: 'src/widgets/client.py', line: 77, created_at: '2024-02-26T10:00:00Z' })],
+        mergeSha: MERGE,
+        ref: REF,
+      });
+      see(recs.flatMap(pullRequestQuestions));
+      const issue = issueItem(n, 'How do I send a custom User-Agent on redirects?', 'Our proxy rejects requests without our User-Agent.', user('erin', 504), 'NONE');
+      see(issueRecords({ issue, comments: [comment(7103, n, MAINT, 'MEMBER', REDIRECT_ANSWER, '2024-02-22T08:00:00Z')], closingPrs: [], ref: REF }).records.flatMap(issueQuestions));
+    }
+    expect(Object.fromEntries([...templates].map(([c, t]) => [c, t.size >= 6]))).toEqual({ pr_summary: true, review_comment: true, issue_resolution: true });
+    // The same record always gets the same question.
+    const [pr] = prRecords();
+    expect(pullRequestQuestions(pr!)[0]!.question).toBe(pullRequestQuestions(pr!)[0]!.question);
+  });
+});
+
+describe('issueQuestions for fixes the thread names', () => {
+  const sha = '3f2a9c1d'.repeat(5);
+  const question = () => issueItem(405, 'ValueError: redirect lost the User-Agent header', 'Redirects arrive without our User-Agent.', user('erin', 504), 'NONE');
+
+  it('names the commit a "closed by <sha>" note points at', () => {
+    const [rec] = issueRecords({
+      issue: question(),
+      comments: [comment(7132, 405, MAINT, 'MEMBER', 'Closed by 3f2a9c1.', '2024-03-02T10:00:00Z')],
+      closingPrs: [],
+      referencedCommits: [{ sha, subject: 'Send default headers on redirects', body: 'Redirects are new requests, so they now get the default headers too.' }],
+      ref: REF,
+    }).records;
+    const pairs = issueQuestions(rec!);
+    expect(pairs.map((p) => [p.answer, p.evidence])).toEqual([
+      ['It was fixed by commit 3f2a9c1d3f2a ("Send default headers on redirects"): Redirects are new requests, so they now get the default headers too.', ['3f2a9c1d3f2a', 'Send default headers on redirects', 'Redirects are new requests, so they now get the default headers too.']],
+      [`Commit ${sha} ("Send default headers on redirects").`, ['3f2a9c1d3f2a', 'Send default headers on redirects']],
+    ]);
+    noFailures(pairs);
+  });
+
+  it("quotes the asker's own fix", () => {
+    const fix = 'Found it: the problem was our proxy stripping the header on redirects. Whitelisting `User-Agent` in the proxy config fixed it.';
+    const [rec] = issueRecords({ issue: question(), comments: [comment(7120, 405, user('erin', 504), 'NONE', fix, '2024-02-22T09:00:00Z')], closingPrs: [], ref: REF }).records;
+    const pairs = issueQuestions(rec!);
+    expect(pairs.map((p) => [p.answer, p.evidence, p.provenance.commentId])).toEqual([[`The issue author found the fix:\n${fix}`, [fix], 7120]]);
+    noFailures(pairs);
   });
 });
 

@@ -2,9 +2,9 @@
 // record text (PR description, review comments, how an issue was resolved).
 import type { GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
 import { ASSOCIATIONS, COMMENT_LABEL, isMaintainer, proseLength, proseParagraphs } from '../extractors/github.js';
-import { candidatePair } from './pair.js';
+import { candidatePair, phrasing } from './pair.js';
 
-export const GITHUB_RULES: GeneratorInfo = { name: 'github-rules', version: '1.0.0', promptVersion: null, model: null };
+export const GITHUB_RULES: GeneratorInfo = { name: 'github-rules', version: '1.1.0', promptVersion: null, model: null };
 
 const SUMMARY_PARAGRAPHS = 2;
 const SUMMARY_CHARS = 1100;
@@ -76,7 +76,7 @@ function summaryPairs(rec: SourceRecord, n: number, title: string): QAPair[] {
   return [
     candidatePair(rec, GITHUB_RULES, {
       category: 'pr_summary',
-      question: `What did PR #${n} (${quoted(title)}) change, and why?`,
+      question: phrasing(`pr:${n}:pr_summary`, summaryQuestions(n, quoted(title))),
       answer: evidence.join('\n\n'),
       evidence,
     }),
@@ -122,50 +122,124 @@ function reviewPairs(rec: SourceRecord, n: number, title: string): QAPair[] {
   }
   // The lines tell apart threads on one file of one PR.
   const about = `\`${path}\`${thread.lines}`;
-  const question = root.byAuthor
-    ? `What did the author of PR #${n} (${quoted(title)}) note about ${about}?`
-    : `What did a reviewer point out about ${about} in PR #${n} (${quoted(title)})?`;
+  const question = phrasing(`pr:${n}:review_comment:${rec.provenance.commentId}`, (root.byAuthor ? authorNoteQuestions : reviewQuestions)(n, quoted(title), about));
   return [candidatePair(rec, GITHUB_RULES, { category: 'review_comment', question, answer, evidence })];
 }
 
-/** How a resolved issue was resolved: the PR that fixed it (and which PR that was), or the maintainer's answer. */
+// Question wordings, one set per kind of pair; phrasing() picks one by a stable key. They differ
+// outside the quoted title, numbers and `code`, so that the corpus does not fall into a few templates.
+const summaryQuestions = (n: number, t: string) => [
+  `What did PR #${n} (${t}) change, and why?`,
+  `What does PR #${n}, ${t}, do?`,
+  `Why was PR #${n} (${t}) opened, and what does it change?`,
+  `What problem does PR #${n} (${t}) solve?`,
+  `Can you summarize the change in PR #${n} (${t})?`,
+  `What was the motivation for PR #${n} (${t}), and what did it do?`,
+  `Give an overview of PR #${n}, ${t}: what changed and why?`,
+  `What is PR #${n} (${t}) about?`,
+];
+const reviewQuestions = (n: number, t: string, about: string) => [
+  `What did a reviewer point out about ${about} in PR #${n} (${t})?`,
+  `What review feedback did ${about} get in PR #${n} (${t})?`,
+  `In PR #${n} (${t}), what concern was raised about ${about}?`,
+  `What did the review of PR #${n} (${t}) ask to change in ${about}?`,
+  `What came up in code review on ${about} in PR #${n} (${t})?`,
+  `During review of PR #${n} (${t}), what was said about ${about}?`,
+  `Why was ${about} questioned when PR #${n} (${t}) was reviewed?`,
+];
+const authorNoteQuestions = (n: number, t: string, about: string) => [
+  `What did the author of PR #${n} (${t}) note about ${about}?`,
+  `What did the PR author explain about ${about} in PR #${n} (${t})?`,
+  `In PR #${n} (${t}), what note did the author leave on ${about}?`,
+  `Why did the author of PR #${n} (${t}) comment on ${about}?`,
+  `What does the author's review note on ${about} say in PR #${n} (${t})?`,
+  `What context did the author of PR #${n} (${t}) give for ${about}?`,
+];
+const resolvedQuestions = (n: number, t: string) => [
+  `How was issue #${n} (${t}) resolved?`,
+  `How was ${t} (issue #${n}) fixed?`,
+  `What resolved issue #${n}, ${t}?`,
+  `Issue #${n} reports ${t}. What was the resolution?`,
+  `I'm running into issue #${n} (${t}). How do I fix it?`,
+  `What was the outcome of issue #${n} (${t})?`,
+  `Is there a fix or workaround for issue #${n}, ${t}?`,
+  `What is the solution to issue #${n} (${t})?`,
+];
+// Titles that name an error or a failure get questions about the error too.
+const ERROR_TITLE = /\b(?:\w+(?:Error|Exception|Warning)\b|error|fails?|failing|crash(?:es)?|hangs?|broken|out of memory|OOM|NaN|wrong|ignores?|not work)/i;
+const errorQuestions = (n: number, t: string) => [
+  `What is the fix for the error in issue #${n} (${t})?`,
+  `Why does ${t} happen (issue #${n}), and how do I fix it?`,
+  `How do I get past ${t}, as reported in issue #${n}?`,
+  `What causes the failure in issue #${n} (${t}), and what fixes it?`,
+];
+const whichPrQuestions = (n: number, t: string) => [
+  `Which pull request fixed issue #${n} (${t})?`,
+  `What PR closed issue #${n}, ${t}?`,
+  `Which change resolved issue #${n} (${t})?`,
+  `Where was issue #${n} (${t}) fixed?`,
+  `What is the number of the PR that fixed issue #${n} (${t})?`,
+  `Issue #${n} (${t}) was fixed by which PR?`,
+];
+const whichCommitQuestions = (n: number, t: string) => [
+  `Which commit fixed issue #${n} (${t})?`,
+  `What commit resolved issue #${n}, ${t}?`,
+  `In which commit was issue #${n} (${t}) fixed?`,
+  `Issue #${n} (${t}) was fixed by which commit?`,
+  `What is the commit that closed issue #${n} (${t})?`,
+  `Which change in the git history fixed issue #${n} (${t})?`,
+];
+
+// The sections an issue record ends with (extractors/github.ts issueRecords), and who wrote each answer.
+const ANSWERS: [heading: string, who: string][] = [
+  ['Maintainer answer:', 'A maintainer answered'],
+  ['Contributor answer:', 'A contributor answered'],
+  ["Issue author's fix:", 'The issue author found the fix'],
+];
+
+/** The text after `marker` in `text`, up to the next record section ("\n\nResolved by …"), or null. */
+function sectionAfter(text: string, marker: string): string | null {
+  const at = text.lastIndexOf(marker);
+  if (at < 0) return null;
+  const rest = text.slice(at + marker.length);
+  const end = rest.indexOf('\n\nResolved by ');
+  return end < 0 ? rest : rest.slice(0, end);
+}
+
+/**
+ * How a resolved issue was resolved: the answer the thread settled on, and the PR or commit that
+ * fixed it (and which one that was).
+ */
 export function issueQuestions(rec: SourceRecord): QAPair[] {
   const n = rec.provenance.issueNumber;
   if (rec.kind !== 'issue' || n === null) return [];
   const title = titleAfter(rec.text, `Issue #${n}: `);
   if (title === null) return [];
-  const how = `How was issue #${n} (${quoted(title)}) resolved?`;
-  const m = rec.provenance.prNumber;
-  if (m !== null) {
-    const marker = `\n\nResolved by PR #${m}: `;
-    const at = rec.text.lastIndexOf(marker);
-    if (at < 0) return [];
-    const rest = rec.text.slice(at + marker.length);
-    const nl = rest.indexOf('\n');
-    const prTitle = nl < 0 ? rest : rest.slice(0, nl);
-    const fix = nl < 0 ? '' : quotePrefix(rest.slice(nl + 1), FIX_CHARS, 2);
-    const pr = `PR #${m}`;
-    const evidence = [pr, prTitle];
-    if (fix) evidence.push(fix);
-    return [
-      candidatePair(rec, GITHUB_RULES, {
-        category: 'issue_resolution',
-        question: how,
-        answer: `It was fixed by ${pr} ("${prTitle}")${fix ? `: ${fix}` : '.'}`,
-        evidence,
-      }),
-      candidatePair(rec, GITHUB_RULES, {
-        category: 'issue_resolution',
-        question: `Which pull request fixed issue #${n} (${quoted(title)})?`,
-        answer: `${pr} ("${prTitle}").`,
-        evidence: [pr, prTitle],
-      }),
-    ];
+  const t = quoted(title);
+  const how = phrasing(`issue:${n}:issue_resolution`, ERROR_TITLE.test(title) ? [...resolvedQuestions(n, t), ...errorQuestions(n, t)] : resolvedQuestions(n, t));
+  const out: QAPair[] = [];
+  const pair = (question: string, answer: string, evidence: string[]) => out.push(candidatePair(rec, GITHUB_RULES, { category: 'issue_resolution', question, answer, evidence }));
+
+  for (const [heading, who] of ANSWERS) {
+    const said = sectionAfter(rec.text, `\n\n${heading}\n`);
+    if (said === null) continue;
+    const answer = quotePrefix(said, ANSWER_CHARS);
+    if (proseLength(answer) >= MIN_PROSE) pair(how, `${who}:\n${answer}`, [answer]);
+    break;
   }
-  const marker = '\n\nMaintainer answer:\n';
-  const at = rec.text.lastIndexOf(marker);
-  if (at < 0) return [];
-  const answer = quotePrefix(rec.text.slice(at + marker.length), ANSWER_CHARS);
-  if (proseLength(answer) < MIN_PROSE) return [];
-  return [candidatePair(rec, GITHUB_RULES, { category: 'issue_resolution', question: how, answer: `A maintainer answered:\n${answer}`, evidence: [answer] })];
+
+  // "Resolved by PR #12: <title>\n<first paragraph>" or "Resolved by commit <sha>: <subject>\n<…>".
+  const fix = /\n\nResolved by (PR #\d+|commit [0-9a-f]{40}): ([^\n]*)(?:\n([\s\S]*))?$/.exec(rec.text);
+  if (!fix) return out;
+  const [, what, fixTitle, rest] = fix as unknown as [string, string, string, string | undefined];
+  const isPr = what.startsWith('PR');
+  if (isPr && rec.provenance.prNumber === null) return out;
+  const by = isPr ? what : `commit ${what.slice(7, 19)}`;
+  const quote = rest ? quotePrefix(rest, FIX_CHARS, 2) : '';
+  const evidence = [isPr ? what : what.slice(7, 19), fixTitle];
+  // With an answer already quoted, the fix pair asks which change it was; else it also says how.
+  if (!out.length) pair(how, `It was fixed by ${by} ("${fixTitle}")${quote ? `: ${quote}` : '.'}`, quote ? [...evidence, quote] : evidence);
+  const which = phrasing(`issue:${n}:issue_resolution:which`, (isPr ? whichPrQuestions : whichCommitQuestions)(n, t));
+  pair(which, `${isPr ? what : `Commit ${what.slice(7)}`} ("${fixTitle}").`, evidence);
+  return out;
 }

@@ -1005,8 +1005,9 @@ function issueOf(fx: GithubFixture, number: number): GhIssue {
   return issue;
 }
 
-function persona(fx: GithubFixture, login: string | undefined, fallback: Persona): Persona {
+function persona(fx: GithubFixture, login: string | undefined, fallback: Persona, association?: AuthorAssociation): Persona {
   if (!login) return fallback;
+  if (association) return { user: makeUser(login, login.endsWith('[bot]') ? 'Bot' : 'User'), assoc: association };
   // Reuse a known user's association, so a maintainer stays a MEMBER in new activity.
   const seen =
     fx.issueComments.find((c) => c.user.login === login) ?? fx.issues.find((i) => i.user.login === login) ?? fx.reviewComments.find((c) => c.user.login === login);
@@ -1026,12 +1027,15 @@ function touch(fx: GithubFixture, issue: GhIssue, at: string): void {
 
 const nextId = (ids: number[]) => ids.reduce((m, x) => Math.max(m, x), 0) + 1 + (ids.length % 97);
 
-/** A new conversation comment on issue or PR `number`; bumps the parent's updated_at and comments count. */
-export function addIssueComment(fx: GithubFixture, number: number, body: string, at?: string, login?: string): GhIssueComment {
+/**
+ * A new conversation comment on issue or PR `number`; bumps the parent's updated_at and comments count.
+ * The commenter's association is `association` when given, else the one they had before, else NONE.
+ */
+export function addIssueComment(fx: GithubFixture, number: number, body: string, at?: string, login?: string, association?: AuthorAssociation): GhIssueComment {
   const issue = issueOf(fx, number);
   const when = at ?? nextTimestamp(fx);
   const id = nextId(fx.issueComments.map((c) => c.id).concat(1_800_000_000));
-  const who = persona(fx, login, { user: makeUser(MEMBERS[0]!), assoc: 'MEMBER' });
+  const who = persona(fx, login, { user: makeUser(MEMBERS[0]!), assoc: 'MEMBER' }, association);
   const c = issueCommentObject(fx.owner, fx.repo, number, issue.pull_request !== undefined, id, body, who, when, when);
   fx.issueComments.push(c);
   issue.comments += 1;
