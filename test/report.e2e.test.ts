@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Stores } from '../datasets/store.js';
 import { qaforge, qaforgeJson } from './cli.js';
-import { makeRepo, SHAPES_PAIRS, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
+import { makeRepo, SHAPES_LOW_VALUE, SHAPES_PAIRS, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
 
 let repo: FixtureRepo;
 let data: string;
@@ -26,7 +26,7 @@ describe('qaforge report', () => {
     // Shape, Shape.area, Circle, Circle.diameter (getter and setter), fetch_shape, scale: _private_helper is private.
     expect(r.coverage).toEqual({ publicDocumentedSymbols: 6, covered: 6, rate: 1, uncoveredExamples: [] });
     expect(r.provenance).toMatchObject({ checked: SHAPES_TOTAL, resolved: SHAPES_TOTAL, notCheckable: 0, rate: 1, failures: [] });
-    expect(r.judge).toEqual({ modelPairs: 0, judged: 0, passed: 0, passRate: null, rejectReasons: {} });
+    expect(r.judge).toEqual({ modelPairs: 0, judged: 0, passed: 0, passRate: null, rejectReasons: { low_value: Object.values(SHAPES_LOW_VALUE).reduce((a, b) => a + b, 0) } });
     // One file, one group, one cluster: every pair in one split.
     const sizes = Object.values(r.splits.sizes as Record<string, number>);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(SHAPES_TOTAL);
