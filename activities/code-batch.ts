@@ -5,10 +5,13 @@ import { createHash } from 'node:crypto';
 import type { QAPair, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
 import { codeSourceRecords, type RepoRef } from '../extractors/code-records.js';
 import { extractPythonSymbols, type ExtractedSymbol } from '../extractors/python.js';
+import { codeUsageExamples, isInsidePackage, type UsageExample } from '../extractors/usage.js';
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
+import { usageExamplePair } from '../generators/usage-rules.js';
 import { validateCandidate, type LengthLimits } from '../validators/checks.js';
 import { normalizeForMatch } from '../validators/checks.js';
 import { redactSecrets } from '../validators/secrets.js';
+import { isTestPath } from '../validators/value.js';
 import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
 
 export interface CodeBatchFile {
@@ -39,6 +42,23 @@ export interface CodeBatchInput {
   limits: LengthLimits;
   /** A file with a longer line is data or minified code: skipped as too_large (default MAX_LINE_CHARS). */
   maxLineChars?: number;
+  /**
+   * The repository's top-level packages (extractors/usage.ts topLevelPackages): calls of their public
+   * names outside their own code, tests above all, become usage examples. None: no usage examples.
+   */
+  packages?: string[];
+}
+
+/**
+ * A file's usage examples: tests and other code that imports the packages (examples, scripts); the
+ * packages' own code calls its names as implementation, not as usage, and is not mined.
+ */
+function usageExamplesOf(f: CodeBatchFile, text: string, input: CodeBatchInput): UsageExample[] {
+  const packages = input.packages ?? [];
+  if (!packages.length || !reportsFile(f)) return [];
+  const test = isTestPath(f.path);
+  if (!test && isInsidePackage(f.path, packages)) return [];
+  return codeUsageExamples(f.path, text, packages, input.ref, test ? 'test' : 'code');
 }
 
 /**
@@ -221,12 +241,17 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
     // A file's results (or a share's) are kept whole or not at all: one that breaks a rule is recorded and skipped.
     try {
       const records = codeSourceRecords(f.path, text, x.symbols, input.ref, { from, to });
-      const firstRecord = out.records.length;
-      const recordIndex = new Map(records.map((r, i) => [r.id, i]));
       let now = performance.now();
       out.seconds.extract += (now - t) / 1000;
       t = now;
       const candidates = records.flatMap(ruleQuestionsForSymbol);
+      // Usage examples count as generation: their parse is a second look at the file for pairs.
+      for (const u of usageExamplesOf(f, text, input)) {
+        records.push(u.record);
+        candidates.push(usageExamplePair(u));
+      }
+      const firstRecord = out.records.length;
+      const recordIndex = new Map(records.map((r, i) => [r.id, i]));
       now = performance.now();
       out.seconds.generate += (now - t) / 1000;
       t = now;

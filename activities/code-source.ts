@@ -7,11 +7,17 @@ import { restoreContexts, type CodeBatchOutput } from './code-batch.js';
 import { batchFiles, batchRunner, runBatchesInOrder } from './code-pool.js';
 import { stage, type RunContext, type SourceOutcome } from './context.js';
 import { finishFiles, planFiles, watchPlan } from './file-plan.js';
-import { BlobReader } from './repo.js';
+import { BlobReader, listFiles } from './repo.js';
 import { startProgress } from '../lib/progress.js';
+import { topLevelPackages } from '../extractors/usage.js';
 
 // Skip reasons of the extract stage; the others (binary, not_utf8, read_error) are the read stage's.
 const EXTRACT_REASONS = new Set(['syntax_error', 'extract_error']);
+
+/** The repository's top-level packages at a commit, whose calls elsewhere are usage examples (whatever a run reads). */
+export async function repoPackages(repoPath: string, sha: string): Promise<string[]> {
+  return topLevelPackages((await listFiles(repoPath, sha, ['*/__init__.py', 'src/*/__init__.py'], [])).map((f) => f.path));
+}
 
 export interface CodeTotals {
   files: number;
@@ -68,9 +74,10 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
     const progress = startProgress('code', readable.length, log);
     try {
       const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
+      const packages = await repoPackages(repo.path, repo.sha);
       stRead.seconds += await runBatchesInOrder(batchFiles(readable, cfg.taskBytes), reader, {
         window: Math.max(2, cfg.workers * 2),
-        submit: (blobs) => runner.run({ files: blobs, ref, limits: cfg.limits, maxLineChars: cfg.maxLineChars }),
+        submit: (blobs) => runner.run({ files: blobs, ref, limits: cfg.limits, maxLineChars: cfg.maxLineChars, packages }),
         consume: async (out) => {
           await handleOutput(out);
           progress.tick(out.files, `${sink.counts.staged} staged`);

@@ -2,9 +2,12 @@
 // docs changed since the docs cursor; sections of changed docs that were not produced again (edited
 // or deleted sections, deleted or renamed docs) are retired.
 import { docSectionRecords } from '../extractors/docs.js';
+import { docUsageExamples } from '../extractors/usage.js';
 import { docQuestions } from '../generators/doc-rules.js';
+import { withUsageExamples } from '../generators/usage-rules.js';
 import { startProgress } from '../lib/progress.js';
 import { decodeSource } from './code-batch.js';
+import { repoPackages } from './code-source.js';
 import { addRecordsAndPairs, stage, type RunContext, type SourceOutcome } from './context.js';
 import { finishFiles, planFiles, watchPlan } from './file-plan.js';
 import { BlobReader } from './repo.js';
@@ -18,6 +21,7 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
   const { files } = plan;
   await watchPlan(ctx, plan);
   const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
+  const packages = files.length ? await repoPackages(repo.path, repo.sha) : [];
   const reader = new BlobReader(repo.path);
   const progress = startProgress('docs', files.length, log);
   let records = 0;
@@ -49,7 +53,9 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
       stRead.kept++;
       stExtract.seen++;
       t = performance.now();
-      records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, { path: f.path, commit: repo.sha }, () => docSectionRecords(f.path, decoded.text, ref), docQuestions, t) ?? 0;
+      // The sections' records and pairs, and the usage examples of the page's Python code blocks.
+      const unit = withUsageExamples(() => docSectionRecords(f.path, decoded.text, ref), () => docUsageExamples(f.path, decoded.text, packages, ref), docQuestions);
+      records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, { path: f.path, commit: repo.sha }, unit.records, unit.questions, t) ?? 0;
       await sink.flush();
     }
   } finally {
