@@ -2,7 +2,7 @@
 // HEAD, oldest first, filtered, each kept commit → records → rule pairs. History is append-only, so
 // nothing here is retired; the cursor advances every few hundred commits, once they are staged.
 import { commitFilter, commitRecords, commitSkips, symbolChanges } from '../extractors/commits.js';
-import { commitQuestions } from '../generators/commit-rules.js';
+import { changePairFiles, commitQuestions } from '../generators/commit-rules.js';
 import { addRecordsAndPairs, advanceCursor, readMode, sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
 import { readCommits } from './git-history.js';
 import { failpoint } from '../lib/failpoint.js';
@@ -33,22 +33,28 @@ export async function commitSource(ctx: RunContext): Promise<SourceOutcome> {
       units++;
       stRead.seen++;
       const verdict = commitFilter(c);
-      if (!verdict.keep) stRead.reject(verdict.reason);
-      else {
+      if (!verdict.keep) {
+        stRead.reject(verdict.reason);
+        // A style-only commit looks like a change: it is kept as a skip, with the signal that caught it.
+        if (verdict.skip) sink.addSkip(verdict.skip, c.sha);
+      } else {
         stRead.kept++;
         stExtract.seen++;
         if (c.truncated)
           sink.addSkip({ path: `commit:${c.sha}`, reason: 'diff_truncated', detail: `diff of ${c.diffBytes} bytes cut to ${cfg.maxDiffBytes}; the commit is kept with the first part` }, c.sha);
         if (c.nonUtf8) sink.addSkip({ path: `commit:${c.sha}`, reason: 'not_utf8', detail: 'diff is not valid UTF-8: kept, decoded with replacement characters' }, c.sha);
         let changes: ReturnType<typeof symbolChanges> = [];
+        let changeFiles = new Set<string>();
         const unit = { path: `commit:${c.sha}`, commit: c.sha };
         const recordsOf = () => {
           // Per file: blobs git could not read, diffs cut at the per-file cap.
           for (const s of commitSkips(c)) sink.addSkip(s, c.sha);
           changes = symbolChanges(c);
-          return commitRecords(c, ref);
+          const recs = commitRecords(c, ref);
+          changeFiles = changePairFiles(recs);
+          return recs;
         };
-        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, unit, recordsOf, (r) => commitQuestions(r, changes), t) ?? 0;
+        records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, unit, recordsOf, (r) => commitQuestions(r, changes, changeFiles), t) ?? 0;
       }
       if (units % CURSOR_EVERY === 0 && !behind) {
         await sink.flush(true);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { readCommits, type CommitFile, type RawCommit } from '../activities/git-history.js';
-import { SourceRecord } from '../datasets/schemas.js';
+import { SkipRecord, SourceRecord } from '../datasets/schemas.js';
 import { contentId } from '../lib/hash.js';
 import {
   cleanBody,
@@ -314,5 +314,85 @@ describe('commitRecords', () => {
       { path: 'a.csv', reason: 'diff_truncated', detail: `commit ${SHA}: diff of 90000 bytes cut at the size cap` },
       { path: 'lost.bin', reason: 'read_error', detail: `commit ${SHA}: git could not read the file's blob` },
     ]);
+  });
+});
+
+describe('commitFilter on style-only commits', () => {
+  const CALC = "import sys\nimport os\n\n\ndef total(values,start=0):\n    return sum(values,\n               start)\n\n\nSIZES = {'small': 1, 'large': 2}\nPAIR = (1,)\n";
+  const CALC_BLACK = 'import sys\nimport os\n\n\ndef total(values, start=0):\n    return sum(\n        values,\n        start,\n    )\n\n\nSIZES = {"small": 1, "large": 2}\nPAIR = (1,)\n';
+  const IMPORTS = 'import sys\nimport os\n\nprint(os.sep, sys.argv)\n';
+  const SORTED = 'import os\nimport sys\n\nprint(os.sep, sys.argv)\n';
+
+  async function styleHistory(): Promise<{ subject: string; sha: string; verdict: ReturnType<typeof commitFilter> }[]> {
+    const repo = scriptedRepo();
+    repo.commit('Add the modules\n\nThe first version of each.', {
+      'pkg/calc.py': CALC,
+      'pkg/pair.py': "PAIR = (1,)\nNAME = 'a'\n",
+      'pkg/flags.py': "if DEBUG:\n    print('debug')\n    LEVEL = 1\n",
+      'pkg/add.py': 'def add(a, b):\n    return a + b\n',
+      'pkg/totl.py': 'def totl(values):\n    return sum(values)\n',
+      'pkg/imports.py': IMPORTS,
+      'docs/README.md': 'Recieve the totl of a list.\n\nCall `total` with the values.\n',
+      '.pre-commit-config.yaml': 'repos:\n  - repo: https://github.com/astral-sh/ruff-pre-commit\n    rev: v0.2.1\n',
+      'setup.py': 'extras = ["ruff~=0.2.1", "numpy>=1.0"]\n',
+    });
+    const steps: [string, Record<string, string>][] = [
+      // Whitespace, quotes and a trailing comma black adds: style-only on the diff alone.
+      ['Apply black', { 'pkg/calc.py': CALC_BLACK }],
+      // A tuple losing its comma and a statement leaving its block change what the code does.
+      ['make style', { 'pkg/pair.py': 'PAIR = (1)\nNAME = "a"\n' }],
+      ['style: reindent the flags', { 'pkg/flags.py': "if DEBUG:\n    print('debug')\nLEVEL = 1\n" }],
+      // A new comment is kept unless the subject calls it style.
+      ['Explain add', { 'pkg/add.py': 'def add(a, b):\n    # a and b may be floats\n    return a + b\n' }],
+      ['make style', { 'pkg/add.py': 'def add(a, b):\n    # a and b may be floats.\n    return a + b\n' }],
+      ['Fix typos in README', { 'docs/README.md': 'Receive the total of a list.\n\nCall `total` with the values.\n' }],
+      // A "typo" in a name is a rename.
+      ['Fix typo', { 'pkg/totl.py': 'def total(values):\n    return sum(values)\n' }],
+      ['Sort imports with isort', { 'pkg/imports.py': SORTED }],
+      ['Put os first in the module header', { 'pkg/imports.py': IMPORTS }],
+      ['Upgrade ruff to 0.4.8', { '.pre-commit-config.yaml': 'repos:\n  - repo: https://github.com/astral-sh/ruff-pre-commit\n    rev: v0.4.8\n', 'setup.py': 'extras = ["ruff~=0.4.8", "numpy>=1.0"]\n' }],
+      ['Pin numpy with ruff in mind', { 'setup.py': 'extras = ["ruff~=0.4.8", "numpy>=1.2"]\n' }],
+    ];
+    let head = '';
+    for (const [subject, files] of steps) head = repo.commit(subject, files);
+    const out: { subject: string; sha: string; verdict: ReturnType<typeof commitFilter> }[] = [];
+    for await (const c of readCommits(repo.dir, { from: null, to: head, maxDiffBytes: 64 * 1024 })) out.push({ subject: c.subject, sha: c.sha, verdict: commitFilter(c) });
+    return out.slice(1);
+  }
+
+  it('skips formatting, and comment, import-order, typo or linter-setting edits its subject calls style, with a skip record', async () => {
+    const seen = await styleHistory();
+    expect(seen.map((s) => [s.subject, s.verdict.keep ? 'keep' : s.verdict.reason, s.verdict.keep ? null : (s.verdict.skip?.detail ?? null)])).toEqual([
+      ['Apply black', 'style_only', 'subject says "black"; diff changes only whitespace, quotes or trailing commas (1 file)'],
+      ['make style', 'short_message', null],
+      ['style: reindent the flags', 'keep', null],
+      ['Explain add', 'keep', null],
+      ['make style', 'style_only', 'subject says "make style"; diff changes only comments (or licence lines) besides formatting (1 file)'],
+      ['Fix typos in README', 'style_only', 'subject says "Fix typos in README"; diff changes only typos in prose (1 file)'],
+      ['Fix typo', 'keep', null],
+      ['Sort imports with isort', 'style_only', 'subject says "isort"; diff changes only the order of imports (1 file)'],
+      ['Put os first in the module header', 'keep', null],
+      ['Upgrade ruff to 0.4.8', 'style_only', `subject says "ruff"; diff changes only a linter's settings (2 files)`],
+      ['Pin numpy with ruff in mind', 'keep', null],
+    ]);
+    const black = seen[0]!;
+    expect(black.verdict).toEqual({
+      keep: false,
+      reason: 'style_only',
+      skip: { path: `commit:${black.sha}`, reason: 'style_only', detail: 'subject says "black"; diff changes only whitespace, quotes or trailing commas (1 file)' },
+    });
+    expect(SkipRecord.safeParse((black.verdict as { skip: unknown }).skip).success).toBe(true);
+  });
+
+  it('needs the diff to show it: a cut diff, an added file or a subject alone is not enough', () => {
+    const diff = '@@ -1 +1 @@\n-x = 1\n+x  =  1\n';
+    const f = file('a.py', { additions: 1, deletions: 1, diffRange: { start: 0, end: diff.length } });
+    expect(reason({ subject: 'Tidy', body: 'Spacing.', diff, files: [f] })).toBe('style_only');
+    expect(reason({ subject: 'Tidy', body: 'Spacing.', diff, files: [f], truncated: true })).toBe('keep');
+    expect(reason({ subject: 'Tidy', body: 'Spacing.', diff, files: [{ ...f, status: 'A' }] })).toBe('keep');
+    expect(reason({ subject: 'Tidy', body: 'Spacing.', diff, files: [f, file('logo.png', { binary: true })] })).toBe('keep');
+    // No diff to read: "make style" alone says nothing, as before.
+    expect(reason({ subject: 'make style' })).toBe('short_message');
+    expect(reason({ subject: 'style: apply ruff', body: 'Ran the formatter.' })).toBe('keep');
   });
 });

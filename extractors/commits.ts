@@ -7,8 +7,9 @@ import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { provenanceAt, type RepoRef } from './code-records.js';
 
-export type CommitSkipReason = 'merge' | 'bot' | 'merge_message' | 'version_bump' | 'revert' | 'short_message' | 'empty_diff';
-export type CommitFilterResult = { keep: true } | { keep: false; reason: CommitSkipReason };
+export type CommitSkipReason = 'merge' | 'bot' | 'merge_message' | 'version_bump' | 'revert' | 'short_message' | 'empty_diff' | 'style_only';
+/** A rejection that looks like a real change (style_only) also carries the skip record to keep. */
+export type CommitFilterResult = { keep: true } | { keep: false; reason: CommitSkipReason; skip?: SkipRecord };
 
 // Bot accounts, by author name or email.
 const BOT = /\[bot\]|^(?:dependabot|renovate|github-actions|pre-commit-ci|allcontributors|mergify|greenkeeper|snyk-bot|imgbot|codecov)\b|\bbot$/i;
@@ -74,6 +75,8 @@ export function commitFilter(c: RawCommit): CommitFilterResult {
   const body = cleanBody(c.body);
   // Reverts are kept when they say why; git's default message repeats the reverted subject only.
   if (/^Revert\b/i.test(bare) && !body) return { keep: false, reason: 'revert' };
+  const style = styleOnly(c);
+  if (style) return { keep: false, reason: 'style_only', skip: { path: `commit:${c.sha}`, reason: 'style_only', detail: style } };
   const words = bare.split(/\s+/).filter((w) => /\w/.test(w));
   if (!body && (words.length <= 1 || GENERIC_SUBJECT.test(bare))) return { keep: false, reason: 'short_message' };
   if (!c.files.some((f) => !f.binary && f.additions + f.deletions > 0)) return { keep: false, reason: 'empty_diff' };
@@ -259,6 +262,334 @@ export function commitSkips(c: RawCommit): SkipRecord[] {
     else if (f.diffTruncated) out.push({ path: f.path, reason: 'diff_truncated', detail: `commit ${c.sha}: diff of ${c.diffBytes} bytes cut at the size cap` });
   }
   return out;
+}
+
+// Style-only commits: formatting, lint fixes and typo fixes look like changes but say nothing about
+// what the code does. A commit is style-only when every file it modifies changes only in ways that
+// keep the code's meaning; what its subject says can widen that to typo and lint-setting edits, never
+// on its own.
+
+type CommentStyle = 'hash' | 'slash' | 'html' | 'none';
+const HASH_COMMENTS = /\.(?:py|pyi|pyx|sh|bash|zsh|ya?ml|toml|cfg|ini|r|rb|pl|jl|mk)$|(?:^|\/)(?:Makefile|Dockerfile|\.gitignore|\.gitattributes|\.dockerignore|requirements[^/]*\.txt|\.flake8|\.pylintrc)$/i;
+const SLASH_COMMENTS = /\.(?:[cm]?[jt]sx?|c|cc|cpp|cxx|h|hh|hpp|cu|cuh|java|kt|go|rs|swift|scala|cs|css|scss|less|proto)$/i;
+const HTML_COMMENTS = /\.(?:md|mdx|html?|xml|svg|vue)$/i;
+const PROSE_FILE = /\.(?:md|mdx|rst|txt)$/i;
+// Python, YAML and Makefiles mean something by their indentation.
+const INDENTED = /\.(?:py|pyi|pyx|ya?ml|mk)$|(?:^|\/)Makefile$/i;
+
+function commentStyle(path: string): CommentStyle {
+  if (HASH_COMMENTS.test(path)) return 'hash';
+  if (SLASH_COMMENTS.test(path)) return 'slash';
+  if (HTML_COMMENTS.test(path)) return 'html';
+  return 'none';
+}
+
+// Lines of a licence header, with or without their comment marker.
+const LICENCE_LINE =
+  /^(?:#+|\/\/+|\/?\*+|<!--)?\s*(?:Copyright\b|\(c\)\s|Licensed under the Apache License|you may not use this file except|You may obtain a copy of the License|(?:https?:\/\/)?www\.apache\.org\/licenses|Unless required by applicable law|distributed under the License is distributed|WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND|See the License for the specific language|limitations under the License|SPDX-License-Identifier)/i;
+
+/** A diff line's text (without its marker) that carries no code: blank, a comment line, or licence header. */
+export function isCommentOrLicenceLine(path: string, text: string): boolean {
+  const t = text.trim();
+  if (!t || LICENCE_LINE.test(t)) return true;
+  switch (commentStyle(path)) {
+    case 'hash':
+      return t.startsWith('#');
+    case 'slash':
+      return /^(?:\/\/|\/\*|\*(?:\s|\/|$))/.test(t) || t.endsWith('*/');
+    case 'html':
+      return t.startsWith('<!--') || t.endsWith('-->');
+    default:
+      return false;
+  }
+}
+
+const isChange = (l: string) => l[0] === '+' || l[0] === '-';
+
+/** Whether a hunk changes a line that carries code, not only comments, blank or licence lines. */
+export function isSubstantialHunk(path: string, h: Hunk): boolean {
+  return h.lines.some((l) => isChange(l) && !isCommentOrLicenceLine(path, l.slice(1)));
+}
+
+// Words before a parenthesis that make it a group or tuple, not a call: `return (x,)` keeps its comma.
+const NOT_CALLEE = new Set(['return', 'in', 'not', 'and', 'or', 'if', 'elif', 'while', 'for', 'yield', 'await', 'assert', 'del', 'lambda', 'else', 'is', 'with', 'except', 'case', 'match', 'raise', 'import', 'from']);
+
+/**
+ * Code as the tokens a formatter leaves alone: no whitespace or comments, one quote style, no trailing
+ * comma where it means nothing. Indentation counts at the start of a statement in indented languages.
+ */
+function formatTokens(text: string, style: 'hash' | 'slash', indented: boolean, keepComments: boolean): string[] {
+  const out: string[] = [];
+  const stack: { dropsTrailingComma: boolean; commas: number }[] = [];
+  const n = text.length;
+  let i = 0;
+  let lineStart = true;
+  while (i < n) {
+    if (lineStart) {
+      let j = i;
+      while (j < n && (text[j] === ' ' || text[j] === '\t')) j++;
+      const blank = j >= n || text[j] === '\n' || (style === 'hash' && text[j] === '#') || (style === 'slash' && text.startsWith('//', j));
+      if (!blank) {
+        if (indented && !stack.length) out.push(`NL${j - i}`);
+        lineStart = false;
+      }
+      i = j;
+      if (j >= n) break;
+    }
+    const ch = text[i]!;
+    if (ch === '\n') {
+      lineStart = true;
+      i++;
+    } else if (ch === '\\' && text[i + 1] === '\n') i += 2;
+    else if (ch === ' ' || ch === '\t' || ch === '\r') i++;
+    else if ((style === 'hash' && ch === '#') || (style === 'slash' && text.startsWith('//', i))) {
+      const end = text.indexOf('\n', i) < 0 ? n : text.indexOf('\n', i);
+      if (keepComments) out.push(`C:${text.slice(i, end).replace(/\s+/g, ' ').trim()}`);
+      i = end;
+    } else if (style === 'slash' && text.startsWith('/*', i)) {
+      const end = text.indexOf('*/', i + 2) < 0 ? n : text.indexOf('*/', i + 2) + 2;
+      if (keepComments) out.push(`C:${text.slice(i, end).replace(/\s+/g, ' ').trim()}`);
+      i = end;
+    } else if (ch === '"' || ch === "'" || (style === 'slash' && ch === '`')) {
+      let prefix = '';
+      const prev = out[out.length - 1];
+      if (prev && /^[rRbBuUfF]{1,2}$/.test(prev) && /[A-Za-z]/.test(text[i - 1] ?? '')) prefix = out.pop()!.toLowerCase();
+      const triple = style === 'hash' && text.startsWith(ch.repeat(3), i);
+      const close = triple ? ch.repeat(3) : ch;
+      let j = i + close.length;
+      while (j < n && !text.startsWith(close, j) && (triple || ch === '`' || text[j] !== '\n')) j += text[j] === '\\' ? 2 : 1;
+      const body = text.slice(i + close.length, Math.min(j, n)).replace(/\\(['"])/g, '$1');
+      out.push(`S${prefix}${triple ? 3 : 1}:${body}`);
+      i = Math.min(j + close.length, n);
+    } else if (/[\w$]/.test(ch)) {
+      let j = i + 1;
+      while (j < n && /[\w$]/.test(text[j]!)) j++;
+      out.push(text.slice(i, j));
+      i = j;
+    } else {
+      if (ch === '(' || ch === '[' || ch === '{') {
+        const prev = out[out.length - 1] ?? '';
+        const callee = (/^[A-Za-z_$][\w$]*$/.test(prev) && !NOT_CALLEE.has(prev)) || prev === ')' || prev === ']';
+        // A call's or a list's trailing comma means nothing; a subscript's or a tuple's may.
+        stack.push({ dropsTrailingComma: ch === '{' || (ch === '(' ? callee : !callee), commas: 0 });
+      } else if (ch === ')' || ch === ']' || ch === '}') {
+        const top = stack.pop();
+        if (top && out[out.length - 1] === ',' && (top.dropsTrailingComma || top.commas > 1)) out.pop();
+      } else if (ch === ',' && stack.length) stack[stack.length - 1]!.commas++;
+      out.push(ch);
+      i++;
+    }
+  }
+  // `def f(): ...` and a body of `...` on its own line are one stub, as formatters now write it.
+  return out.filter((t, k) => !(/^NL\d+$/.test(t) && out[k - 1] === ':' && out[k + 1] === '.' && out[k + 2] === '.' && out[k + 3] === '.'));
+}
+
+/** Prose and data as words, one quote style: whitespace and line breaks (reflowed paragraphs) do not count. */
+function proseTokens(text: string, style: CommentStyle, keepComments: boolean): string[] {
+  const kept = style === 'html' && !keepComments ? text.replace(/<!--[\s\S]*?(?:-->|$)/g, ' ') : text;
+  return kept.replace(/['‘’“”]/g, '"').split(/\s+/).filter(Boolean);
+}
+
+const sameTokens = (a: string[], b: string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/** The same statements in the same order, where only imports moved, merged or split (isort, ruff). */
+function importsReordered(a: string[], b: string[]): boolean {
+  const statements = (ts: string[]) => {
+    const out: string[][] = [];
+    for (const t of ts) {
+      if (/^NL\d+$/.test(t) || t === HUNK_BREAK || !out.length) out.push([t]);
+      else out[out.length - 1]!.push(t);
+    }
+    return out;
+  };
+  const isImport = (s: string[]) => s[0] === 'NL0' && (s[1] === 'import' || s[1] === 'from');
+  const [sa, sb] = [statements(a), statements(b)];
+  const others = (ss: string[][]) => ss.filter((s) => !isImport(s)).map((s) => s.join(' '));
+  const names = (ss: string[][]) => [...new Set(ss.filter(isImport).flatMap((s) => s.slice(1).filter((t) => /^[\w.]+$/.test(t))))].sort();
+  return sameTokens(others(sa), others(sb)) && sameTokens(names(sa), names(sb));
+}
+
+// Between the token lists of two hunks: a statement cannot run on from one hunk into the next.
+const HUNK_BREAK = '§';
+
+type StyleKind = 'formatting' | 'comments' | 'import order' | 'typo fixes' | 'lint settings';
+
+/**
+ * How a modified file's hunks change only its style, or null when they change what it says. Without
+ * the subject's word for it, only whitespace, quotes and trailing commas count: a changed comment or a
+ * moved import may well be the point of a commit.
+ */
+function fileStyleKind(path: string, hunks: Hunk[], said: 'lint' | 'typo' | null): StyleKind | null {
+  const changed = hunks.flatMap((h) => h.lines.filter(isChange));
+  if (!changed.length) return null;
+  if (changed.every((l) => !l.slice(1).trim())) return 'formatting';
+  const style = commentStyle(path);
+  const indented = INDENTED.test(path);
+  const side = (h: Hunk, drop: '+' | '-') =>
+    h.lines
+      .filter((l) => l[0] !== drop && l[0] !== '\\')
+      .map((l) => l.slice(1))
+      .join('\n');
+  const tokens = (drop: '+' | '-', keepComments: boolean) =>
+    hunks.flatMap((h, k) => [
+      ...(k ? [HUNK_BREAK] : []),
+      ...(style === 'hash' || style === 'slash' ? formatTokens(side(h, drop), style, indented, keepComments) : proseTokens(side(h, drop), style, keepComments)),
+    ]);
+  if (sameTokens(tokens('+', true), tokens('-', true))) return 'formatting';
+  if (!said) return null;
+  if (changed.every((l) => isCommentOrLicenceLine(path, l.slice(1)))) return 'comments';
+  const [before, after] = [tokens('+', false), tokens('-', false)];
+  if (sameTokens(before, after)) return 'comments';
+  if (said === 'lint' && indented && importsReordered(before, after)) return 'import order';
+  if (said === 'typo' && typoFixesOnly(path, hunks)) return 'typo fixes';
+  if (said === 'lint' && lintSettingsOnly(path, hunks)) return 'lint settings';
+  return null;
+}
+
+/** Edit distance, for short strings only. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+const closeWords = (a: string, b: string) => editDistance(a, b) <= Math.max(2, Math.ceil(Math.max(a.length, b.length) / 3));
+
+/** A few characters changed in a few words ("recieve" → "receive", "the the" → "the"), not "slow" → "fast". */
+function isTypoEdit(a: string, b: string): boolean {
+  const [wa, wb] = [a.trim().split(/\s+/), b.trim().split(/\s+/)];
+  if (wa.length === wb.length) {
+    const differing = wa.flatMap((w, k) => (w === wb[k] ? [] : [[w, wb[k]!] as const]));
+    return differing.length <= Math.max(3, wa.length / 8) && differing.every(([x, y]) => closeWords(x, y));
+  }
+  let p = 0;
+  while (p < wa.length && p < wb.length && wa[p] === wb[p]) p++;
+  let s = 0;
+  while (s < wa.length - p && s < wb.length - p && wa[wa.length - 1 - s] === wb[wb.length - 1 - s]) s++;
+  const [ma, mb] = [wa.slice(p, wa.length - s), wb.slice(p, wb.length - s)];
+  // A doubled word dropped.
+  const [longer, shorter] = ma.length > mb.length ? [ma, mb] : [mb, ma];
+  if (!shorter.length && longer.length === 1 && (longer[0] === wa[p - 1] || longer[0] === (ma.length ? wa : wb)[p + 1])) return true;
+  const [ja, jb] = [ma.join(' '), mb.join(' ')];
+  return ma.length <= 3 && mb.length <= 3 && ja.length + jb.length <= 60 && closeWords(ja, jb);
+}
+
+const CODE_START = /^(?:return|import|from|if|elif|else|for|while|def|class|with|raise|assert|yield|await|async|pass|lambda|try|except|finally|global|del|const|let|var|function|export)\b/;
+
+/** A line of prose inside code (a docstring or comment): words, no code punctuation. */
+function isProseLine(path: string, text: string): boolean {
+  if (PROSE_FILE.test(path) || isCommentOrLicenceLine(path, text)) return true;
+  const t = text.trim();
+  return !/[=()[\]{};]/.test(t) && !CODE_START.test(t) && t.split(/\s+/).filter((w) => /^[A-Za-z][a-z'’,.:]*$/.test(w)).length >= 4;
+}
+
+/** Hunks whose changed lines pair up one for one, each pair a typo fix in prose. */
+function typoFixesOnly(path: string, hunks: Hunk[]): boolean {
+  for (const h of hunks) {
+    let removed: string[] = [];
+    let added: string[] = [];
+    const pairsOk = () => removed.length === added.length && removed.every((r, k) => isProseLine(path, r) && isProseLine(path, added[k]!) && isTypoEdit(r, added[k]!));
+    for (const l of [...h.lines, ' ']) {
+      if (l[0] === '-') removed.push(l.slice(1));
+      else if (l[0] === '+') added.push(l.slice(1));
+      else {
+        if (!pairsOk()) return false;
+        removed = [];
+        added = [];
+      }
+    }
+  }
+  return true;
+}
+
+const LINT_TOOL = /\b(?:ruff|black|isort|flake8|pylint|yapf|autopep8|pyupgrade|codespell|prettier|eslint|pre-commit|lint|style|quality)\b/i;
+const LINT_CONFIG = /(?:^|\/)(?:\.pre-commit-config\.ya?ml|\.flake8|\.?ruff\.toml|\.isort\.cfg|\.prettierrc[^/]*|\.eslintrc[^/]*|\.editorconfig|\.style\.yapf|\.pylintrc)$/;
+const BUILD_CONFIG = /(?:^|\/)(?:pyproject\.toml|setup\.py|setup\.cfg|tox\.ini|Makefile|requirements[^/]*\.txt|package\.json|\.github\/workflows\/[^/]+\.ya?ml)$/;
+
+const LINT_COMMAND = new RegExp(`^[-@\\s]*(?:python3? -m\\s+)?${LINT_TOOL.source}`, 'i');
+const ITEM_END = /[\s,"'\[\](){}]/;
+
+/** The item (between quotes, commas or spaces) of a line that holds the characters it and the other line do not share. */
+function changedItem(line: string, other: string): string {
+  let p = 0;
+  while (p < line.length && p < other.length && line[p] === other[p]) p++;
+  let s = 0;
+  while (s < line.length - p && s < other.length - p && line[line.length - 1 - s] === other[other.length - 1 - s]) s++;
+  let start = p;
+  while (start > 0 && !ITEM_END.test(line[start - 1]!)) start--;
+  let end = line.length - s;
+  while (end < line.length && !ITEM_END.test(line[end]!)) end++;
+  return line.slice(start, end);
+}
+
+/**
+ * A linter's own settings, or build lines whose change is a linter's: its pinned version, its make
+ * target. A line that pins a linter next to other packages counts only when the linter's item changed.
+ */
+function lintSettingsOnly(path: string, hunks: Hunk[]): boolean {
+  if (LINT_CONFIG.test(path)) return true;
+  if (!BUILD_CONFIG.test(path)) return false;
+  const toolEdit = (line: string, other: string | undefined) =>
+    isCommentOrLicenceLine(path, line) || LINT_COMMAND.test(line) || (other === undefined ? LINT_TOOL.test(line) : LINT_TOOL.test(changedItem(line, other)));
+  for (const h of hunks) {
+    let removed: string[] = [];
+    let added: string[] = [];
+    for (const l of [...h.lines, ' ']) {
+      if (l[0] === '-') removed.push(l.slice(1));
+      else if (l[0] === '+') added.push(l.slice(1));
+      else {
+        const paired = removed.length === added.length;
+        if (!removed.every((r, k) => toolEdit(r, paired ? added[k] : undefined)) || !added.every((a, k) => toolEdit(a, paired ? removed[k] : undefined))) return false;
+        removed = [];
+        added = [];
+      }
+    }
+  }
+  return true;
+}
+
+// What a subject says: a style or lint pass ("style:", "make style", "ruff", "pre-commit") or typo fixes.
+const STYLE_PREFIX = /^(?:style|lint|fmt)(?:\([^)]*\))?!?:/i;
+const LINT_SUBJECT =
+  /\b(?:make (?:style|quality|fixup)|(?:code )?style|lint(?:s|er|ers|ing)?|linted|ruff|black|isort|flake8|pylint|yapf|autopep8|prettier|eslint|pre-commit|precommit|formatting|formatter|re-?format(?:ted|ting)?|code quality|quality checks?)\b/i;
+const TYPO_SUBJECT = /^(?:(?:fix|doc|docs|mnt|chore)\b:?\s*)?(?:fix(?:e[sd]|ing)?\s+)?(?:(?:a|some|minor|small|more|several|few|the)\s+)*(?:(?:doc|docstring|spelling|doc\s+string)s?\s+)?typos?\b(?:\s+(?:in|of|on|at)\b.*)?$/i;
+
+function styleSubject(subject: string): { kind: 'lint' | 'typo'; said: string } | null {
+  const bare = bareSubject(subject);
+  if (TYPO_SUBJECT.test(bare)) return { kind: 'typo', said: bare };
+  const m = STYLE_PREFIX.exec(subject) ?? LINT_SUBJECT.exec(bare);
+  return m ? { kind: 'lint', said: m[0] } : null;
+}
+
+const STYLE_KIND_TEXT: Record<StyleKind, string> = {
+  formatting: 'only whitespace, quotes or trailing commas',
+  comments: 'only comments (or licence lines) besides formatting',
+  'import order': 'only the order of imports',
+  'typo fixes': 'only typos in prose',
+  'lint settings': "only a linter's settings",
+};
+
+/**
+ * Why a commit is style-only, or null when it is not (or its diff cannot show it: cut, unreadable,
+ * binary, or a file added, deleted or renamed, which changes what the code is).
+ */
+export function styleOnly(c: RawCommit): string | null {
+  if (c.truncated || c.unreadable.length || !c.files.length) return null;
+  const said = styleSubject(c.subject);
+  const kinds = new Map<StyleKind, number>();
+  for (const f of c.files) {
+    if (f.status !== 'M' || f.binary || f.diffTruncated || !f.diffRange) return null;
+    const hunks = parseHunks(fileDiff(c, f)).filter((h) => h.lines.length);
+    const kind = fileStyleKind(f.path, hunks, said?.kind ?? null);
+    if (!kind) return null;
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  const files = [...kinds].map(([k, n]) => `${STYLE_KIND_TEXT[k]} (${n} file${n > 1 ? 's' : ''})`).join('; ');
+  return `${said ? `subject says "${said.said}"; ` : ''}diff changes ${files}`;
 }
 
 export interface SymbolChange {
