@@ -1,24 +1,25 @@
 // The model step of a run: self-instruct over a sample of the source records (code symbols, docs
-// sections, commits, PRs, issues), each new pair held to the deterministic checks and then judged by
-// a second model; only pairs both pass are staged, the rest are kept in `rejected` with the reason.
-// Records are taken in a stable hash order and marked done per generator model, so a re-run or a
-// retry resumes where it stopped, and every call it repeats is answered from the model cache.
+// sections, commits, PRs, issues), or paraphrase over a sample of the validated rule pairs; each new
+// pair held to the deterministic checks and then judged by a second model; only pairs both pass are
+// staged, the rest are kept in `rejected` with the reason. Units are taken in a stable hash order and
+// marked done per task and generator model, so a re-run or a retry resumes where it stopped, and
+// every call it repeats is answered from the model cache.
 import type { QAPair, SourceKind, SourceRecord } from '../datasets/schemas.js';
-import { sourceFromRow, sqlString } from '../datasets/store.js';
+import { columnsOf, pairFromRow, sourceFromRow, sqlString } from '../datasets/store.js';
 import { splitGroupOf } from '../generators/pair.js';
 import { loadSeedPool } from '../generators/seeds.js';
+import { maxParaphraseChars, paraphrasePrompt, paraphraseRule, PARAPHRASE } from '../generators/paraphrase.js';
 import { selfInstructPair, selfInstructPrompt, SELF_INSTRUCT, type Example } from '../generators/self-instruct.js';
 import { failpoint } from '../lib/failpoint.js';
 import { unitInterval } from '../lib/hash.js';
 import { BudgetExhausted, type Usage } from '../lib/models/cache.js';
-import { openChatModels, type ModelChoice } from '../lib/models/index.js';
-import type { PromptTemplate } from '../lib/models/prompt-template.js';
-import type { ChatModel } from '../lib/models/types.js';
+import type { ModelTask } from '../lib/models/config.js';
+import { openChatModels, type ModelChoice, type Models } from '../lib/models/index.js';
 import { startProgress, type StageStats } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
 import { describeHits, screenInjection } from '../validators/injection.js';
-import { judgePair, judgePrompt } from '../validators/judge.js';
-import { checkModelPair } from '../validators/model-pair.js';
+import { judgePair, judgeParaphrase, judgePrompt, paraphraseJudgePrompt, type JudgeResult } from '../validators/judge.js';
+import { checkModelPair, checkParaphrasePair } from '../validators/model-pair.js';
 import { sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
 
 const KINDS: SourceKind[] = ['code_symbol', 'doc_section', 'commit', 'pull_request', 'issue'];
@@ -26,35 +27,71 @@ const MARK_EVERY = 8;
 
 export interface ModelRun {
   choice: ModelChoice;
+  /** What the step wrote: self-instruct pairs or paraphrases of rule pairs. */
+  task: ModelTask;
   usage: Usage;
   /** Records left for a later run because the token budget ran out. */
   leftByBudget: number;
 }
 
-const doneKey = (model: string, recordId: string) => `selfinstruct:${model}:${recordId}`;
+
+/** One thing the model step writes from: a source record (self-instruct) or a rule pair (paraphrase). */
+interface Unit {
+  id: string;
+  /** The untrusted text a model would be shown: screened first, never shown when it speaks to a model. */
+  shown: string;
+  /** Where a skip is recorded. */
+  locator: string;
+}
+
+/** What the generator made of one unit. */
+type Written =
+  | { kind: 'pair'; pair: QAPair }
+  /** Checked and failed before any judge call (self-instruct's novelty filter). */
+  | { kind: 'rejected'; checked: QAPair; stat: string }
+  /** No pair: recorded as a skip with its reason. */
+  | { kind: 'skip'; stat: string; detail: string }
+  /** Nothing to write from (a record with no line to quote). */
+  | { kind: 'none'; stat: string };
+
+/** A task of the model step: its units in order, how one is written, checked and judged. */
+interface ModelStep<U extends Unit> {
+  name: 'self-instruct' | 'paraphrase';
+  units: U[];
+  write(u: U, batch: U[]): Promise<Written>;
+  /** The deterministic layers; a pair failing any of them costs no judge call. */
+  check(pair: QAPair, u: U): QAPair;
+  judge(checked: QAPair, u: U): Promise<JudgeResult>;
+  /** Called for a pair the judge passed. */
+  passed?(pair: QAPair, u: U): void;
+}
+
+const doneKey = (task: ModelTask, model: string, id: string) => `${task === 'paraphrase' ? 'paraphrase' : 'selfinstruct'}:${model}:${id}`;
 const rank = (id: string) => unitInterval(id, 'self-instruct-order');
 
+/**
+ * The model step of a run: self-instruct or paraphrase (models.task; on the local backend `auto` is
+ * paraphrase), each written pair checked, then judged, then handed to the sink.
+ */
 export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: SourceOutcome; models: ModelRun }> {
   const t0 = performance.now();
   const { cfg, log, stores, sink } = ctx;
   const before = { ...sink.counts };
   const models = openChatModels(cfg);
   const { choice } = models;
-  const st = stage(ctx, 'self-instruct');
+  const task = choice.task;
+  const st = stage(ctx, task === 'paraphrase' ? 'paraphrase' : 'self-instruct');
   const stJudge = stage(ctx, 'judge');
   let leftByBudget = 0;
   try {
     if (choice.sameModelNote) log.warn(choice.sameModelNote);
-    const done = new Set(Object.keys(await stores.stateWithPrefix(doneKey(choice.generator.model, ''))).map((k) => k.slice(k.lastIndexOf(':') + 1)));
-    const sample = await pickRecords(ctx, done);
-    const prompt = selfInstructPrompt();
-    const jPrompt = judgePrompt();
-    const seeds = loadSeedPool();
-    const pool = await machinePool(ctx);
-    const poolQuestions = [...seeds.map((s) => s.question), ...pool.map((p) => p.question)];
-    log.info({ records: sample.length, generator: choice.generator.model, judge: choice.judge.model, backend: choice.backend }, `self-instruct: ${sample.length} records`);
+    const key = (id: string) => doneKey(task, choice.generator.model, id);
+    const done = new Set(Object.keys(await stores.stateWithPrefix(key(''))).map((k) => k.slice(k.lastIndexOf(':') + 1)));
+    const step: ModelStep<Unit> = task === 'paraphrase' ? await paraphraseStep(ctx, models, done) : await selfInstructStep(ctx, models, done);
+    const sample = step.units;
+    log.info({ task, units: sample.length, generator: choice.generator.model, judge: choice.judge.model, backend: choice.backend }, `${step.name}: ${sample.length} ${task === 'paraphrase' ? 'rule pairs' : 'records'}`);
     await sink.ready();
-    const progress = startProgress('self-instruct', sample.length, log, 'records');
+    const progress = startProgress(step.name, sample.length, log, task === 'paraphrase' ? 'pairs' : 'records');
     const width = choice.backend === 'local' ? 1 : cfg.models.concurrency;
     let marks: Record<string, string> = {};
     const mark = async (force: boolean) => {
@@ -67,40 +104,32 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
     let processed = 0;
     let budgetHit = false;
     for (let i = 0; i < sample.length && !budgetHit; i += width) {
-      const batch: SourceRecord[] = [];
-      for (const rec of sample.slice(i, i + width)) {
-        // Untrusted text that speaks to a model is never shown to one: recorded, and the record done.
-        const screen = screenInjection(rec.text);
+      const batch: Unit[] = [];
+      for (const u of sample.slice(i, i + width)) {
+        // Untrusted text that speaks to a model is never shown to one: recorded, and the unit done.
+        const screen = screenInjection(u.shown);
         if (!screen.flagged) {
-          batch.push(rec);
+          batch.push(u);
           continue;
         }
         st.seen++;
         st.reject('prompt_injection');
         processed++;
-        sink.addSkip({ path: locatorOf(rec), reason: 'prompt_injection', detail: `${screen.version}: not sent to ${models.generator.model}: ${describeHits(screen.hits)}`.slice(0, 400) }, ctx.repo.sha);
-        marks[doneKey(choice.generator.model, rec.id)] = ctx.runId;
+        sink.addSkip({ path: u.locator, reason: 'prompt_injection', detail: `${screen.version}: not sent to ${models.generator.model}: ${describeHits(screen.hits)}`.slice(0, 400) }, ctx.repo.sha);
+        marks[key(u.id)] = ctx.runId;
         progress.tick(1);
       }
-      const results = await Promise.allSettled(
-        batch.map(async (rec) => {
-          // Examples written from records before this batch in the order, whichever run wrote them: a
-          // retry of the batch builds the same prompts, and answers them from the cache.
-          const machine = pool.filter((p) => p.rank < rank(batch[0]!.id)).slice(-2);
-          const out = await selfInstructPair(rec, machine, { chat: models.generator, prompt, seeds, poolQuestions, repo: ctx.repo.repo });
-          return { rec, out };
-        }),
-      );
+      const results = await Promise.allSettled(batch.map(async (u) => ({ u, out: await step.write(u, batch) })));
       for (const r of results) {
         if (r.status === 'rejected') {
           if (!(r.reason instanceof BudgetExhausted)) throw r.reason;
           budgetHit = true;
           continue;
         }
-        const { rec, out } = r.value;
+        const { u, out } = r.value;
         if (out.kind === 'pair') {
-          // Judged before it counts: a budget that runs out here leaves the record for the next run.
-          const passed = await judgeAndAdd(ctx, out.pair, { chat: models.judge, prompt: jPrompt, stJudge }).catch((e: unknown) => {
+          // Judged before it counts: a budget that runs out here leaves the unit for the next run.
+          const passed = await judgeAndAdd(ctx, out.pair, u, step, stJudge).catch((e: unknown) => {
             if (e instanceof BudgetExhausted) return null;
             throw e;
           });
@@ -109,24 +138,18 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
             continue;
           }
           st.kept++;
-          if (passed) {
-            pool.push({ ...exampleOf(out.pair), rank: rank(rec.id) });
-            pool.sort((a, b) => a.rank - b.rank);
-            poolQuestions.push(out.pair.question);
-          }
-        } else if (out.kind === 'no_quotable_lines') st.reject('no_quotable_lines');
-        else if (out.kind === 'invalid') {
-          st.reject('model_output');
-          sink.addSkip({ path: locatorOf(rec), reason: 'model_output', detail: `${models.generator.model}: ${out.detail}; reply: ${out.raw.slice(0, 300)}` }, ctx.repo.sha);
+          if (passed) step.passed?.(out.pair, u);
+        } else if (out.kind === 'none') st.reject(out.stat);
+        else if (out.kind === 'skip') {
+          st.reject(out.stat);
+          sink.addSkip({ path: u.locator, reason: 'model_output', detail: `${models.generator.model}: ${out.detail}` }, ctx.repo.sha);
         } else {
-          st.reject('near_seed');
-          const checked = checkModelPair(out.pair, cfg.limits);
-          checked.verdicts.push({ check: 'novelty', pass: false, reason: 'near_seed', detail: `ROUGE-L ${out.score.toFixed(2)} against ${JSON.stringify(out.of.slice(0, 120))}` });
-          sink.addChecked(checked);
+          st.reject(out.stat);
+          sink.addChecked(out.checked);
         }
         st.seen++;
         processed++;
-        marks[doneKey(choice.generator.model, rec.id)] = ctx.runId;
+        marks[key(u.id)] = ctx.runId;
         progress.tick(1);
       }
       await mark(false);
@@ -136,7 +159,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
     progress.stop();
     if (leftByBudget) {
       st.reject('budget', leftByBudget);
-      log.warn({ budget: cfg.models.budgetTokens, spent: models.meter.spent, left: leftByBudget }, `self-instruct stopped: token budget of ${cfg.models.budgetTokens} reached; ${leftByBudget} records left for the next run`);
+      log.warn({ budget: cfg.models.budgetTokens, spent: models.meter.spent, left: leftByBudget }, `${step.name} stopped: token budget of ${cfg.models.budgetTokens} reached; ${leftByBudget} left for the next run`);
     }
     st.seconds += (performance.now() - t0) / 1000;
     const u = models.meter.usage;
@@ -148,34 +171,143 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
       records: st.seen,
       ...sinkDelta(sink, before),
       retired: 0,
-      note: `${choice.backend}: ${choice.generator.model} writes, ${choice.judge.model} judges; ${u.calls} calls, ${u.cacheHits} cached, ${u.promptTokens + u.completionTokens} tokens${leftByBudget ? `; budget reached, ${leftByBudget} left` : ''}${choice.sameModelNote ? `; ${choice.sameModelNote}` : ''}`,
+      note: `${step.name}, ${choice.backend}: ${choice.generator.model} writes, ${choice.judge.model} judges; ${u.calls} calls, ${u.cacheHits} cached, ${u.promptTokens + u.completionTokens} tokens${leftByBudget ? `; budget reached, ${leftByBudget} left` : ''}${choice.sameModelNote ? `; ${choice.sameModelNote}` : ''}`,
       seconds: (performance.now() - t0) / 1000,
     };
-    return { outcome, models: { choice, usage: u, leftByBudget } };
+    return { outcome, models: { choice, task, usage: u, leftByBudget } };
   } finally {
     await models.close();
   }
 }
 
 /**
- * Deterministic layers first (cheap: checks, answer support, injection screening); only a pair that
- * passes them all costs a judge call, and the judge's pass alone never stages a pair.
+ * Deterministic layers first (cheap); only a pair that passes them all costs a judge call, and the
+ * judge's pass alone never stages a pair.
  */
-async function judgeAndAdd(ctx: RunContext, pair: QAPair, j: { chat: ChatModel; prompt: PromptTemplate; stJudge: StageStats }): Promise<boolean> {
-  const checked = checkModelPair(pair, ctx.cfg.limits);
+async function judgeAndAdd<U extends Unit>(ctx: RunContext, pair: QAPair, u: U, step: ModelStep<U>, stJudge: StageStats): Promise<boolean> {
+  const checked = step.check(pair, u);
   if (ctx.sink.knows(checked.id) || failedReasons(checked).length) {
     ctx.sink.addChecked(checked);
     return false;
   }
   const t = performance.now();
-  const { verdict, reply } = await judgePair(checked, { chat: j.chat, prompt: j.prompt, repo: ctx.repo.repo, minScore: ctx.cfg.models.judgeMinScore });
-  j.stJudge.seen++;
-  j.stJudge.seconds += (performance.now() - t) / 1000;
-  if (verdict.pass) j.stJudge.kept++;
-  else j.stJudge.reject(reply ? reply.verdict : 'invalid_json');
+  const { verdict, reply } = await step.judge(checked, u);
+  stJudge.seen++;
+  stJudge.seconds += (performance.now() - t) / 1000;
+  if (verdict.pass) stJudge.kept++;
+  // A 'supported' under models.judgeMinScore is counted apart from the verdicts that fail on their own.
+  else stJudge.reject(reply ? (reply.verdict === 'supported' ? 'low_score' : reply.verdict) : 'invalid_json');
   checked.verdicts.push(verdict);
   ctx.sink.addChecked(checked);
   return verdict.pass;
+}
+
+type RecordUnit = Unit & { rec: SourceRecord };
+
+/** Self-instruct over source records, with seed and machine-written examples and a novelty filter. */
+async function selfInstructStep(ctx: RunContext, models: Models, done: Set<string>): Promise<ModelStep<RecordUnit>> {
+  const { cfg } = ctx;
+  const sample = await pickRecords(ctx, done);
+  const prompt = selfInstructPrompt();
+  const jPrompt = judgePrompt();
+  const seeds = loadSeedPool();
+  const pool = await machinePool(ctx);
+  const poolQuestions = [...seeds.map((s) => s.question), ...pool.map((p) => p.question)];
+  const judgeDeps = { chat: models.judge, prompt: jPrompt, repo: ctx.repo.repo, minScore: cfg.models.judgeMinScore };
+  return {
+    name: 'self-instruct',
+    units: sample.map((rec) => ({ id: rec.id, shown: rec.text, locator: locatorOf(rec), rec })),
+    async write(u, batch) {
+      // Examples written from records before this batch in the order, whichever run wrote them: a
+      // retry of the batch builds the same prompts, and answers them from the cache.
+      const machine = pool.filter((p) => p.rank < rank(batch[0]!.id)).slice(-2);
+      const out = await selfInstructPair(u.rec, machine, { chat: models.generator, prompt, seeds, poolQuestions, repo: ctx.repo.repo });
+      if (out.kind === 'pair') return { kind: 'pair', pair: out.pair };
+      if (out.kind === 'no_quotable_lines') return { kind: 'none', stat: 'no_quotable_lines' };
+      if (out.kind === 'invalid') return { kind: 'skip', stat: 'model_output', detail: `${out.detail}; reply: ${out.raw.slice(0, 300)}` };
+      const checked = checkModelPair(out.pair, cfg.limits);
+      checked.verdicts.push({ check: 'novelty', pass: false, reason: 'near_seed', detail: `ROUGE-L ${out.score.toFixed(2)} against ${JSON.stringify(out.of.slice(0, 120))}` });
+      return { kind: 'rejected', checked, stat: 'near_seed' };
+    },
+    check: (pair) => checkModelPair(pair, cfg.limits),
+    judge: (checked) => judgePair(checked, judgeDeps),
+    passed(pair, u) {
+      pool.push({ ...exampleOf(pair), rank: rank(u.rec.id) });
+      pool.sort((a, b) => a.rank - b.rank);
+      poolQuestions.push(pair.question);
+    },
+  };
+}
+
+type RuleUnit = Unit & { rule: QAPair };
+
+/** Paraphrase over validated rule pairs: a new question, the rule's answer verbatim, judged for sameness. */
+async function paraphraseStep(ctx: RunContext, models: Models, done: Set<string>): Promise<ModelStep<RuleUnit>> {
+  const { cfg } = ctx;
+  const rules = await pickRulePairs(ctx, done);
+  const prompt = paraphrasePrompt();
+  const jPrompt = paraphraseJudgePrompt();
+  const judgeDeps = { chat: models.judge, prompt: jPrompt, repo: ctx.repo.repo, minScore: cfg.models.judgeMinScore };
+  const maxChars = (rule: QAPair) => maxParaphraseChars(rule.question, cfg.limits.maxQuestionChars);
+  return {
+    name: 'paraphrase',
+    // The generator sees the question; the judge also the answer: both are screened.
+    units: rules.map((rule) => ({ id: rule.id, shown: `${rule.question}\n${rule.answer}`, locator: `${pairLocator(rule)} (${rule.category} pair ${rule.id})`, rule })),
+    async write(u) {
+      const out = await paraphraseRule(u.rule, { chat: models.generator, prompt, repo: ctx.repo.repo, maxQuestionChars: cfg.limits.maxQuestionChars });
+      if (out.kind === 'pair') return out;
+      if (out.kind === 'copy') return { kind: 'skip', stat: 'copy', detail: `gave the original question back verbatim; reply: ${out.raw.slice(0, 300)}` };
+      return { kind: 'skip', stat: 'model_output', detail: `${out.detail}; reply: ${out.raw.slice(0, 300)}` };
+    },
+    check: (pair, u) => checkParaphrasePair(pair, u.rule.question, cfg.limits, maxChars(u.rule)),
+    judge: (checked, u) => judgeParaphrase(checked, u.rule.question, judgeDeps),
+  };
+}
+
+/** Generators whose pairs are model-written: never the input of a paraphrase. */
+const MODEL_GENERATORS = [SELF_INSTRUCT.name, PARAPHRASE.name];
+
+/**
+ * The rule pairs this run rewords: staged (so every check passed them), not yet done by this
+ * generator, in a stable hash order, the sample shared out across the categories present so that
+ * each gets its turn.
+ */
+async function pickRulePairs(ctx: RunContext, done: Set<string>): Promise<QAPair[]> {
+  const n = ctx.cfg.models.llmSample;
+  if (n === 0) return [];
+  const where = `status != 'retired' AND repo = ${sqlString(ctx.repo.repo)} AND generator NOT IN (${MODEL_GENERATORS.map(sqlString).join(',')})`;
+  const byCategory = new Map<string, { id: string; rank: number }[]>();
+  for await (const rows of ctx.stores.scan('staging', ['id', 'category'], where))
+    for (const r of rows) {
+      const id = r.id as string;
+      if (done.has(id)) continue;
+      const list = byCategory.get(r.category as string) ?? [];
+      list.push({ id, rank: rank(id) });
+      byCategory.set(r.category as string, list);
+    }
+  const chosen = roundRobin([...byCategory.keys()].sort().map((k) => byCategory.get(k)!.sort((a, b) => a.rank - b.rank)), n === 'all' ? Infinity : n);
+  chosen.sort((a, b) => a.rank - b.rank);
+  const pairs = new Map<string, QAPair>();
+  for (let i = 0; i < chosen.length; i += 500) {
+    const ids = chosen.slice(i, i + 500).map((c) => sqlString(c.id)).join(',');
+    for await (const rows of ctx.stores.scan('staging', columnsOf('staging'), `id IN (${ids})`)) for (const r of rows) pairs.set(r.id as string, pairFromRow(r));
+  }
+  return chosen.map((c) => pairs.get(c.id)!).filter(Boolean);
+}
+
+/** Up to `want` items, taking the i-th of every list before any list's (i+1)-th. */
+function roundRobin<T>(lists: T[][], want: number): T[] {
+  const out: T[] = [];
+  for (let i = 0; out.length < want; i++) {
+    let any = false;
+    for (const l of lists) {
+      if (i >= l.length || out.length >= want) continue;
+      out.push(l[i]!);
+      any = true;
+    }
+    if (!any) break;
+  }
+  return out;
 }
 
 /**
@@ -194,18 +326,7 @@ async function pickRecords(ctx: RunContext, done: Set<string>): Promise<SourceRe
       byKind.set(kind, [...(byKind.get(kind) ?? []), { id, rank: rank(id) }]);
     }
   for (const list of byKind.values()) list.sort((a, b) => a.rank - b.rank);
-  const chosen: { id: string; rank: number }[] = [];
-  const want = n === 'all' ? Infinity : n;
-  for (let i = 0; chosen.length < want; i++) {
-    let any = false;
-    for (const k of KINDS) {
-      const item = byKind.get(k)?.[i];
-      if (!item || chosen.length >= want) continue;
-      chosen.push(item);
-      any = true;
-    }
-    if (!any) break;
-  }
+  const chosen = roundRobin(KINDS.map((k) => byKind.get(k) ?? []), n === 'all' ? Infinity : n);
   chosen.sort((a, b) => a.rank - b.rank);
   const records = new Map<string, SourceRecord>();
   for (let i = 0; i < chosen.length; i += 500) {
@@ -240,4 +361,9 @@ const exampleOf = (p: QAPair): Example => ({ kind: p.sourceKind, context: p.cont
 function locatorOf(rec: SourceRecord): string {
   const v = rec.provenance;
   return v.path ? `${v.path}${v.qualname ? `:${v.qualname}` : ''}` : splitGroupOf(rec);
+}
+
+function pairLocator(p: QAPair): string {
+  const v = p.provenance;
+  return v.path ? `${v.path}${v.qualname ? `:${v.qualname}` : ''}` : p.splitGroup;
 }

@@ -120,6 +120,7 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_ENDPOINT_URL: { key: 'models', parse: (v) => ({ endpointUrl: v }) },
   QAFORGE_LLM_SAMPLE: { key: 'models', parse: (v) => ({ llmSample: v === 'all' ? v : Number(v) }) },
   QAFORGE_MODELS_BACKEND: { key: 'models', parse: (v) => ({ backend: v }) },
+  QAFORGE_MODELS_TASK: { key: 'models', parse: (v) => ({ task: v }) },
   QAFORGE_BUDGET_TOKENS: { key: 'models', parse: (v) => ({ budgetTokens: Number(v) }) },
 };
 

@@ -1,8 +1,8 @@
-// The real local models, as `npm run demo` uses them with no token and no network: SmolLM2-135M writes,
-// Gemma 3 270M judges (node-llama-cpp, weights from registry packages), MiniLM-L6 embeds at promotion
-// (onnxruntime-node). Kept to a handful of records: each takes seconds on two cores. Models this small
-// answer differently on different CPUs, so nothing here asserts what they say: only what the pipeline
-// guarantees whatever they say.
+// The real local models, as `npm run demo` uses them with no token and no network: SmolLM2-135M
+// rewords rule questions, Gemma 3 270M judges them (node-llama-cpp, weights from registry packages),
+// MiniLM-L6 embeds at promotion (onnxruntime-node). Kept to a handful of pairs: each takes seconds on
+// two cores. Models this small answer differently on different CPUs, so nothing here asserts what
+// they say: only what the pipeline guarantees whatever they say.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairFromRow, Stores } from '../datasets/store.js';
@@ -43,7 +43,7 @@ ${INJECTED_CONTEXT}
 let repo: FixtureRepo;
 const dataDir = tempDir();
 const run = (extra: string[] = [], env: NodeJS.ProcessEnv = {}) =>
-  qaforge(['--data-dir', dataDir, 'backfill', '--repo', repo.dir, '--sources', 'code,docs', '--llm-sample', 'all', '--json', ...extra], { env: { HF_TOKEN: '', QAFORGE_ENDPOINT_URL: '', ...env } });
+  qaforge(['--data-dir', dataDir, 'backfill', '--repo', repo.dir, '--sources', 'code,docs', '--json', ...extra], { env: { HF_TOKEN: '', QAFORGE_ENDPOINT_URL: '', ...env } });
 
 beforeAll(async () => {
   repo = await makeRepo({ 'tokens.py': TOKENS_PY, 'docs/faq.md': FAQ_MD });
@@ -52,64 +52,59 @@ beforeAll(async () => {
 async function modelPairs() {
   const stores = await Stores.open(dataDir);
   try {
+    const cols = ['id', 'qa_key', 'question', 'answer', 'context', 'category', 'source_id', 'source_kind', 'symbol_kind', 'variant', 'repo', 'path', 'start_line', 'end_line', 'qualname', 'url', 'commit_first_seen', 'commit_last_verified', 'split_group', 'near_dup_cluster', 'generator', 'generator_version', 'record'];
     const out: { table: string; pair: ReturnType<typeof pairFromRow> }[] = [];
     for (const table of ['staging', 'rejected'] as const)
-      for await (const rows of stores.scan(table, ['id', 'qa_key', 'question', 'answer', 'context', 'category', 'source_id', 'source_kind', 'symbol_kind', 'variant', 'repo', 'path', 'start_line', 'end_line', 'qualname', 'url', 'commit_first_seen', 'commit_last_verified', 'split_group', 'near_dup_cluster', 'generator', 'generator_version', 'record'], "generator = 'self-instruct'"))
-        for (const r of rows) out.push({ table, pair: pairFromRow(r) });
+      for await (const rows of stores.scan(table, cols, "generator = 'paraphrase'")) for (const r of rows) out.push({ table, pair: pairFromRow(r) });
+    const rules: ReturnType<typeof pairFromRow>[] = [];
+    for await (const rows of stores.scan('staging', cols, "generator IN ('code-rules', 'doc-rules')")) rules.push(...rows.map(pairFromRow));
     const skips: Record<string, unknown>[] = [];
-    for await (const rows of stores.scan('skipped', ['path', 'reason', 'detail'], "reason = 'model_output'")) skips.push(...rows);
-    const screened: Record<string, unknown>[] = [];
-    for await (const rows of stores.scan('skipped', ['path', 'reason', 'detail'], "reason = 'prompt_injection'")) screened.push(...rows);
-    return { pairs: out, skips, screened };
+    for await (const rows of stores.scan('skipped', ['path', 'reason', 'detail'], "reason IN ('model_output', 'prompt_injection')")) skips.push(...rows);
+    return { pairs: out, rules, skips };
   } finally {
     stores.close();
   }
 }
 
-describe('local models (SmolLM2-135M writes, Gemma 3 270M judges, MiniLM-L6 embeds)', () => {
-  let first: any;
+const SAMPLE = 6;
 
-  it('writes a pair for each of the three code records, each judged by the second model; the injected section reaches no model', async () => {
-    const crashed = await run([], { QAFORGE_FAILPOINT: 'self-instruct.before-marks' });
+describe('local models (SmolLM2-135M rewords rule questions, Gemma 3 270M judges, MiniLM-L6 embeds)', () => {
+  it('the local default paraphrases a sample of rule pairs: every one staged, rejected or skipped, any staged one with its rule answer verbatim', async () => {
+    const crashed = await run(['--llm-sample', String(SAMPLE)], { QAFORGE_FAILPOINT: 'self-instruct.before-marks' });
     expect(crashed.code).not.toBe(0);
-    // The crash came after the pairs were written and before the records were marked done: the
+    // The crash came after the pairs were written and before the rule pairs were marked done: the
     // re-run asks again and every answer comes from the cache.
-    const r = await run();
+    const r = await run(['--llm-sample', String(SAMPLE)]);
     expect(r.code, r.stderr).toBe(0);
-    first = JSON.parse(r.stdout);
-    expect(first.models.choice).toMatchObject({ backend: 'local', generator: { model: LOCAL_MODELS.generator }, judge: { model: LOCAL_MODELS.judge }, sameModelNote: null });
+    const first = JSON.parse(r.stdout);
+    expect(first.models.choice).toMatchObject({ backend: 'local', task: 'paraphrase', generator: { model: LOCAL_MODELS.generator }, judge: { model: LOCAL_MODELS.judge }, sameModelNote: null });
     expect(first.models.usage.calls).toBe(0);
-    expect(first.models.usage.cacheHits).toBeGreaterThanOrEqual(3);
-    const self = first.stages.find((s: any) => s.stage === 'self-instruct');
-    // tokens.py: the module, pad_batch and truncate; faq.md: the section with the injected text.
-    expect(self.seen).toBe(4);
-    expect(self.rejected.prompt_injection).toBe(1);
-    const { pairs, skips, screened } = await modelPairs();
-    expect(screened.map((s) => s.path)).toEqual(['docs/faq.md:FAQ > Checkpoints on NFS']);
-    // Every other sampled record ends as a staged pair, a rejected pair, or a recorded model_output skip.
-    expect(pairs.length + skips.length).toBe(3);
+    expect(first.models.usage.cacheHits).toBeGreaterThanOrEqual(1);
+    const step = first.stages.find((s: any) => s.stage === 'paraphrase');
+    expect(step.seen).toBe(SAMPLE);
+    expect(first.stages.some((s: any) => s.stage === 'self-instruct')).toBe(false);
+    const { pairs, rules, skips } = await modelPairs();
+    // Whatever the models said: each sampled rule pair ends as exactly one staged or rejected
+    // paraphrase, or one recorded skip (a reply that was no JSON, or gave the question back).
+    expect(pairs.length + skips.length).toBe(SAMPLE);
+    expect(new Set(pairs.map((p) => p.pair.id)).size).toBe(pairs.length);
     for (const { table, pair } of pairs) {
-      expect(pair.generator).toMatchObject({ name: 'self-instruct', model: LOCAL_MODELS.generator });
-      expect(pair.sourceKind).toBe('code_symbol');
-      expect(pair.context).toContain(pair.evidence[0]!);
+      expect(pair.generator).toMatchObject({ name: 'paraphrase', model: LOCAL_MODELS.generator });
+      expect(pair.category).toBe('paraphrase');
+      // The answer, context and evidence are a rule pair's, verbatim.
+      const rule = rules.find((x) => x.answer === pair.answer && x.context === pair.context && x.sourceId === pair.sourceId);
+      expect(rule, pair.question).toBeDefined();
+      expect(pair.evidence).toEqual(rule!.evidence);
       const judged = pair.verdicts.find((v) => v.check === 'judge');
-      // (dedup runs after the judge, across pairs)
       const deterministic = pair.verdicts.filter((v) => v.check !== 'judge' && v.check !== 'dedup');
-      expect(deterministic.map((v) => v.check)).toEqual(expect.arrayContaining(['schema', 'grounded', 'length', 'secret', 'support', 'injection']));
-      // A pair that failed a deterministic layer costs no judge call; every other one is judged, and
-      // only a pair every layer passed is staged.
+      expect(deterministic.map((v) => v.check)).toEqual(expect.arrayContaining(['schema', 'grounded', 'length', 'secret', 'paraphrase_form', 'paraphrase_names', 'paraphrase_novelty', 'injection']));
+      // A pair that failed a deterministic layer costs no judge call; only a pair every layer passed is staged.
       if (deterministic.every((v) => v.pass)) expect(judged?.detail).toMatch(new RegExp(`^${LOCAL_MODELS.judge.replace(/\./g, '\\.')}: (supported|partially|unsupported), [1-5]/5: .+`));
       else expect(judged).toBeUndefined();
       expect(table === 'staging').toBe(pair.verdicts.every((v) => v.pass));
     }
-    // Local generation and judging of three records on a shared two-core machine can take past two minutes.
+    // Local generation and judging of six rule pairs on a shared two-core machine can take minutes.
   }, 300_000);
-
-  it('a second run samples no record again and makes no model call', async () => {
-    const r = JSON.parse((await run()).stdout);
-    expect(r.models.usage).toMatchObject({ calls: 0, cacheHits: 0 });
-    expect(r.stages.find((s: any) => s.stage === 'self-instruct').seen).toBe(0);
-  });
 
   it('promotes with MiniLM embeddings and finds a pair by meaning', async () => {
     const stores = await Stores.open(dataDir);

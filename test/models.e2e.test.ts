@@ -90,7 +90,7 @@ describe('self-instruct and judge against an OpenAI-compatible endpoint', () => 
       expect(p.generator.promptVersion).toMatch(/^self-instruct\.v1\+[0-9a-f]{8}$/);
       expect(p.context).toContain(p.evidence[0]!);
       // Every layer is on the pair: the checks, answer support, injection screening, then the judge.
-      expect(Object.fromEntries(p.verdicts.map((v) => [v.check, v.pass]))).toEqual({ schema: true, grounded: true, length: true, secret: true, dedup: true, support: true, injection: true, judge: true });
+      expect(Object.fromEntries(p.verdicts.map((v) => [v.check, v.pass]))).toEqual({ schema: true, grounded: true, length: true, secret: true, value: true, dedup: true, support: true, injection: true, judge: true });
       const j = p.verdicts.find((v) => v.check === 'judge')!;
       expect(j).toMatchObject({ pass: true, detail: 'meta-llama/Llama-3.1-8B-Instruct: supported, 5/5: The context states it.' });
     }

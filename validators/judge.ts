@@ -1,14 +1,17 @@
 // The judge: a second model (never the generator's, unless none can be had) rates each model-written
-// pair against its context — supported / partially / unsupported, a 1–5 score, one sentence why.
-// The context is fenced as data with an instruction to ignore instructions inside it: issue and PR
-// text is untrusted. A reply that is not valid JSON (after one repair) fails the pair with that reason.
+// pair — supported / partially / unsupported, a 1–5 score, one sentence why. A self-instruct pair is
+// rated against its context; a paraphrase only on whether it asks what the original question asked,
+// so that the rule's answer answers it. Repository text is fenced as data with an instruction to
+// ignore instructions inside it: issue and PR text is untrusted. A reply that is not valid JSON (after
+// one repair) fails the pair with that reason.
 import { z } from 'zod';
 import type { QAPair, Verdict } from '../datasets/schemas.js';
 import { askForJson } from '../lib/models/json-reply.js';
-import { fenceContent, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
-import type { ChatModel } from '../lib/models/types.js';
+import { clipForPrompt, fenceContent, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
+import type { ChatMessage, ChatModel } from '../lib/models/types.js';
 
 export const judgePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/judge.v1.md', import.meta.url));
+export const paraphraseJudgePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/paraphrase-judge.v1.md', import.meta.url));
 
 export const JudgeReply = z.object({
   verdict: z.enum(['supported', 'partially', 'unsupported']),
@@ -34,9 +37,32 @@ export interface JudgeResult {
   reply: JudgeReply | null;
 }
 
+export interface JudgeDeps {
+  chat: ChatModel;
+  prompt: PromptTemplate;
+  repo: string;
+  minScore: number;
+  signal?: AbortSignal;
+}
+
 /** Rates one pair. The verdict (check "judge") carries the model, the rating and the rationale. */
-export async function judgePair(pair: QAPair, deps: { chat: ChatModel; prompt: PromptTemplate; repo: string; minScore: number; signal?: AbortSignal }): Promise<JudgeResult> {
-  const messages = deps.prompt.render({ repo: deps.repo, context: fenceContent(pair.context), question: pair.question, answer: pair.answer });
+export function judgePair(pair: QAPair, deps: JudgeDeps): Promise<JudgeResult> {
+  return rate(deps.prompt.render({ repo: deps.repo, context: fenceContent(pair.context), question: pair.question, answer: pair.answer }), deps);
+}
+
+/** How much of a paraphrase's answer its generator and judge see: enough to say what is asked, little enough for a fast call. */
+export const PARAPHRASE_ANSWER_CHARS = 400;
+
+/**
+ * Rates a paraphrase: does `pair.question` ask what `original` asked, so that the pair's answer (the
+ * rule's) answers it? The same verdict shape as judgePair's.
+ */
+export function judgeParaphrase(pair: QAPair, original: string, deps: JudgeDeps): Promise<JudgeResult> {
+  const answer = clipForPrompt(pair.answer, PARAPHRASE_ANSWER_CHARS);
+  return rate(deps.prompt.render({ repo: deps.repo, original: fenceContent(original), answer: fenceContent(answer), question: pair.question }), deps);
+}
+
+async function rate(messages: ChatMessage[], deps: JudgeDeps): Promise<JudgeResult> {
   const r = await askForJson(
     deps.chat,
     { messages, schema: JUDGE_SCHEMA, promptVersion: deps.prompt.version, maxTokens: 200, temperature: 0, seed: 0 },

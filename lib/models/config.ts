@@ -130,7 +130,14 @@ export const ModelsConfig = z
       .prefault({}),
     /** Where the local weights are (filled by `npm run setup`); relative paths are from the project root. */
     modelsDir: z.string().min(1).default('.models'),
-    /** Source records self-instruct reads per run: a number, or 'all' (for real endpoints). */
+    /**
+     * What the model step writes. `self_instruct`: new questions and answers from source records (for
+     * models that can write a grounded answer). `paraphrase`: a validated rule pair's question reworded
+     * the way an engineer asks it, the rule's answer kept verbatim (what models as small as the local
+     * ones do well). `auto`: paraphrase on the local backend, self-instruct on remote endpoints.
+     */
+    task: z.enum(['auto', 'self_instruct', 'paraphrase']).default('auto'),
+    /** Source records (self-instruct) or rule pairs (paraphrase) the model step reads per run: a number, or 'all' (for real endpoints). */
     llmSample: z.union([z.number().int().nonnegative(), z.literal('all')]).default(12),
     /** Stop generating once this many tokens were spent on model calls in a run (cached calls are free). */
     budgetTokens: z.number().int().positive().optional(),
@@ -147,3 +154,4 @@ export const ModelsConfig = z
   .strict()
   .prefault({});
 export type ModelsConfig = z.infer<typeof ModelsConfig>;
+export type ModelTask = Exclude<ModelsConfig['task'], 'auto'>;

@@ -7,13 +7,15 @@ import type { Config } from '../config.js';
 import { cachedChat, Meter } from './cache.js';
 import { createHfChat } from './chat-hf.js';
 import { createLocalChat } from './chat-local.js';
-import { LOCAL_EMBEDDERS, LOCAL_MODELS, localEmbedder, REMOTE_MODELS } from './config.js';
+import { LOCAL_EMBEDDERS, LOCAL_MODELS, localEmbedder, REMOTE_MODELS, type ModelTask } from './config.js';
 import type { Backend, ChatModel, Embedder } from './types.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ModelChoice {
   backend: Backend;
+  /** What the model step writes (models.task, `auto` resolved by the backend). */
+  task: ModelTask;
   generator: { model: string; endpointUrl?: string };
   judge: { model: string; endpointUrl?: string };
   /** Local: a LOCAL_EMBEDDERS id (an unknown one is a UserError here); remote: the model id. */
@@ -46,8 +48,12 @@ export function chooseModels(cfg: Config): ModelChoice {
       }
     : (({ id, spec }) => ({ backend: 'local' as const, model: id, dimensions: spec.dimensions }))(localEmbedder(m.embedder.model));
   const same = generator.model === judge.model && generator.endpointUrl === judge.endpointUrl;
+  // The local models cannot write an answer their context supports (SmolLM2-135M) nor judge one
+  // reliably (Gemma 3 270M); rewording a question whose answer is already grounded they can.
+  const task: ModelTask = m.task === 'auto' ? (remote ? 'self_instruct' : 'paraphrase') : m.task;
   return {
     backend: remote ? 'hf' : 'local',
+    task,
     generator,
     judge,
     embedder,

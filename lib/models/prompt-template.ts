@@ -35,3 +35,11 @@ export function loadPrompt(url: URL): PromptTemplate {
  * Fences untrusted text as data: a closing tag inside it cannot end the fence early.
  */
 export const fenceContent = (s: string) => s.replace(/<\/?context>/gi, (t) => t.replace('<', '‹'));
+
+/** Long text cut for a prompt at a line or word end past half of `max`, marked with "…". */
+export function clipForPrompt(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = text.slice(0, max);
+  const cut = Math.max(head.lastIndexOf('\n'), head.lastIndexOf(' '));
+  return `${head.slice(0, cut > max / 2 ? cut : max)}…`;
+}
