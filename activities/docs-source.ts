@@ -1,9 +1,10 @@
 // The docs source: Markdown/MDX files at HEAD → sections → rule pairs. An ingest re-reads only the
 // docs changed since the docs cursor; sections of changed docs that were not produced again (edited
 // or deleted sections, deleted or renamed docs) are retired.
+import type { SourceRecord } from '../datasets/schemas.js';
 import { docSectionRecords } from '../extractors/docs.js';
 import { docUsageExamples } from '../extractors/usage.js';
-import { docQuestions } from '../generators/doc-rules.js';
+import { docCitationSkip, docQuestions } from '../generators/doc-rules.js';
 import { withUsageExamples } from '../generators/usage-rules.js';
 import { startProgress } from '../lib/progress.js';
 import { decodeSource } from './code-batch.js';
@@ -23,6 +24,15 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
   const ref = { repo: repo.repo, sha: repo.sha, webUrl: repo.webUrl };
   const packages = files.length ? await repoPackages(repo.path, repo.sha) : [];
   const reader = new BlobReader(repo.path);
+  // A citation (a "Citation" section, a BibTeX block) makes no pairs: it is recorded as a skip.
+  const questions = (r: SourceRecord) => {
+    const skip = docCitationSkip(r);
+    if (skip) {
+      sink.addSkip(skip, repo.sha);
+      stGenerate.reject('citation');
+    }
+    return docQuestions(r);
+  };
   const progress = startProgress('docs', files.length, log);
   let records = 0;
   try {
@@ -54,7 +64,7 @@ export async function docsSource(ctx: RunContext): Promise<SourceOutcome> {
       stExtract.seen++;
       t = performance.now();
       // The sections' records and pairs, and the usage examples of the page's Python code blocks.
-      const unit = withUsageExamples(() => docSectionRecords(f.path, decoded.text, ref), () => docUsageExamples(f.path, decoded.text, packages, ref), docQuestions);
+      const unit = withUsageExamples(() => docSectionRecords(f.path, decoded.text, ref), () => docUsageExamples(f.path, decoded.text, packages, ref), questions);
       records += addRecordsAndPairs(ctx, { extract: stExtract, generate: stGenerate }, { path: f.path, commit: repo.sha }, unit.records, unit.questions, t) ?? 0;
       await sink.flush();
     }

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SourceRecord } from '../datasets/schemas.js';
 import type { RepoRef } from './code-records.js';
-import { docBlocks, docSectionRecords, splitDocSections, type DocSection } from './docs.js';
+import { docBlocks, docSectionRecords, renderInline, splitDocSections, type DocSection } from './docs.js';
 
 const REF: RepoRef = { repo: 'o/r', sha: 'a'.repeat(40), webUrl: null };
 const RUNS = 300;
@@ -305,5 +305,28 @@ describe('splitDocSections on named hostile inputs', () => {
     expect(spans('a.mdx', `import a${' '.repeat(200_000)}b\n# H\n`)).toEqual(['0  1-1', '1 H 2-2']);
     expect(spans('a.md', '# H\n' + 'a <!-- x\n'.repeat(50_000))).toEqual(['1 H 1-50001']);
     expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+});
+
+describe('renderInline on any inline Markdown', () => {
+  const piece = fc.constantFrom('word', ' ', '\n', '*', '**', '_', '__', '`', '``', '[', ']', '(', ')', '![', '[[', ']]', '~', '.', '\\', '&amp;', '&', '<', '>', 'https://x.y', 'snake_case', '日本');
+  const inline = fc.array(piece, { maxLength: 40 }).map((p) => p.join(''));
+
+  it('never throws, and each verbatim piece is in the source and, in order, in the text', () => {
+    fc.assert(
+      fc.property(inline, (src) => {
+        const r = renderInline(src);
+        let at = 0;
+        for (const v of r.verbatim) {
+          expect(src).toContain(v);
+          const i = r.text.indexOf(v, at);
+          expect(i).toBeGreaterThanOrEqual(0);
+          at = i + v.length;
+        }
+        // Without markup there is nothing to render.
+        if (!/[*_`[\]!<>&\\~]/.test(src)) expect(r.text).toBe(src);
+      }),
+      { numRuns: RUNS },
+    );
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SourceRecord } from '../datasets/schemas.js';
 import { contentId } from '../lib/hash.js';
-import { cleanHeadingText, docBlocks, docSectionRecords, isDocPath, splitDocSections } from './docs.js';
+import { cleanHeadingText, docBlocks, docSectionRecords, isDocPath, renderInline, splitDocSections } from './docs.js';
 
 const SHA = 'd0c5'.padEnd(40, '0');
 const REF = { repo: 'acme/docs', sha: SHA, webUrl: 'https://github.com/acme/docs' };
@@ -186,6 +186,32 @@ describe('cleanHeadingText', () => {
     expect(cleanHeadingText('**Bold** and _it_ with `__init__` and [docs][ref] \\*')).toBe('Bold and it with `__init__` and docs *');
     expect(cleanHeadingText('Text-to-image [[controlnet-text-to-image]]')).toBe('Text-to-image');
     expect(cleanHeadingText('snake_case_name stays')).toBe('snake_case_name stays');
+  });
+});
+
+describe('renderInline', () => {
+  it('renders HF doc-builder prose to plain text and names the verbatim pieces', () => {
+    expect(renderInline('Merge with [`~LoraModel.merge_and_unload`] or [`PeftModel.unload`]; see the [guide](../guide.md#merge "Merging").')).toEqual({
+      text: 'Merge with `merge_and_unload` or `PeftModel.unload`; see the guide.',
+      verbatim: ['Merge with ', 'merge_and_unload`', ' or ', '`PeftModel.unload`', '; see the ', 'guide'],
+    });
+    expect(renderInline('**Bold** with *italic*, ***both***, __strong__ and _em_, **b**q, ![logo](a.png) and [ref][1][[anchor]]')).toEqual({
+      text: 'Bold with italic, both, strong and em, bq, logo and ref',
+      // Pieces without a letter or digit (", ") say nothing and are left out.
+      verbatim: ['Bold', ' with ', 'italic', 'both', 'strong', ' and ', 'em', 'b', 'q, ', 'logo', ' and ', 'ref'],
+    });
+  });
+
+  it('leaves code spans, snake_case, arithmetic, placeholders and plain brackets alone', () => {
+    const plain = 'Set `**kwargs` and `_private_` in snake_case_name, 2*3*4 or a * b, with <MODEL> and [optional] text.';
+    expect(renderInline(plain)).toEqual({ text: plain, verbatim: [plain] });
+  });
+
+  it('drops autolink brackets and escapes, decodes entities, and does not double spaces', () => {
+    expect(renderInline('See <https://hf.co/docs> \\*not italic\\* &amp; a [[x]] b.')).toEqual({
+      text: 'See https://hf.co/docs *not italic* & a b.',
+      verbatim: ['See ', 'https://hf.co/docs', '*not italic', ' a ', 'b.'],
+    });
   });
 });
 

@@ -278,6 +278,223 @@ export function cleanHeadingText(raw: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Inline markup rendered to plain text, for answers.
+
+/** Plain text of a run of Markdown, and the pieces of it that are verbatim in the source. */
+export interface RenderedInline {
+  text: string;
+  /** Maximal pieces of `text` copied unchanged from the source, in order (each with a letter or digit). */
+  verbatim: string[];
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', '#39': "'", '#x27': "'" };
+
+/** The index just past the code span opened by the backtick run at `i`, or -1 when it never closes. */
+function codeSpanEnd(s: string, i: number): number {
+  let n = 0;
+  while (s[i + n] === '`') n++;
+  const run = '`'.repeat(n);
+  let close = s.indexOf(run, i + n);
+  while (close >= 0 && s[close + n] === '`') {
+    let e = close;
+    while (s[e] === '`') e++;
+    close = s.indexOf(run, e);
+  }
+  return close < 0 ? -1 : close + n;
+}
+
+/** The `]` that closes the `[` at `i` (code spans and nested brackets skipped), or -1. */
+function bracketEnd(s: string, i: number): number {
+  let depth = 0;
+  for (let c = i; c < s.length; c++) {
+    const ch = s[c]!;
+    if (ch === '\\') c++;
+    else if (ch === '`') {
+      const e = codeSpanEnd(s, c);
+      if (e < 0) return -1;
+      c = e - 1;
+    } else if (ch === '[') depth++;
+    else if (ch === ']' && --depth === 0) return c;
+    else if (ch === '\n' && s[c + 1] === '\n') return -1;
+  }
+  return -1;
+}
+
+/** The index just past a link destination `(url "title")` starting at `i`, or -1. */
+function destinationEnd(s: string, i: number): number {
+  if (s[i] !== '(') return -1;
+  let depth = 0;
+  for (let c = i; c < s.length; c++) {
+    const ch = s[c]!;
+    if (ch === '\\') c++;
+    else if (ch === '(') depth++;
+    else if (ch === ')' && --depth === 0) return c + 1;
+    else if (ch === '\n') return -1;
+  }
+  return -1;
+}
+
+/**
+ * Inline Markdown as a reader sees it: link and image targets dropped (their text kept), emphasis
+ * markers, `[[anchors]]`, autolink brackets and backslash escapes removed, HTML entities decoded, and
+ * doc-builder references [`~peft.X`] shown as `X`. Code spans stay verbatim. The verbatim pieces let
+ * a grounded answer quote the source although the rendering differs from it.
+ */
+export function renderInline(source: string): RenderedInline {
+  const n = source.length;
+  // Per source character: dropped, or replaced by text; the rest is kept as it stands.
+  const dropped = new Uint8Array(n);
+  const replaced = new Map<number, string>();
+  // Characters emphasis markers are never looked for in: code spans, escapes, link targets.
+  const opaque = new Uint8Array(n);
+  const drop = (from: number, to: number) => dropped.fill(1, from, to);
+  const jumps = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const jump = jumps.get(i);
+    if (jump !== undefined) {
+      i = jump - 1;
+      continue;
+    }
+    const ch = source[i]!;
+    if (ch === '\\' && /[!-/:-@[-`{-~]/.test(source[i + 1] ?? '')) {
+      drop(i, i + 1);
+      opaque[i + 1] = 1;
+      i++;
+      continue;
+    }
+    if (ch === '`') {
+      const end = codeSpanEnd(source, i);
+      if (end < 0) {
+        while (source[i + 1] === '`') i++;
+        continue;
+      }
+      opaque.fill(1, i, end);
+      i = end - 1;
+      continue;
+    }
+    if (ch === '&') {
+      const m = /^&(#?\w+);/.exec(source.slice(i, i + 10));
+      const to = m ? ENTITIES[m[1]!.toLowerCase()] : undefined;
+      if (m && to !== undefined) {
+        drop(i, i + m[0].length);
+        replaced.set(i, to);
+        i += m[0].length - 1;
+      }
+      continue;
+    }
+    if (ch === '<') {
+      const m = /^<((?:https?|ftp):\/\/[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>/.exec(source.slice(i, i + 500));
+      if (m) {
+        drop(i, i + 1);
+        drop(i + m[0].length - 1, i + m[0].length);
+        opaque.fill(1, i, i + m[0].length);
+        i += m[0].length - 1;
+      }
+      continue;
+    }
+    const image = ch === '!' && source[i + 1] === '[';
+    if (ch !== '[' && !image) continue;
+    const open = image ? i + 1 : i;
+    if (source[open + 1] === '[') {
+      // [[anchor]] / [[open-in-colab]]: a doc-builder directive, not text.
+      const end = source.indexOf(']]', open);
+      if (end >= 0 && !source.slice(open, end).includes('\n')) {
+        drop(i, end + 2);
+        i = end + 1;
+      }
+      continue;
+    }
+    const close = bracketEnd(source, open);
+    if (close < 0) continue;
+    const after = source[close + 1];
+    let targetEnd = -1;
+    if (after === '(') targetEnd = destinationEnd(source, close + 1);
+    else if (after === '[') {
+      const e = source.indexOf(']', close + 2);
+      if (e >= 0 && !source.slice(close + 2, e).includes('\n')) targetEnd = e + 1;
+    }
+    const inner = source.slice(open + 1, close);
+    if (targetEnd < 0) {
+      // [`name`] / [`~module.name`]: a doc-builder reference, shown as the code name (the last part with ~).
+      const ref = !image && /^(`+)~?[\w.]+\1$/.exec(inner);
+      if (!ref) continue;
+      const tick = ref[1]!.length;
+      drop(open, open + 1);
+      drop(close, close + 1);
+      if (inner[tick] === '~') drop(open + 1 + tick, open + 1 + inner.lastIndexOf('.') + 1);
+      opaque.fill(1, open, close + 1);
+      i = close;
+      continue;
+    }
+    drop(i, open + 1);
+    drop(close, targetEnd);
+    opaque.fill(1, close, targetEnd);
+    jumps.set(close, targetEnd);
+    i = open;
+  }
+
+  // Emphasis, looked for in the kept text with opaque characters masked.
+  const at: number[] = [];
+  let view = '';
+  for (let i = 0; i < n; i++) {
+    if (dropped[i]) continue;
+    at.push(i);
+    view += opaque[i] ? 'x' : source[i];
+  }
+  const dropMarker = (from: number, len: number) => {
+    for (let k = from; k < from + len; k++) dropped[at[k]!] = 1;
+  };
+  const EMPHASIS = [
+    // Asterisk bold may sit inside a word (**b**q, as subscripts leave it); underscores may not (snake_case).
+    /(?<![*\\])(\*\*)(?=\S)([^\n]*?[^\s\\])\*\*(?!\*)/g,
+    /(?<![\w_\\])(__)(?=\S)([^\n]*?[^\s\\])__(?![\w_])/g,
+    /(?<![\w*\\])(\*)(?=[^\s*])([^*\n]*?[^\s*\\])\*(?![\w*])/g,
+    /(?<![\w_\\])(_)(?=[^\s_])([^_\n]*?[^\s_\\])_(?![\w_])/g,
+  ];
+  for (const re of EMPHASIS) {
+    const marks: [number, number][] = [];
+    for (const m of view.matchAll(re)) marks.push([m.index, m[1]!.length], [m.index + m[1]!.length + m[2]!.length, m[1]!.length]);
+    for (const [from, len] of marks) dropMarker(from, len);
+    // Later patterns see the text without the markers already removed: ***x*** is bold and italic.
+    if (marks.length) {
+      let v = '';
+      const next: number[] = [];
+      at.forEach((src, k) => {
+        if (dropped[src]) return;
+        next.push(src);
+        v += view[k];
+      });
+      view = v;
+      at.splice(0, at.length, ...next);
+    }
+  }
+
+  let text = '';
+  const verbatim: string[] = [];
+  let piece = '';
+  const endPiece = () => {
+    if (/[\p{L}\p{N}]/u.test(piece)) verbatim.push(piece);
+    piece = '';
+  };
+  for (let i = 0; i < n; i++) {
+    const r = replaced.get(i);
+    if (r !== undefined) {
+      endPiece();
+      text += r;
+    }
+    // A space after removed markup that follows a space would double it ("a [[x]] b").
+    if (dropped[i] || (source[i] === ' ' && i > 0 && dropped[i - 1] && /[ \n]$/.test(text))) {
+      endPiece();
+      continue;
+    }
+    text += source[i];
+    piece += source[i];
+  }
+  endPiece();
+  return { text, verbatim };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sections.
 
 interface Heading {
