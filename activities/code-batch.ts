@@ -12,7 +12,7 @@ import { validateCandidate, type LengthLimits } from '../validators/checks.js';
 import { normalizeForMatch } from '../validators/checks.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { isTestPath } from '../validators/value.js';
-import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
+import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized, signatureText } from '../validators/dedup.js';
 
 export interface CodeBatchFile {
   path: string;
@@ -262,7 +262,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
         const checked = validateCandidate(c, input.limits, ri >= 0 ? records[ri]!.code : null);
         const q = normalizeForMatch(checked.question);
         const a = normalizeForMatch(checked.answer);
-        sigs.push(qaSignatureNormalized(`${q} ${a}`));
+        sigs.push(qaSignatureNormalized(signatureText(q, a)));
         const shared = ri >= 0 && records[ri]!.text === checked.context;
         pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? firstRecord + ri : -1, qaKey: qaKeyNormalized(q, a) });
       }

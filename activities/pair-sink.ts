@@ -7,7 +7,7 @@ import { skipKey, type Stores } from '../datasets/store.js';
 import type { StageStats } from '../lib/progress.js';
 import { failedReasons, normalizeForMatch, validateCandidate, type LengthLimits } from '../validators/checks.js';
 import { QuestionIndex } from '../validators/ambiguity.js';
-import { bandKeys, DuplicateIndex, qaKeyNormalized, qaSignatureNormalized } from '../validators/dedup.js';
+import { bandKeys, DuplicateIndex, qaKeyNormalized, qaSignatureNormalized, signatureText } from '../validators/dedup.js';
 
 const FLUSH_ROWS = 5000;
 
@@ -120,7 +120,7 @@ export class PairSink {
   addChecked(checked: QAPair): void {
     const q = normalizeForMatch(checked.question);
     const a = normalizeForMatch(checked.answer);
-    const signature = qaSignatureNormalized(`${q} ${a}`);
+    const signature = qaSignatureNormalized(signatureText(q, a));
     this.addPair({ ...checked, qaKey: qaKeyNormalized(q, a) }, signature, Int32Array.from(bandKeys(signature)));
   }
 

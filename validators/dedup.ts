@@ -66,8 +66,17 @@ export function qaSignatureNormalized(normalizedText: string): Uint32Array {
   return hv;
 }
 
-export const qaSignature = (question: string, answer: string) =>
-  qaSignatureNormalized(`${normalizeForMatch(question)} ${normalizeForMatch(answer)}`);
+/**
+ * The text a pair's near-duplicate signature is taken over, from normalised question and answer:
+ * the question's code spans (what it is about) and the answer. Questions are worded several ways on
+ * purpose (generators/pair.ts phrasing), so the wording around the names must not hide a duplicate.
+ */
+export function signatureText(question: string, answer: string): string {
+  const names = [...question.matchAll(/`([^`]+)`/g)].map((m) => m[1]).join(' ');
+  return `${names || question} ${answer}`;
+}
+
+export const qaSignature = (question: string, answer: string) => qaSignatureNormalized(signatureText(normalizeForMatch(question), normalizeForMatch(answer)));
 
 /** The key exact duplicates share, from already-normalised question and answer. */
 export const qaKeyNormalized = (question: string, answer: string) => contentId(question, answer);
