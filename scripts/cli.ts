@@ -251,12 +251,17 @@ program
     if (v.trim() === '' || !Number.isFinite(r) || r < 0) throw new InvalidArgumentError('--mix-ratio must be a number >= 0');
     return r;
   })
-  .action(async (o: { out: string; format: ExportFormat; version?: number; mix?: string; mixRatio?: number }, cmd: Command) => {
+  .option('--min-quality <s>', 'only pairs whose value score is at least s (0-1); pairs under the backfill threshold limits.minQuality were never staged (lower it before a backfill to keep more)', (v: string) => {
+    const r = Number(v);
+    if (v.trim() === '' || !Number.isFinite(r) || r < 0 || r > 1) throw new InvalidArgumentError('--min-quality must be a number from 0 to 1');
+    return r;
+  })
+  .action(async (o: { out: string; format: ExportFormat; version?: number; mix?: string; mixRatio?: number; minQuality?: number }, cmd: Command) => {
     const { cfg, log } = context(cmd);
     if ((o.mix === undefined) !== (o.mixRatio === undefined)) throw new UserError('--mix and --mix-ratio go together: give both (e.g. --mix general.jsonl --mix-ratio 0.2)');
     const mix = o.mix !== undefined ? { path: o.mix, ratio: o.mixRatio! } : undefined;
     await withStores(cfg, async (stores) => {
-      print(await exportCorpus(stores, { out: o.out, format: o.format, version: o.version, splits: cfg.splits, mix }, log));
+      print(await exportCorpus(stores, { out: o.out, format: o.format, version: o.version, splits: cfg.splits, mix, minQuality: o.minQuality }, log));
     });
   });
 
