@@ -295,7 +295,8 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   const { startLine, endLine } = rec.provenance;
   if (hasSummary) {
     const { answer, evidence } = purposeAnswer(c, doc);
-    const task = c.symbolKind === 'class' ? null : taskPhrase(doc.summary);
+    // A private helper is not how a user does a task: it keeps the plain question.
+    const task = c.symbolKind === 'class' || !c.isPublic ? null : taskPhrase(doc.summary);
     // Half the symbols whose summary names a task are asked about it the way a user would: "How do I …?"
     if (task && unitInterval(wordingKey(rec, 'task'), 'phrasing') < 0.5) {
       const owner = c.symbolKind === 'method' && c.parent ? ` with a ${code(c.parent)} (${code(c.module)})` : ` using ${code(c.module)}`;
