@@ -153,7 +153,7 @@ describe('dataset versions', () => {
     const counts = (g: { sourceKind: string; category: string; count: number }[]) => g.map((x) => `${x.sourceKind}/${x.category}=${x.count}`);
     expect(counts(d.added.groups)).toEqual(['code_symbol/location=7', 'code_symbol/methods=1', 'code_symbol/module_purpose=1', 'code_symbol/purpose=1', 'doc_section/doc_section=1']);
     expect(counts(d.retired.groups)).toEqual(['code_symbol/location=7', 'code_symbol/methods=1', 'code_symbol/module_purpose=1', 'code_symbol/purpose=2']);
-    expect(d.added.groups.at(-1).samples.map((s: { question: string }) => s.question)).toEqual(['What does the "Guide" documentation (`docs/guide.md`) say about "Configure"?']);
+    expect(d.added.groups.at(-1).samples.map((s: { question: string }) => s.question)).toEqual(['What should I know about "Configure" from the "Guide" page (`docs/guide.md`)?']);
     expect(d.retired.groups.at(-1).samples.map((s: { id: string }) => s.id)).toContain(areaId);
     const one = await cliJson('diff', String(v1), String(v2), '--json', '--samples', '1');
     expect(one.added.groups.map((g: { samples: unknown[] }) => g.samples.length)).toEqual([1, 1, 1, 1, 1]);
