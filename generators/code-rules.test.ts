@@ -62,12 +62,9 @@ describe('ruleQuestionsForSymbol', () => {
     expect(find('returns', 'fetch_shape').answer).toBe('It returns the shape registered under that name. (annotated `Shape`)');
     expect(find('purpose', 'Circle.diameter', 'property setter').answer).toBe('Set the radius from a diameter value.');
     expect(find('methods', 'Circle').answer).toBe('2 public methods: `diameter`, `area`.');
-    // A location question names the symbol by its dotted path: one question, one answer.
-    const loc = find('location', 'Circle');
-    expect(loc.question).toBe('In which file and lines is `pkg.shapes.Circle` implemented?');
-    expect(loc.answer).toBe('In `pkg/shapes.py`, lines 24-48.');
-    expect(find('location', 'scale', 'overload 2 of 2').question).toBe('Where can I find the source of `pkg.shapes.scale` (overload 2 of 2)?');
-    expect(loc.provenance).toMatchObject({
+    // No location pairs: the span is in every pair's provenance.
+    expect(pairs.filter((p) => p.category === 'location')).toEqual([]);
+    expect(find('purpose', 'Circle').provenance).toMatchObject({
       repo: 'acme/shapes',
       path: 'pkg/shapes.py',
       startLine: 24,
@@ -76,8 +73,6 @@ describe('ruleQuestionsForSymbol', () => {
       commitFirstSeen: SHA,
       url: `https://github.com/acme/shapes/blob/${SHA}/pkg/shapes.py#L24-L48`,
     });
-    // A location context is the location line and the header, quoted verbatim.
-    expect(loc.context).toBe(`# pkg/shapes.py, lines 24-48\n${SHAPES_PY.split('\n')[23]}`);
     const sig = find('signature', 'Circle.diameter', 'property setter');
     expect(sig.question).toBe('What is the signature of the method `Circle.diameter` (property setter) in `pkg/shapes.py`?');
     expect(sig.context).toBe('    @diameter.setter\n    def diameter(self, value: float) -> None:');
@@ -160,7 +155,7 @@ describe('ruleQuestionsForSymbol', () => {
     const src = 'def _hidden(x):\n    pass\n\ndef forward(x):\n    """Forward pass."""\n    return x\n';
     const recs = codeSourceRecords('m.py', src, extractPythonSymbols(src, 'm.py').symbols, { repo: 'a/b', sha: SHA, webUrl: null });
     const cats = recs.flatMap(ruleQuestionsForSymbol).map((p) => `${p.category}:${p.provenance.qualname}`);
-    expect(cats.sort()).toEqual(['location:forward', 'signature:forward']);
+    expect(cats.sort()).toEqual(['signature:forward']);
   });
 
   it('keeps the ids of pairs whose symbol only moved, and gives twins distinct labels', () => {

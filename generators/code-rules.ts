@@ -2,7 +2,6 @@
 import type { Category, CodeSymbol, GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
 import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extractors/docstring.js';
 import { contentId, unitInterval } from '../lib/hash.js';
-import { locationLine } from '../extractors/code-records.js';
 import { phrasing } from './pair.js';
 import { contentWords } from '../validators/value.js';
 
@@ -119,14 +118,6 @@ const QUESTIONS: Record<string, ((l: string) => string)[]> = {
     (l) => `What would I find in ${l}?`,
     (l) => `What functionality does ${l} provide?`,
   ],
-  location: [
-    (l) => `Where is ${l} defined?`,
-    (l) => `Which file defines ${l}?`,
-    (l) => `Where can I find the source of ${l}?`,
-    (l) => `In which file and lines is ${l} implemented?`,
-    (l) => `Where does ${l} live in the repository?`,
-    (l) => `What file and line range hold the definition of ${l}?`,
-  ],
   signature: [
     (l) => `What is the signature of ${l}?`,
     (l) => `How do I call ${l}?`,
@@ -227,7 +218,8 @@ const firstSentence = (p: string) => (/^(.{20,300}?[.!?])(\s|$)/.exec(p)?.[1] ??
 function purposeAnswer(c: CodeSymbol, doc: DocSections): { answer: string; evidence: string[] } {
   const known = nameWords(c.qualname);
   const fresh = [...contentWords(doc.summary)].filter((w) => !known.has(w)).length;
-  if (fresh >= 3) return { answer: doc.summary, evidence: [doc.summary] };
+  // A long summary that says more than the name stands alone; a short one gets the next sentence.
+  if (fresh >= 3 && doc.summary.split(/\s+/).length >= 12) return { answer: doc.summary, evidence: [doc.summary] };
   for (const p of doc.details) {
     const next = firstSentence(p);
     if (next && contentWords(next).size >= 3) return { answer: `${doc.summary} ${next}`, evidence: [doc.summary, next] };
@@ -250,7 +242,9 @@ const dottedName = (c: CodeSymbol) => (c.module ? `${c.module}.${c.qualname}` : 
 /** The raise sites of the body joined with the docstring's Raises entries, one line per exception. */
 function raisesAnswer(rec: SourceRecord, c: CodeSymbol, doc: DocSections | null): { answer: string; evidence: string[]; context: string } | null {
   const documented = doc?.raises ?? [];
-  const sites = c.raises ?? [];
+  // A bare `raise NotImplementedError` is an abstract stub: it says "subclasses implement this", which
+  // is worth a pair only when the docstring says so.
+  const sites = (c.raises ?? []).filter((r) => r.condition !== null || r.name !== 'NotImplementedError' || documented.some((d) => d.name === r.name));
   if (!documented.length && !sites.length) return null;
   const evidence: string[] = [];
   const names = [...new Set([...documented.map((r) => r.name), ...sites.map((r) => r.name)])];
@@ -292,7 +286,6 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   }
 
   const label = symbolLabel(c, path);
-  const { startLine, endLine } = rec.provenance;
   if (hasSummary) {
     const { answer, evidence } = purposeAnswer(c, doc);
     // A private helper is not how a user does a task: it keeps the plain question.
@@ -306,13 +299,8 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
       out.push(pair(rec, 'purpose', ask(rec, c.symbolKind === 'class' ? 'class_purpose' : 'purpose', label), answer, evidence));
     }
   }
-  // Where a class or a function lives, named by its dotted path so the question has one answer (a bare
-  // `Linear` is defined in many files). Methods are found through their class.
-  if (c.isPublic && c.symbolKind !== 'method') {
-    const lines = `lines ${startLine}-${endLine}`;
-    const name = `${code(dottedName(c))}${c.variant ? ` (${c.variant})` : ''}`;
-    out.push(pair(rec, 'location', ask(rec, 'location', name), `In ${code(path)}, ${lines}.`, [path, lines], `${locationLine(path, startLine!, endLine!)}\n${headerContext(rec)}`));
-  }
+  // No "where is X defined?" pair: named by its dotted path the question holds its own answer, named
+  // bare it has many (a `Linear` lives in every tuner); the line span is in every pair's provenance.
 
   if (c.symbolKind === 'class') {
     const bases = c.bases.filter((b) => b !== 'object');

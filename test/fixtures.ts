@@ -90,7 +90,6 @@ def _private_helper(values):
 export const SHAPES_PAIRS = {
   module_purpose: 1,
   purpose: 8,
-  location: 7,
   methods: 2,
   bases: 1,
   signature: 6,

@@ -4,7 +4,7 @@ import { extractPythonSymbols } from '../extractors/python.js';
 import { candidatePair } from '../generators/pair.js';
 import { QuestionIndex, questionKey } from './ambiguity.js';
 import { failedReasons, validateCandidate } from './checks.js';
-import { isTestPath, newContentWords, scoreValue } from './value.js';
+import { isBuildPath, isScriptPath, isTestPath, newContentWords, scoreValue } from './value.js';
 
 const SHA = 'a'.repeat(40);
 const GEN = { name: 'code-rules', version: 'test', promptVersion: null, model: null };
@@ -33,8 +33,8 @@ describe('scoreValue', () => {
       score: 0,
       reasons: ['dunder', 'undocumented', 'trivial_type'],
     });
-    expect(at('Config._check', 'signature', 'What is the signature of the method `Config._check` in `lib/config.py`?', '`def _check(self, x)`').reasons).toEqual(['private']);
-    expect(at('Config._check.<locals>.helper', 'signature', 'What is the signature of `helper`?', '`def helper(y)`').reasons).toEqual(['locals', 'private', 'undocumented']);
+    expect(at('Config._check', 'signature', 'What is the signature of the method `Config._check` in `lib/config.py`?', '`def _check(self, x)`').reasons).toEqual(['private', 'bare_signature']);
+    expect(at('Config._check.<locals>.helper', 'signature', 'What is the signature of `helper`?', '`def helper(y)`').reasons).toEqual(['locals', 'private', 'undocumented', 'bare_signature']);
     expect(at('Config', 'purpose', 'What is the class `Config` in `tests/test_config.py` for?', 'Settings for the adapter: rank, alpha and dropout.', 'tests/test_config.py')).toEqual({
       score: 0.4,
       reasons: ['test_code'],
@@ -50,6 +50,11 @@ describe('scoreValue', () => {
     expect(isTestPath('src/pkg/conftest.py')).toBe(true);
     expect(isTestPath('examples/train_test.py')).toBe(true);
     expect(isTestPath('src/peft/tuners/lora/layer.py')).toBe(false);
+    expect(isScriptPath('examples/sft/train.py')).toBe(true);
+    expect(isScriptPath('src/peft/utils/other.py')).toBe(false);
+    expect(isBuildPath('.github/workflows/tests.yml')).toBe(true);
+    expect(isBuildPath('docker/peft-gpu/Dockerfile')).toBe(true);
+    expect(isBuildPath('src/peft/config.py')).toBe(false);
   });
 
   it('rejects a commit that lists one file as low value and passes the threshold through the config', () => {

@@ -17,7 +17,11 @@ export const PENALTIES = {
   undocumented: 0.2, // a structural fact about a symbol with no docstring
   self_only: 0.6, // a signature that takes nothing but self/cls
   trivial_type: 0.6, // a return annotation like `str` or `None` and nothing else
-  annotation_only: 0.3, // a return annotation with no words on what it is
+  annotation_only: 0.55, // a return annotation with no words on what it is
+  script_code: 0.35, // a structural fact about an example, benchmark or maintenance script, not the library
+  bare_signature: 0.35, // a signature whose parameters carry no type and no default
+  build_file: 0.6, // how a commit changed CI, Docker or Makefile plumbing
+  generated_code: 0.6, // placeholder objects a script writes (transformers' and diffusers' dummy_*_objects.py)
   single_method: 0.3, // "what methods does X define" answered with one name
   single_file: 0.5, // "which files did a commit change" answered with one file
   uninformative: 0.4, // the answer adds fewer than 2 content words to the question
@@ -28,6 +32,19 @@ const STRUCTURAL = new Set(['signature', 'parameters', 'location', 'bases', 'met
 
 /** Annotations that say nothing a reader does not assume: an answer of only these is trivia. */
 const TRIVIAL_TYPES = new Set(['str', 'int', 'bool', 'float', 'None', 'dict', 'list', 'tuple', 'set', 'Any', 'object', 'bytes', 'Optional[str]', 'Optional[int]', 'Optional[bool]', 'dict[str, Any]', 'Dict[str, Any]', 'list[str]', 'List[str]']);
+
+// Top-level folders of scripts around a library, not the library: examples, benchmarks, docs tooling.
+const SCRIPT_PATH = /^(examples?|scripts?|benchmarks?|method_comparison|docs?|tools|utils|\.github)\//;
+
+/** Whether a path is a script beside the library (examples/, scripts/, benchmarks/, top-level utils/ …). */
+export const isScriptPath = (path: string | null): boolean => path !== null && SCRIPT_PATH.test(path);
+
+const BUILD_PATH = /(^|\/)(\.github|docker)\/|(^|\/)(Dockerfile[^/]*|Makefile|\.pre-commit-config\.yaml)$|\.ya?ml$/;
+
+/** Whether a path is CI, container or build plumbing (.github/, docker/, Dockerfile, Makefile, YAML). */
+export const isBuildPath = (path: string | null): boolean => path !== null && BUILD_PATH.test(path);
+
+const GENERATED_PATH = /(^|\/)dummy_[^/]*objects\.py$/;
 
 const TEST_PATH = /(^|\/)(tests?|testing)\/|(^|\/)test_[^/]*\.py$|_test\.py$|(^|\/)conftest\.py$/;
 
@@ -74,11 +91,17 @@ export function scoreValue(pair: QAPair, symbol: CodeSymbol | null = null): Qual
     const name = parts[parts.length - 1] ?? '';
     const file = (v.path ?? '').split('/').pop() ?? '';
     if (isTestPath(v.path)) reasons.push('test_code');
+    if (GENERATED_PATH.test(v.path ?? '')) reasons.push('generated_code');
     if (qualname.includes('<locals>')) reasons.push('locals');
     if (parts.some((p) => p.startsWith('_') && !isDunder(p)) || (file.startsWith('_') && file !== '__init__.py' && file !== '__main__.py')) reasons.push('private');
     if (isDunder(name) && name !== '__init__' && name !== '__call__') reasons.push('dunder');
     if (symbol && !symbol.docstring && STRUCTURAL.has(pair.category)) reasons.push('undocumented');
-    if (symbol && pair.category === 'signature' && symbol.params.every((p, i) => isReceiver(symbol, i, p.name))) reasons.push('self_only');
+    if (STRUCTURAL.has(pair.category) && !reasons.includes('test_code') && isScriptPath(v.path)) reasons.push('script_code');
+    if (symbol && pair.category === 'signature') {
+      const params = symbol.params.filter((p, i) => !isReceiver(symbol, i, p.name));
+      if (!params.length) reasons.push('self_only');
+      else if (params.every((p) => p.annotation === null && p.default === null)) reasons.push('bare_signature');
+    }
     // Returns answered by the annotation alone: few words beyond the question once the code spans go.
     if (pair.category === 'returns' && symbol?.returns && newContentWords(pair.question, pair.answer.replace(/`[^`]*`/g, '')) < 3) {
       reasons.push(TRIVIAL_TYPES.has(symbol.returns.replace(/\s+/g, ' ')) ? 'trivial_type' : 'annotation_only');
@@ -86,6 +109,13 @@ export function scoreValue(pair: QAPair, symbol: CodeSymbol | null = null): Qual
     if (pair.category === 'methods' && symbol && new Set(symbol.publicMethods).size === 1) reasons.push('single_method');
   }
   if (pair.category === 'commit_files' && pair.evidence.length < 2) reasons.push('single_file');
+  // A commit's change to one file: a test's or a build file's diff teaches little about the library.
+  if (pair.category === 'commit_change' || pair.category === 'symbol_history') {
+    if (isTestPath(v.path)) reasons.push('test_code');
+    else if (GENERATED_PATH.test(v.path ?? '')) reasons.push('generated_code');
+    else if (isBuildPath(v.path)) reasons.push('build_file');
+    else if (pair.category === 'symbol_history' && isScriptPath(v.path)) reasons.push('script_code');
+  }
   // A location's content is its span, not its words; a signature's is checked as self_only.
   if (pair.category !== 'location' && !reasons.includes('trivial_type') && newContentWords(pair.question, pair.answer) < 2) reasons.push('uninformative');
   let score = 1;
