@@ -75,7 +75,11 @@ describe('ruleQuestionsForSymbol', () => {
     });
     const sig = find('signature', 'Circle.diameter', 'property setter');
     expect(sig.question).toBe('What is the signature of the method `Circle.diameter` (property setter) in `pkg/shapes.py`?');
-    expect(sig.context).toBe('    @diameter.setter\n    def diameter(self, value: float) -> None:');
+    // A documented signature says what the call does, from the docstring in its context.
+    expect(sig.answer).toBe('`def diameter(self, value: float) -> None`: Set the radius from a diameter value.');
+    expect(sig.context).toBe('    @diameter.setter\n    def diameter(self, value: float) -> None:\n        """Set the radius from a diameter value."""');
+    // An undocumented one is the header alone.
+    expect(find('signature', 'scale', 'overload 1 of 2').context).toBe('@overload\ndef scale(x: int) -> int: ...');
     // A docstring answer's context holds the docstring too, and no line numbers.
     const purpose = find('purpose', 'Circle');
     expect(purpose.question).toBe('What does the class `Circle` in `pkg/shapes.py` represent?');

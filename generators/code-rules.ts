@@ -65,8 +65,8 @@ function parametersPair(rec: SourceRecord, c: CodeSymbol, doc: DocSections | nul
   const params = c.params.filter((p, i) => !isReceiver(c, i, p.name));
   if (!params.length) return null;
   const described = new Map((doc?.params ?? []).map((e) => [e.name.replace(/^\*+/, ''), e]));
-  // Bare names (no type, default or description) say nothing the signature pair does not.
-  if (!params.some((p) => p.annotation !== null || p.default !== null || described.get(p.name)?.description)) return null;
+  // Without a description, names, types and defaults say nothing the signature pair does not.
+  if (!params.some((p) => described.get(p.name)?.description)) return null;
   const evidence: string[] = [];
   const lines = params.map((p) => {
     const prefix = p.kind === 'var_positional' ? '*' : p.kind === 'var_keyword' ? '**' : '';
@@ -315,7 +315,10 @@ export function ruleQuestionsForSymbol(rec: SourceRecord): CandidatePair[] {
   if (c.isPublic && c.signature !== null) {
     const evidence = [c.name, ...c.params.flatMap((p) => [p.name, p.annotation, p.default].filter((x): x is string => x !== null))];
     if (c.returns !== null) evidence.push(c.returns);
-    out.push(pair(rec, 'signature', ask(rec, 'signature', label), code(`${c.isAsync ? 'async ' : ''}def ${c.name}${c.signature}`), evidence, headerContext(rec)));
+    const def = code(`${c.isAsync ? 'async ' : ''}def ${c.name}${c.signature}`);
+    // With a docstring, the signature comes with what the call does: the header alone is a bare fact.
+    if (hasSummary) out.push(pair(rec, 'signature', ask(rec, 'signature', label), `${def}: ${doc.summary}`, [...evidence, doc.summary]));
+    else out.push(pair(rec, 'signature', ask(rec, 'signature', label), def, evidence, headerContext(rec)));
   }
   const params = parametersPair(rec, c, doc, label);
   if (params && (c.isPublic || doc?.params.length)) out.push(params);

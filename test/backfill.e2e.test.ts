@@ -77,10 +77,9 @@ describe('backfill', () => {
   it('rejects every pair from a docstring holding a token, and stores the token nowhere', async () => {
     const rows = await allRows(data);
     const secretRejects = rows.rejected.filter((r) => (r.reasons as string).split(',').includes('secret'));
-    // connect(): location and signature contexts hold only the header, which has no token; its purpose
-    // quotes the docstring. login(): the token is a default value, so every pair of it goes.
+    // connect(): its signature context holds only the header, which has no token; its purpose quotes
+    // the docstring. login(): the token is a default value, so every pair of it goes.
     expect(secretRejects.map((r) => `${r.category}:${r.qualname}`).sort()).toEqual([
-      'location:login',
       'parameters:login',
       'purpose:connect',
       'signature:login',
@@ -93,7 +92,7 @@ describe('backfill', () => {
     // The rest of the rejects are trivia the value score turns away (shapes.py's are counted by hand).
     const lowValue = rows.rejected.filter((r) => r.reasons === 'low_value');
     expect(lowValue.filter((r) => r.path === 'pkg/shapes.py')).toHaveLength(Object.values(SHAPES_LOW_VALUE).reduce((a, b) => a + b, 0));
-    expect(first.rejected).toBe(4 + lowValue.length);
+    expect(first.rejected).toBe(3 + lowValue.length);
     expect(rows.rejected).toHaveLength(first.rejected);
     expect(first.nearDuplicates).toBeGreaterThanOrEqual(1);
   });
@@ -158,7 +157,7 @@ describe('backfill', () => {
 
   it('keeps pairs of moved symbols, retires pairs whose evidence changed at a new commit, exports an older version, and retires a pair', async () => {
     const v1 = (await qaforgeJson(['--data-dir', data, 'stats', '--json'])).corpus;
-    // Two comment lines on top move every symbol of shapes.py: location answers change, nothing else.
+    // Two comment lines on top move every symbol of shapes.py: only provenance lines change.
     // Rewording docstring text below two summaries changes those contexts but not the answers drawn
     // from them: the module purpose, Circle's purpose and Circle's methods get new contexts.
     const shifted = `# comment one\n# comment two\n${SHAPES_PY}`
@@ -169,7 +168,7 @@ describe('backfill', () => {
     expect(second.repo.sha).toBe(repo.sha);
     // The old pairs are retired with the commit; the same question and answer from the new context is
     // the successor, not a duplicate of the pair it replaces.
-    const changed = SHAPES_PAIRS.location + 3;
+    const changed = 3;
     expect(second.staged).toBe(changed);
     expect(second.rejected).toBe(0);
     expect(second.retired).toBe(changed);

@@ -93,7 +93,7 @@ export const SHAPES_PAIRS = {
   methods: 2,
   bases: 1,
   signature: 6,
-  parameters: 5,
+  parameters: 1,
   returns: 2,
   raises: 2,
 };

@@ -138,9 +138,9 @@ describe('ingest after a backfill', () => {
     const retired = after.corpus.filter((r) => r.status === 'retired' && r.path === 'pkg/ops.py');
     expect(retired.every((r) => r.retired_commit === repo.sha && r.retired_reason === `evidence changed in ${repo.sha.slice(0, 12)}`)).toBe(true);
     // add's docstring is the context of its purpose, parameter and return pairs; its header-only
-    // pairs (signature, location) did not change and stay. Every pair of the deleted scale goes.
+    // pair (signature) did not change and stays. Every pair of the deleted scale goes.
     expect(retired.map((r) => `${r.qualname}:${r.category}`).sort()).toEqual(
-      ['add:parameters', 'add:purpose', 'add:returns', 'scale:location', 'scale:parameters', 'scale:purpose', 'scale:returns', 'scale:signature'],
+      ['add:parameters', 'add:purpose', 'add:returns', 'scale:parameters', 'scale:purpose', 'scale:returns', 'scale:signature'],
     );
     const wasLive = code(before).filter((r) => r.path === 'pkg/ops.py');
     const stillLive = new Set(code(after).map((r) => r.id));
@@ -148,15 +148,15 @@ describe('ingest after a backfill', () => {
     const now = code(after).filter((r) => r.path === 'pkg/ops.py');
     expect(now.find((r) => r.qualname === 'add' && r.category === 'purpose')!.answer).toContain('Return the sum of two integers.');
     // mul's return is a bare `int` annotation: rejected as low value, not staged.
-    expect(now.filter((r) => r.qualname === 'mul').map((r) => r.category).sort()).toEqual(['location', 'parameters', 'purpose', 'signature']);
+    expect(now.filter((r) => r.qualname === 'mul').map((r) => r.category).sort()).toEqual(['parameters', 'purpose', 'signature']);
     expect(now.some((r) => r.qualname === 'scale')).toBe(false);
   });
 
   it('keeps the pair ids of untouched files and of unchanged evidence in changed files', () => {
     const ids = (rows: Rows, path: string) => code(rows).filter((r) => r.path === path).map((r) => r.id).sort();
     expect(ids(after, 'pkg/stable.py')).toEqual(ids(before, 'pkg/stable.py'));
-    // Registry: purpose, location, methods; register: purpose, signature, parameters (a method has no location pair).
-    expect(ids(after, 'pkg/stable.py')).toHaveLength(6);
+    // Registry: purpose, methods; register: purpose, signature, parameters.
+    expect(ids(after, 'pkg/stable.py')).toHaveLength(5);
     // add's header did not change: its signature pair is the same pair, verified at the new commit,
     // and back to validated so the next promotion refreshes its corpus row.
     const sig = before.staging.find((r) => r.path === 'pkg/ops.py' && r.qualname === 'add' && r.category === 'signature')!;
@@ -168,9 +168,9 @@ describe('ingest after a backfill', () => {
   it('retires the pairs of a renamed file with the new name in the reason, and reads it at its new path', () => {
     const old = after.corpus.filter((r) => r.path === 'pkg/legacy.py' && r.source_kind === 'code_symbol');
     // legacy_entry's `str` return says nothing its docstring does not: no returns pair.
-    expect(old.map((r) => r.category).sort()).toEqual(['location', 'parameters', 'purpose', 'signature']);
+    expect(old.map((r) => r.category).sort()).toEqual(['parameters', 'purpose', 'signature']);
     expect(old.every((r) => r.status === 'retired' && r.retired_reason === `renamed to pkg/compat/legacy.py in ${repo.sha.slice(0, 12)}`)).toBe(true);
-    expect(code(after).filter((r) => r.path === 'pkg/compat/legacy.py').map((r) => r.category).sort()).toEqual(['location', 'parameters', 'purpose', 'signature']);
+    expect(code(after).filter((r) => r.path === 'pkg/compat/legacy.py').map((r) => r.category).sort()).toEqual(['parameters', 'purpose', 'signature']);
   });
 
   it('retires the sections of a doc that were edited or deleted and keeps the untouched one', () => {

@@ -20,12 +20,12 @@ import { makeRepo, SHAPES_PAIRS, SHAPES_PY, tempDir, type FixtureRepo } from './
 
 const GUIDE_MD = '# Guide\n\n## Install\n\nInstall the package with pip before you import anything from it.\n\n```bash\npip install shapes\n```\n';
 const CONFIGURE_MD = '\n## Configure\n\nSet the scale factor in the configuration file before you run anything.\n';
-// Two comment lines move every symbol (location answers change); rewording text below two summaries
+// Two comment lines move every symbol (only their lines change); rewording text below two summaries
 // changes the contexts of the module's purpose, Circle's purpose and Circle's methods (as in the backfill test).
 const SHIFTED_PY = `# comment one\n# comment two\n${SHAPES_PY}`
   .replace('Used by the fixture tests.', 'Used by the fixture tests and nothing else.')
   .replace('Radius of the circle, in units.', 'Radius of the circle, in metres.');
-const SHAPES_TOTAL = Object.values(SHAPES_PAIRS).reduce((a, b) => a + b, 0); // 34
+const SHAPES_TOTAL = Object.values(SHAPES_PAIRS).reduce((a, b) => a + b, 0); // 27
 const REASON = 'retrieval recall@5 fell';
 
 type Row = Record<string, unknown>;
@@ -109,9 +109,8 @@ beforeAll(async () => {
   rows1 = await corpusRows();
   await repo.commit({ 'pkg/shapes.py': SHIFTED_PY, 'docs/guide.md': GUIDE_MD + CONFIGURE_MD }, 'shift shapes, add a section');
   const ingest = await cliJson('ingest', '--sources', 'code,docs', '--repo', repo.dir, '--json');
-  // The changed file: 7 locations (classes and functions), the module's purpose, Circle's purpose and
-  // methods; the new section.
-  expect([ingest.staged, ingest.retired]).toEqual([11, 10]);
+  // The changed file: the module's purpose, Circle's purpose and methods; the new section.
+  expect([ingest.staged, ingest.retired]).toEqual([4, 3]);
   // Shape.area's purpose did not change: retired by hand.
   areaId = rows1.find((r) => r.category === 'purpose' && r.qualname === 'Shape.area')!.id as string;
   expect((await cli('retire', areaId, '--reason', 'answer too vague')).code).toBe(0);
@@ -131,16 +130,16 @@ describe('dataset versions', () => {
     const vs = await cliJson('versions', '--json');
     const common = { kind: 'promotion', reason: null, rolledBackTo: null, evalSummary: null, tags: [], undoneBy: null, detail: null, runId: 'promote' };
     expect(vs).toEqual([
-      { ...common, version: v1, at: expect.any(String), inserted: 35, updated: 0, retired: 0, active: 35, tables: tables1 },
-      // 11 new pairs; the 23 code pairs produced again at the new commit (all but Shape.area's purpose,
-      // retired by hand) and the Install section are refreshed; 10 retired by the ingest and 1 by hand.
-      { ...common, version: v2, at: expect.any(String), inserted: 11, updated: 24, retired: 11, active: 35, tables: tables2 },
+      { ...common, version: v1, at: expect.any(String), inserted: 28, updated: 0, retired: 0, active: 28, tables: tables1 },
+      // 4 new pairs; the 23 code pairs produced again at the new commit (all but Shape.area's purpose,
+      // retired by hand) and the Install section are refreshed; 3 retired by the ingest and 1 by hand.
+      { ...common, version: v2, at: expect.any(String), inserted: 4, updated: 24, retired: 4, active: 28, tables: tables2 },
     ]);
     expect(Date.parse(vs[1].at)).toBeGreaterThan(Date.parse(vs[0].at));
     const text = (await cli('versions')).stdout.split('\n');
     expect(text[0]).toMatch(/^version\s+time\s+kind\s+added\s+retired\s+active\s+eval\s+tags\s+reason$/);
-    expect(text[1]).toMatch(new RegExp(`^${v1}\\s+\\S+Z\\s+promotion\\s+\\+35\\s+-0\\s+35\\s+-\\s+-$`));
-    expect(text[2]).toMatch(new RegExp(`^${v2}\\s+\\S+Z\\s+promotion\\s+\\+11\\s+-11\\s+35\\s+-\\s+-$`));
+    expect(text[1]).toMatch(new RegExp(`^${v1}\\s+\\S+Z\\s+promotion\\s+\\+28\\s+-0\\s+28\\s+-\\s+-$`));
+    expect(text[2]).toMatch(new RegExp(`^${v2}\\s+\\S+Z\\s+promotion\\s+\\+4\\s+-4\\s+28\\s+-\\s+-$`));
   });
 
   it('diffs two versions by source kind and category, with sample questions', async () => {
@@ -149,10 +148,10 @@ describe('dataset versions', () => {
     const b = activeIds(rows2);
     const added = rows2.filter((r) => b.has(r.id as string) && !a.has(r.id as string));
     const retired = rows1.filter((r) => a.has(r.id as string) && !b.has(r.id as string));
-    expect(d).toEqual({ from: v1, to: v2, added: { total: 11, groups: expectedGroups(added) }, retired: { total: 11, groups: expectedGroups(retired) } });
+    expect(d).toEqual({ from: v1, to: v2, added: { total: 4, groups: expectedGroups(added) }, retired: { total: 4, groups: expectedGroups(retired) } });
     const counts = (g: { sourceKind: string; category: string; count: number }[]) => g.map((x) => `${x.sourceKind}/${x.category}=${x.count}`);
-    expect(counts(d.added.groups)).toEqual(['code_symbol/location=7', 'code_symbol/methods=1', 'code_symbol/module_purpose=1', 'code_symbol/purpose=1', 'doc_section/doc_section=1']);
-    expect(counts(d.retired.groups)).toEqual(['code_symbol/location=7', 'code_symbol/methods=1', 'code_symbol/module_purpose=1', 'code_symbol/purpose=2']);
+    expect(counts(d.added.groups)).toEqual(['code_symbol/methods=1', 'code_symbol/module_purpose=1', 'code_symbol/purpose=1', 'doc_section/doc_section=1']);
+    expect(counts(d.retired.groups)).toEqual(['code_symbol/methods=1', 'code_symbol/module_purpose=1', 'code_symbol/purpose=2']);
     expect(d.added.groups.at(-1).samples.map((s: { question: string }) => s.question)).toEqual(['What should I know about "Configure" from the "Guide" page (`docs/guide.md`)?']);
     expect(d.retired.groups.at(-1).samples.map((s: { id: string }) => s.id)).toContain(areaId);
     const one = await cliJson('diff', String(v1), String(v2), '--json', '--samples', '1');
@@ -175,14 +174,14 @@ describe('dataset versions', () => {
     expect([unknown.code, unknown.stderr]).toEqual([1, `qaforge: no version or tag named "nope" (versions ${v1}, ${v2}; \`qaforge versions\` lists them)\n`]);
     const out = join(tempDir('qaforge-export-'), 'first');
     const r = await cliJson('export', '--out', out, '--version', 'first');
-    expect([r.version, r.rows]).toEqual([v1, 35]);
+    expect([r.version, r.rows]).toEqual([v1, 28]);
     expect(exportedIds(out)).toEqual(activeIds(rows1));
     // diff takes tags too.
     expect((await cliJson('diff', 'first', String(v2), '--json')).from).toBe(v1);
   });
 
   it('rolls back to the first version as a new version: corpus, indexes and staging agree with it', async () => {
-    expect(await stagingCounts()).toEqual({ pending: 0, validated: 0, promoted: 35, retired: 11 });
+    expect(await stagingCounts()).toEqual({ pending: 0, validated: 0, promoted: 28, retired: 4 });
     const r = await cliJson('rollback', '--to', 'first', '--reason', REASON);
     v3 = r.version;
     const latest = await withStores(async (s) => (await s.table('corpus')).version());
@@ -192,18 +191,18 @@ describe('dataset versions', () => {
       version: v3,
       restoredFrom: v1,
       reason: REASON,
-      reverted: 11, // the pairs v2 added
-      reactivated: 11, // the pairs retired since v1
-      active: 35,
-      staging: { toValidated: 11, toPromoted: 11, toRetired: 0 },
+      reverted: 4, // the pairs v2 added
+      reactivated: 4, // the pairs retired since v1
+      active: 28,
+      staging: { toValidated: 4, toPromoted: 4, toRetired: 0 },
       indexes: { fts: 'kept', vector: 'none' },
       created: true,
     });
     const rows3 = await corpusRows();
     expect(activeIds(rows3)).toEqual(activeIds(rows1));
     expect(rows3).toHaveLength(rows1.length);
-    // The 11 pairs v2 added wait in staging again; the 11 retired since are promoted again.
-    expect(await stagingCounts()).toEqual({ pending: 0, validated: 11, promoted: 35, retired: 0 });
+    // The 4 pairs v2 added wait in staging again; the 4 retired since are promoted again.
+    expect(await stagingCounts()).toEqual({ pending: 0, validated: 4, promoted: 28, retired: 0 });
 
     await withStores(async (s) => {
       const fts = await searchCorpus(s, null, 'area of the shape', { k: 10, mode: 'fts' });
@@ -225,13 +224,13 @@ describe('dataset versions', () => {
     // The rolled-back version stays readable.
     const out = join(tempDir('qaforge-export-'), 'v2');
     const old = await cliJson('export', '--out', out, '--version', String(v2));
-    expect([old.version, old.rows]).toEqual([v2, 35]);
+    expect([old.version, old.rows]).toEqual([v2, 28]);
     expect(exportedIds(out)).toEqual(activeIds(rows2));
   });
 
   it('makes nothing new when the same rollback is asked for again', async () => {
     const again = await cliJson('rollback', '--to', String(v1), '--reason', REASON);
-    expect(again).toMatchObject({ version: v3, restoredFrom: v1, reverted: 11, reactivated: 11, created: false });
+    expect(again).toMatchObject({ version: v3, restoredFrom: v1, reverted: 4, reactivated: 4, created: false });
     const direct = await withStores((s) => rollbackTo(s, v1, REASON));
     expect(direct.created).toBe(false);
     expect(direct.version).toBe(v3);
@@ -242,11 +241,11 @@ describe('dataset versions', () => {
       [v2, 'promotion', v3, []],
       [v3, 'rollback', null, []],
     ]);
-    expect(vs[2]).toMatchObject({ rolledBackTo: v1, reason: REASON, inserted: 11, retired: 11, active: 35, runId: 'rollback', detail: { staging: { toValidated: 11, toPromoted: 11, toRetired: 0 }, indexes: { fts: 'kept', vector: 'none' } } });
+    expect(vs[2]).toMatchObject({ rolledBackTo: v1, reason: REASON, inserted: 4, retired: 4, active: 28, runId: 'rollback', detail: { staging: { toValidated: 4, toPromoted: 4, toRetired: 0 }, indexes: { fts: 'kept', vector: 'none' } } });
     expect(vs[2].tables.corpus).toBe(v3);
     const text = (await cli('versions')).stdout.split('\n');
-    expect(text[2]).toMatch(new RegExp(`^${v2}\\s+\\S+Z\\s+promotion \\(undone by ${v3}\\)\\s+\\+11\\s+-11\\s+35\\s+-\\s+-$`));
-    expect(text[3]).toMatch(new RegExp(`^${v3}\\s+\\S+Z\\s+rollback to ${v1}\\s+\\+11\\s+-11\\s+35\\s+-\\s+-\\s+${REASON}$`));
+    expect(text[2]).toMatch(new RegExp(`^${v2}\\s+\\S+Z\\s+promotion \\(undone by ${v3}\\)\\s+\\+4\\s+-4\\s+28\\s+-\\s+-$`));
+    expect(text[3]).toMatch(new RegExp(`^${v3}\\s+\\S+Z\\s+rollback to ${v1}\\s+\\+4\\s+-4\\s+28\\s+-\\s+-\\s+${REASON}$`));
     // The latest version already has the state it would restore.
     const same = await cli('rollback', '--to', String(v3), '--reason', 'again');
     expect([same.code, same.stderr]).toEqual([1, `qaforge: the corpus is at version ${v3} already: nothing to roll back\n`]);
@@ -264,17 +263,17 @@ describe('dataset versions', () => {
       await expect(setVersionEval(s, 99999, {})).rejects.toThrow('no dataset version 99999');
     });
     const text = (await cli('versions')).stdout.split('\n');
-    expect(text[1]).toMatch(new RegExp(`^${v1}\\s+\\S+Z\\s+promotion\\s+\\+35\\s+-0\\s+35\\s+recall_at_5=0.800 mrr_at_10=0.612\\s+first$`));
+    expect(text[1]).toMatch(new RegExp(`^${v1}\\s+\\S+Z\\s+promotion\\s+\\+28\\s+-0\\s+28\\s+recall_at_5=0.800 mrr_at_10=0.612\\s+first$`));
   });
 
   it('a later promotion takes the pairs the rollback sent back to staging', async () => {
     const p = await cliJson('promote');
-    // The 11 pairs of v2 come back; the old pairs the rollback restored stay active (the ingest cursor
+    // The 4 pairs of v2 come back; the old pairs the rollback restored stay active (the ingest cursor
     // is past the change that retired them), so the corpus holds both.
-    expect([p.inserted, p.active]).toEqual([11, 46]);
+    expect([p.inserted, p.active]).toEqual([4, 32]);
     const vs = await cliJson('versions', '--json');
-    expect(vs.at(-1)).toMatchObject({ version: p.version, kind: 'promotion', inserted: 11, retired: 0, active: 46 });
-    expect(await stagingCounts()).toEqual({ pending: 0, validated: 0, promoted: 46, retired: 0 });
+    expect(vs.at(-1)).toMatchObject({ version: p.version, kind: 'promotion', inserted: 4, retired: 0, active: 32 });
+    expect(await stagingCounts()).toEqual({ pending: 0, validated: 0, promoted: 32, retired: 0 });
   });
 });
 
@@ -299,7 +298,7 @@ describe('rollback when the restored version\'s index files are gone', () => {
       // What a cleanup of old versions would do to the first version's index.
       rmSync(join(dir, 'lancedb', 'corpus.lance', '_indices', ftsUuid), { recursive: true });
       const rb = await rollbackTo(stores, first.version, 'index test');
-      expect(rb).toMatchObject({ restoredFrom: first.version, reverted: 10, reactivated: 10, active: 34, indexes: { fts: 'rebuilt', vector: 'none' }, created: true });
+      expect(rb).toMatchObject({ restoredFrom: first.version, reverted: 3, reactivated: 3, active: 27, indexes: { fts: 'rebuilt', vector: 'none' }, created: true });
       // Restore, drop the broken index, build it again: three LanceDB versions.
       expect(rb.version).toBe(second.version + 3);
       expect(rb.version).toBe(await corpus.version());
@@ -307,7 +306,7 @@ describe('rollback when the restored version\'s index files are gone', () => {
       expect(hits.length).toBeGreaterThan(0);
       const active = new Set<string>();
       for await (const rows of stores.scan('corpus', ['id'], "status = 'active'")) for (const x of rows) active.add(x.id as string);
-      expect(active.size).toBe(34);
+      expect(active.size).toBe(27);
       expect(hits.every((h) => active.has(h.id))).toBe(true);
       expect((await corpus.listIndices()).find((i) => i.indexType === 'FTS')!.numUnindexedRows).toBe(0);
     } finally {
