@@ -259,7 +259,7 @@ async function paraphraseStep(ctx: RunContext, models: Models, done: Set<string>
       if (out.kind === 'copy') return { kind: 'skip', stat: 'copy', detail: `gave the original question back verbatim; reply: ${out.raw.slice(0, 300)}` };
       return { kind: 'skip', stat: 'model_output', detail: `${out.detail}; reply: ${out.raw.slice(0, 300)}` };
     },
-    check: (pair, u) => checkParaphrasePair(pair, u.rule.question, cfg.limits, maxChars(u.rule)),
+    check: (pair, u) => checkParaphrasePair(pair, u.rule, cfg.limits, maxChars(u.rule)),
     judge: (checked, u) => judgeParaphrase(checked, u.rule.question, judgeDeps),
   };
 }

@@ -4,14 +4,39 @@
 // do well, where self-instruct's grounded answers are beyond them.
 import { z } from 'zod';
 import type { GeneratorInfo, QAPair } from '../datasets/schemas.js';
-import { contentId, unitInterval } from '../lib/hash.js';
+import { readFileSync } from 'node:fs';
+import { contentId, sha256Hex, unitInterval } from '../lib/hash.js';
 import { askForJson } from '../lib/models/json-reply.js';
 import { loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
-import type { ChatModel, ChatRequest, JsonSchema } from '../lib/models/types.js';
+import type { ChatMessage, ChatModel, ChatRequest, JsonSchema } from '../lib/models/types.js';
 import { keyNames } from '../validators/model-pair.js';
 
-export const PARAPHRASE = { name: 'paraphrase', version: '1.0.0' } as const;
-export const paraphrasePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/paraphrase.v1.md', import.meta.url));
+export const PARAPHRASE = { name: 'paraphrase', version: '2.0.0' } as const;
+
+/** Rewordings shown before the question, by rule category: [masked question, masked rewording]. */
+const ParaphraseExamples = z.record(z.string(), z.array(z.tuple([z.string(), z.string()])).min(1)).refine((x) => 'default' in x, 'needs a "default" list');
+type ParaphraseExamples = z.infer<typeof ParaphraseExamples>;
+
+export interface ParaphrasePrompt extends PromptTemplate {
+  /** The example turns for a rule pair of `category` (its own list, else the default one). */
+  examples(category: string): ChatMessage[];
+}
+
+/** The prompt and its examples; the version names both files' hashes, so editing either makes new cache keys. */
+export function paraphrasePrompt(): ParaphrasePrompt {
+  const template = loadPrompt(new URL('./prompts/paraphrase.v2.md', import.meta.url));
+  const text = readFileSync(new URL('./prompts/paraphrase-examples.v2.json', import.meta.url), 'utf8');
+  const examples: ParaphraseExamples = ParaphraseExamples.parse(JSON.parse(text));
+  return {
+    version: `${template.version}+${sha256Hex(text).slice(0, 8)}`,
+    render: template.render,
+    examples: (category) =>
+      (examples[category] ?? examples.default!).flatMap(([q, r]): ChatMessage[] => [
+        { role: 'user', content: `Question: ${q}` },
+        { role: 'assistant', content: JSON.stringify({ question: r }) },
+      ]),
+  };
+}
 
 export const ParaphraseReply = z.object({ question: z.string().trim().min(1) });
 export type ParaphraseReply = z.infer<typeof ParaphraseReply>;
@@ -49,22 +74,40 @@ export interface MaskedQuestion {
   names: Map<string, string>;
 }
 
+// Names that together say one thing — a symbol and its file (`f` in `m.py`, `m` (`m.py`)), a doc page
+// and its path ("Guide" doc page (`guide.md`)), a heading and its parent ("Setup" under "Install"),
+// a list of keywords (`r`, `alpha` and `dropout`) — are masked as one: a tiny model that has to
+// carry one placeholder keeps it, while two or four it drops, mixes up or leaves a spare one behind.
+const SLOT = '\u0000(\\d+)\u0001';
+const JOINED = new RegExp(`${SLOT}(?:(?:\\s+(?:in|under|of)\\s+|,\\s*|,?\\s+and\\s+)${SLOT}|(?:\\s+(?:doc page|page|documentation|docs))?\\s*\\(${SLOT}\\))+`, 'g');
+
 /**
  * The question a model sees: its names (keyNames: code spans, quoted headings, commit ids) masked,
- * #numbers left as they are, other double quotes made single. A tiny model rewords "What does the function `A` in `B` do?" well and
- * mangles long dotted paths; the names are put back afterwards, exactly as written.
+ * names that belong together as one (JOINED), #numbers left as they are, other double quotes made
+ * single. A tiny model rewords "What does the function `A` do?" well and mangles long dotted paths;
+ * the names are put back afterwards, exactly as written.
  */
 export function maskNames(question: string): MaskedQuestion {
-  const names = new Map<string, string>();
+  const written: string[] = [];
   let text = question;
   for (const name of keyNames(question)) {
-    if (name.startsWith('#') || names.size >= PLACEHOLDERS.length) continue;
-    const written = [`\`${name}\``, `"${name}"`, name].find((w) => text.includes(w));
-    if (!written) continue;
-    const p = PLACEHOLDERS[names.size]!;
-    names.set(p, written);
-    text = text.split(written).join(`\`${p}\``);
+    if (name.startsWith('#')) continue;
+    const w = [`\`${name}\``, `"${name}"`, name].find((x) => text.includes(x));
+    if (!w) continue;
+    text = text.split(w).join(`\u0000${written.length}\u0001`);
+    written.push(w);
   }
+  const slot = new RegExp(SLOT, 'g');
+  const restore = (t: string) => t.replace(slot, (_, i: string) => written[Number(i)]!);
+  const names = new Map<string, string>();
+  const place = (phrase: string) => {
+    const p = PLACEHOLDERS[names.size];
+    if (!p) return restore(phrase);
+    names.set(p, restore(phrase));
+    return `\`${p}\``;
+  };
+  // Runs of joined names first, each as one placeholder; then the names left on their own.
+  text = text.replace(new RegExp(`${JOINED.source}|${SLOT}`, 'g'), (m) => place(m));
   // A double quote left in the text (a commit's title) would end the reply's JSON string early.
   return { text: text.replace(/"([^"]*)"/g, '‘$1’'), names };
 }
@@ -85,17 +128,20 @@ export type ParaphraseOutcome =
 
 export interface ParaphraseDeps {
   chat: ChatModel;
-  prompt: PromptTemplate;
+  prompt: ParaphrasePrompt;
   repo: string;
   maxQuestionChars: number;
   signal?: AbortSignal;
 }
 
+/** The system message, the example turns, then the question. */
+const withExamples = ([system, ...rest]: ChatMessage[], examples: ChatMessage[]): ChatMessage[] => [system!, ...examples, ...rest];
+
 /** Asks the model to reword one rule pair's question; at most one repair retry when the reply is not valid JSON. */
 export async function paraphraseRule(rule: QAPair, deps: ParaphraseDeps): Promise<ParaphraseOutcome> {
   const masked = maskNames(rule.question);
   const req: ChatRequest = {
-    messages: deps.prompt.render({ repo: deps.repo, question: masked.text }),
+    messages: withExamples(deps.prompt.render({ repo: deps.repo, question: masked.text }), deps.prompt.examples(rule.category)),
     schema: paraphraseSchema(masked.text, deps.maxQuestionChars),
     promptVersion: deps.prompt.version,
     maxTokens: 100,

@@ -1,5 +1,5 @@
-// The real local models, as `npm run demo` uses them with no token and no network: SmolLM2-135M
-// rewords rule questions, Gemma 3 270M judges them (node-llama-cpp, weights from registry packages),
+// The real local models, as `npm run demo` uses them with no token and no network: Gemma 3 270M
+// rewords rule questions, SmolLM2-135M judges them (node-llama-cpp, weights from registry packages),
 // MiniLM-L6 embeds at promotion (onnxruntime-node). Kept to a handful of pairs: each takes seconds on
 // two cores. Models this small answer differently on different CPUs, so nothing here asserts what
 // they say: only what the pipeline guarantees whatever they say.
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairFromRow, Stores } from '../datasets/store.js';
 import { createLocalChat } from '../lib/models/chat-local.js';
-import { LOCAL_MODELS } from '../lib/models/config.js';
+import { LOCAL_MODELS, LOCAL_PARAPHRASE_MODELS } from '../lib/models/config.js';
 import { failedReasons } from '../validators/checks.js';
 import { judgePair, judgePrompt } from '../validators/judge.js';
 import { checkModelPair } from '../validators/model-pair.js';
@@ -68,7 +68,7 @@ async function modelPairs() {
 
 const SAMPLE = 6;
 
-describe('local models (SmolLM2-135M rewords rule questions, Gemma 3 270M judges, MiniLM-L6 embeds)', () => {
+describe('local models (Gemma 3 270M rewords rule questions, SmolLM2-135M judges, MiniLM-L6 embeds)', () => {
   it('the local default paraphrases a sample of rule pairs: every one staged, rejected or skipped, any staged one with its rule answer verbatim', async () => {
     const crashed = await run(['--llm-sample', String(SAMPLE)], { QAFORGE_FAILPOINT: 'self-instruct.before-marks' });
     expect(crashed.code).not.toBe(0);
@@ -77,19 +77,24 @@ describe('local models (SmolLM2-135M rewords rule questions, Gemma 3 270M judges
     const r = await run(['--llm-sample', String(SAMPLE)]);
     expect(r.code, r.stderr).toBe(0);
     const first = JSON.parse(r.stdout);
-    expect(first.models.choice).toMatchObject({ backend: 'local', task: 'paraphrase', generator: { model: LOCAL_MODELS.generator }, judge: { model: LOCAL_MODELS.judge }, sameModelNote: null });
+    expect(first.models.choice).toMatchObject({ backend: 'local', task: 'paraphrase', generator: { model: LOCAL_PARAPHRASE_MODELS.generator }, judge: { model: LOCAL_PARAPHRASE_MODELS.judge }, sameModelNote: null });
+    expect(LOCAL_PARAPHRASE_MODELS.generator).not.toBe(LOCAL_PARAPHRASE_MODELS.judge);
     expect(first.models.usage.calls).toBe(0);
     expect(first.models.usage.cacheHits).toBeGreaterThanOrEqual(1);
-    const step = first.stages.find((s: any) => s.stage === 'paraphrase');
-    expect(step.seen).toBe(SAMPLE);
-    expect(first.stages.some((s: any) => s.stage === 'self-instruct')).toBe(false);
     const { pairs, rules, skips } = await modelPairs();
+    // The fixture may have fewer rule pairs than the sample asks for: then every one is sampled.
+    const sampled = Math.min(SAMPLE, rules.length);
+    expect(sampled).toBeGreaterThanOrEqual(3);
+    const step = first.stages.find((s: any) => s.stage === 'paraphrase');
+    expect(step.seen).toBe(sampled);
+    expect(first.stages.some((s: any) => s.stage === 'self-instruct')).toBe(false);
     // Whatever the models said: each sampled rule pair ends as exactly one staged or rejected
-    // paraphrase, or one recorded skip (a reply that was no JSON, or gave the question back).
-    expect(pairs.length + skips.length).toBe(SAMPLE);
+    // paraphrase, or one recorded skip (a reply that was no JSON, gave the question back, or a
+    // rule pair whose text speaks to a model).
+    expect(pairs.length + skips.length).toBe(sampled);
     expect(new Set(pairs.map((p) => p.pair.id)).size).toBe(pairs.length);
     for (const { table, pair } of pairs) {
-      expect(pair.generator).toMatchObject({ name: 'paraphrase', model: LOCAL_MODELS.generator });
+      expect(pair.generator).toMatchObject({ name: 'paraphrase', model: LOCAL_PARAPHRASE_MODELS.generator });
       expect(pair.category).toBe('paraphrase');
       // The answer, context and evidence are a rule pair's, verbatim.
       const rule = rules.find((x) => x.answer === pair.answer && x.context === pair.context && x.sourceId === pair.sourceId);
@@ -97,9 +102,9 @@ describe('local models (SmolLM2-135M rewords rule questions, Gemma 3 270M judges
       expect(pair.evidence).toEqual(rule!.evidence);
       const judged = pair.verdicts.find((v) => v.check === 'judge');
       const deterministic = pair.verdicts.filter((v) => v.check !== 'judge' && v.check !== 'dedup');
-      expect(deterministic.map((v) => v.check)).toEqual(expect.arrayContaining(['schema', 'grounded', 'length', 'secret', 'paraphrase_form', 'paraphrase_names', 'paraphrase_novelty', 'injection']));
+      expect(deterministic.map((v) => v.check)).toEqual(expect.arrayContaining(['schema', 'grounded', 'length', 'secret', 'paraphrase_form', 'paraphrase_names', 'paraphrase_novelty', 'paraphrase_intent', 'injection']));
       // A pair that failed a deterministic layer costs no judge call; only a pair every layer passed is staged.
-      if (deterministic.every((v) => v.pass)) expect(judged?.detail).toMatch(new RegExp(`^${LOCAL_MODELS.judge.replace(/\./g, '\\.')}: (supported|partially|unsupported), [1-5]/5: .+`));
+      if (deterministic.every((v) => v.pass)) expect(judged?.detail).toMatch(new RegExp(`^${LOCAL_PARAPHRASE_MODELS.judge.replace(/\./g, '\\.')}: (supported, 5/5: same question: yes|unsupported, 1/5: same question: no)$`));
       else expect(judged).toBeUndefined();
       expect(table === 'staging').toBe(pair.verdicts.every((v) => v.pass));
     }

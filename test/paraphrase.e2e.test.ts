@@ -16,26 +16,26 @@ import { startModelServer, type ChatCall, type ModelServer } from './openai/serv
 
 const isJudge = (c: ChatCall) => c.messages[0]!.content.includes('reviewer of reworded questions');
 /** The question the generator was asked to reword (masked), from the first user message (a repair adds more). */
-const maskedOf = (c: ChatCall) => /\nQuestion: (.*)\s*$/.exec(c.messages.find((m) => m.role === 'user')!.content)![1]!.trim();
+const maskedOf = (c: ChatCall) => /^Question: (.*)\s*$/.exec(c.messages.findLast((m) => m.role === 'user' && m.content.startsWith('Question: '))!.content)![1]!.trim();
 const originalOf = (c: ChatCall) => /Original question: (.*)\n/.exec(c.messages.find((m) => m.role === 'user')!.content)![1]!;
 const placeholders = (masked: string) => [...masked.matchAll(/`([A-Z])`/g)].map((m) => `\`${m[1]}\``);
 
 /** Who plays which part: filled once the rule pairs are known. */
 const script = { dropsName: '', unsupported: '', notJson: '' };
+/** Masked question → the category of its rule pair: a rewording keeps what its category asks (paraphrase_intent). */
+const categoryOf = new Map<string, string>();
+const ASKING: Record<string, string> = { returns: 'what comes back from', raises: 'the errors of', parameters: 'the arguments of', signature: 'the signature of', bases: 'the base classes of', methods: 'the methods of', location: 'the file of', usage_example: 'an example of' };
+const asking = (masked: string) => ASKING[categoryOf.get(masked) ?? ''] ?? 'the purpose of';
 
 function answer(c: ChatCall): string {
-  if (isJudge(c)) {
-    if (originalOf(c) === script.unsupported) return JSON.stringify({ rationale: 'The reworded question asks something else.', verdict: 'unsupported', score: 1 });
-    return JSON.stringify({ rationale: 'Both ask the same thing.', verdict: 'supported', score: 5 });
-  }
+  if (isJudge(c)) return JSON.stringify({ same_question: originalOf(c) === script.unsupported ? 'no' : 'yes' });
   const masked = maskedOf(c);
   if (masked === script.notJson) return 'Sure! {question: oops';
   const names = placeholders(masked);
-  // The symbol is the first name: dropped, the file kept.
-  if (masked === script.dropsName) return JSON.stringify({ question: `Can you tell me about the code in ${names.slice(1).join(' and ')}, please?` });
+  if (masked === script.dropsName) return JSON.stringify({ question: `Can you tell me ${asking(masked)} this code, please?` });
   // Numbered, so that two rule pairs about one symbol do not get one question (the sink rejects that as ambiguous).
   if (!asked.has(masked)) asked.set(masked, asked.size + 1);
-  return JSON.stringify({ question: `Can you tell me about ${names.join(' and ')} (ask ${asked.get(masked)}), please?` });
+  return JSON.stringify({ question: `Can you tell me ${asking(masked)} ${names.join(' and ')} (ask ${asked.get(masked)}), please?` });
 }
 const asked = new Map<string, number>();
 
@@ -90,10 +90,11 @@ describe('paraphrase against an OpenAI-compatible endpoint (models.task = paraph
     expect(r.code, r.stderr).toBe(0);
     expect(server.calls).toHaveLength(0);
     rules = await pairs('staging', "generator = 'code-rules'");
-    // Parts for three rule pairs whose masked questions name two things (a symbol, then its file) and
-    // are told apart by the generator's script.
+    // Parts for three rule pairs whose questions name two things (a symbol and its file, masked as one)
+    // and are told apart by the generator's script.
     const masked = new Map<string, number>();
     for (const p of rules) masked.set(maskNames(p.question).text, (masked.get(maskNames(p.question).text) ?? 0) + 1);
+    for (const p of rules) categoryOf.set(maskNames(p.question).text, p.category);
     const usable = rules.filter((p) => masked.get(maskNames(p.question).text) === 1 && keyNames(p.question).length === 2).sort((a, b) => a.id.localeCompare(b.id));
     expect(usable.length).toBeGreaterThanOrEqual(3);
     script.dropsName = maskNames(usable[0]!.question).text;
@@ -121,29 +122,30 @@ describe('paraphrase against an OpenAI-compatible endpoint (models.task = paraph
     for (const p of staged) {
       const rule = rules.find((x) => x.sourceId === p.sourceId && x.answer === p.answer && x.context === p.context)!;
       expect(rule).toBeDefined();
-      expect(p.question).toBe(`Can you tell me about ${keyNames(rule.question).map((n) => `\`${n}\``).join(' and ')} (ask ${asked.get(maskNames(rule.question).text)}), please?`);
+      const m = maskNames(rule.question);
+      expect(p.question).toBe(`Can you tell me ${asking(m.text)} ${[...m.names.values()].join(' and ')} (ask ${asked.get(m.text)}), please?`);
       expect(p).toMatchObject({ category: 'paraphrase', answer: rule.answer, context: rule.context, evidence: rule.evidence, provenance: rule.provenance, splitGroup: rule.splitGroup });
-      expect(p.generator).toMatchObject({ name: 'paraphrase', version: '1.0.0', model: 'Qwen/Qwen2.5-7B-Instruct' });
-      expect(p.generator.promptVersion).toMatch(/^paraphrase\.v1\+[0-9a-f]{8}$/);
+      expect(p.generator).toMatchObject({ name: 'paraphrase', version: '2.0.0', model: 'Qwen/Qwen2.5-7B-Instruct' });
+      expect(p.generator.promptVersion).toMatch(/^paraphrase\.v2\+[0-9a-f]{8}\+[0-9a-f]{8}$/);
       const checks = Object.fromEntries(p.verdicts.map((v) => [v.check, v.pass]));
-      expect(checks).toMatchObject({ paraphrase_form: true, paraphrase_names: true, paraphrase_novelty: true, injection: true, judge: true });
+      expect(checks).toMatchObject({ paraphrase_form: true, paraphrase_names: true, paraphrase_novelty: true, paraphrase_intent: true, injection: true, judge: true });
       expect(p.verdicts.every((v) => v.pass)).toBe(true);
-      expect(p.verdicts.find((v) => v.check === 'judge')!.detail).toBe('meta-llama/Llama-3.1-8B-Instruct: supported, 5/5: Both ask the same thing.');
+      expect(p.verdicts.find((v) => v.check === 'judge')!.detail).toBe('meta-llama/Llama-3.1-8B-Instruct: supported, 5/5: same question: yes');
     }
 
     const dropped = rejected.find((p) => p.verdicts.some((v) => v.check === 'paraphrase_names' && !v.pass))!;
     const droppedRule = rules.find((x) => maskNames(x.question).text === script.dropsName)!;
     const [symbol, file] = keyNames(droppedRule.question);
-    expect(dropped.question).toBe(`Can you tell me about the code in \`${file}\`, please?`);
+    expect(dropped.question).toBe(`Can you tell me ${asking(script.dropsName)} this code, please?`);
     expect(dropped.answer).toBe(droppedRule.answer);
-    expect(dropped.verdicts.find((v) => v.check === 'paraphrase_names')).toEqual({ check: 'paraphrase_names', pass: false, reason: 'ungrounded', detail: `drops ${JSON.stringify(symbol)} of the original question` });
+    expect(dropped.verdicts.find((v) => v.check === 'paraphrase_names')).toEqual({ check: 'paraphrase_names', pass: false, reason: 'ungrounded', detail: `drops ${JSON.stringify(symbol)}, ${JSON.stringify(file)} of the original question` });
     // A pair a deterministic layer failed costs no judge call.
     expect(dropped.verdicts.some((v) => v.check === 'judge')).toBe(false);
     expect(server.calls.filter(isJudge).map(originalOf)).not.toContain(droppedRule.question);
 
     const judged = rejected.find((p) => p !== dropped)!;
     expect(judged.answer).toBe(byQuestion(script.unsupported).answer);
-    expect(judged.verdicts.filter((v) => !v.pass)).toEqual([{ check: 'judge', pass: false, reason: 'judge', detail: 'meta-llama/Llama-3.1-8B-Instruct: unsupported, 1/5: The reworded question asks something else.' }]);
+    expect(judged.verdicts.filter((v) => !v.pass)).toEqual([{ check: 'judge', pass: false, reason: 'judge', detail: 'meta-llama/Llama-3.1-8B-Instruct: unsupported, 1/5: same question: no' }]);
 
     expect(skipped[0]!.detail).toMatch(/^Qwen\/Qwen2\.5-7B-Instruct: invalid JSON: .*\(after one repair retry\); reply: Sure! \{question: oops$/);
     const notJson = server.calls.filter((c) => !isJudge(c) && maskedOf(c) === script.notJson);

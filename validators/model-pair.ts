@@ -1,7 +1,7 @@
 // The deterministic layers a model-written pair passes before a judge sees it: the per-pair checks,
 // answer support (validators/support.ts) and injection screening (validators/injection.ts); for a
-// paraphrase, checks that the new question is a question, names what the original names, and is not
-// a copy of it. No single model output decides: a pair is staged only when every layer and then the
+// paraphrase, checks that the new question is a question, names what the original names, still asks
+// what its rule's category asks, and is not a copy of it. No single model output decides: a pair is staged only when every layer and then the
 // judge pass it.
 import { l as rougeL } from 'js-rouge';
 import type { QAPair, Verdict } from '../datasets/schemas.js';
@@ -16,9 +16,9 @@ export function checkModelPair(pair: QAPair, limits: LengthLimits): QAPair {
 }
 
 /**
- * A rewording this close to the original (ROUGE-L F1, case-folded) is a copy, not a new way to ask.
- * Dropping two filler words ("What does the function `f` in `m.py` do?" → "What does `f` in `m.py`
- * do?") scores 0.90; a real rewording that keeps the names, "What is `f` in `m.py` used for?", 0.67.
+ * A rewording this close to the original (ROUGE-L F1, case-folded, each name one word) is a copy, not
+ * a new way to ask. Dropping two filler words ("What does the function `f` in `m.py` do?" → "What
+ * does `f` in `m.py` do?") scores 0.88; a real rewording, "What is `f` in `m.py` used for?", 0.59.
  */
 export const PARAPHRASE_COPY_ROUGE_L = 0.8;
 /** Fewer words than this is not a question an engineer asks about code. */
@@ -84,25 +84,74 @@ export function checkParaphraseNames(question: string, original: string): Verdic
   return verdict('paraphrase_names', true, null, names.length ? `keeps ${shown(names)}` : 'the original names nothing');
 }
 
-/** Check "paraphrase_novelty": the rewording is not the original with a word or two changed. */
+/** The question with the original's names (delimiters included) as one word each: wording compared, not names. */
+function withoutNames(text: string, names: string[]): string {
+  let out = text;
+  for (const n of [...names].sort((a, b) => b.length - a.length)) out = out.split(`\`${n}\``).join(' N ').split(`"${n}"`).join(' N ').split(n).join(' N ');
+  return out;
+}
+
+/**
+ * Check "paraphrase_novelty": the rewording is not the original with a word or two changed. Compared
+ * with every name as one word: a file path is a dozen ROUGE tokens, and two questions sharing
+ * `peft.tuners.lora.layer.LoraLayer` in `src/peft/tuners/lora/layer.py` would look alike whatever they ask.
+ */
 export function checkParaphraseNovelty(question: string, original: string): Verdict {
-  const score = rougeL(question, original, { beta: 1, caseSensitive: false });
-  const detail = `ROUGE-L ${score.toFixed(2)} against the original question`;
+  const names = keyNames(original);
+  const score = rougeL(withoutNames(question, names), withoutNames(original, names), { beta: 1, caseSensitive: false });
+  const detail = `ROUGE-L ${score.toFixed(2)} against the original question, names aside`;
   if (score >= PARAPHRASE_COPY_ROUGE_L) return verdict('paraphrase_novelty', false, 'near_seed', `${detail} (>= ${PARAPHRASE_COPY_ROUGE_L}): a copy, not a rewording`);
   return verdict('paraphrase_novelty', true, null, detail);
 }
 
+// What a rule question of a category asks about, as words any rewording of it keeps in some form.
+const ASKS: Record<string, { about: string; cue: RegExp }> = {
+  returns: { about: 'what it returns', cue: /\b(returns?|returned|return value|get back|comes? back|result|output|give)\b/i },
+  raises: { about: 'the errors it raises', cue: /\b(raise[sd]?|raising|errors?|exceptions?|throws?|fail(s|ure)?)\b/i },
+  parameters: { about: 'its parameters', cue: /\b(param(eter)?s?|arguments?|args|inputs?|options?|accepts?|pass|takes?|expects?)\b/i },
+  signature: { about: 'its signature', cue: /\b(signature|declared|declaration|defined|def|arguments?|parameters?|call)\b/i },
+  bases: { about: 'its base classes', cue: /\b(base|bases|parents?|inherits?|inheriting|extends?|subclass(es)?|derives?|builds? on)\b/i },
+  methods: { about: 'its methods', cue: /\b(methods?|call)\b/i },
+  location: { about: 'where it is defined', cue: /\b(where|file|lines?|located|location|defined|definition|source|lives?)\b/i },
+  usage_example: { about: 'an example of its use', cue: /\b(examples?|use[ds]?|using|usage|calls?|calling|show)\b/i },
+};
+// Asking about one of these when the original did not is asking something else, unless it is what
+// the rule's category asks (a returns question worded "What result does `f` give?" may say return).
+const OTHER_ASKS: Record<string, RegExp> = {
+  returns: /\b(returns?|returned|return value)\b/i,
+  raises: /\b(raise[sd]?|exceptions?|throws?)\b/i,
+  bases: /\b(base class(es)?|parent class(es)?|inherits?)\b/i,
+};
+
 /**
- * The deterministic layers of a paraphrase of `original` (the rule pair's question): the per-pair
- * checks, the three above, and injection screening of the new question with its context. Answer
+ * Check "paraphrase_intent": the rewording still asks what a question of its rule's category asks
+ * (a `returns` question still says return, result, get back…) and asks about none of returns, errors
+ * or base classes when the original did not. Deterministic, so that a rewording that asks something
+ * else ("What happens if `f` is not found?" for "What does `f` return?") fails whatever a judge says.
+ */
+export function checkParaphraseIntent(question: string, original: string, category: string): Verdict {
+  const names = keyNames(original);
+  const q = withoutNames(question, names);
+  const o = withoutNames(original, names);
+  const own = ASKS[category];
+  if (own && !own.cue.test(q)) return verdict('paraphrase_intent', false, 'ungrounded', `no longer asks about ${own.about} (a ${category} question)`);
+  const other = Object.entries(OTHER_ASKS).find(([c, cue]) => c !== category && cue.test(q) && !cue.test(o));
+  if (other) return verdict('paraphrase_intent', false, 'ungrounded', `asks about ${ASKS[other[0]]!.about}, the original does not`);
+  return verdict('paraphrase_intent', true, null, own ? `asks about ${own.about}` : null);
+}
+
+/**
+ * The deterministic layers of a paraphrase of `original` (the rule pair): the per-pair checks, the
+ * four above, and injection screening of the new question with its context. Answer
  * support is not run: the answer is the rule's, already held to its evidence.
  */
-export function checkParaphrasePair(pair: QAPair, original: string, limits: LengthLimits, maxChars: number): QAPair {
+export function checkParaphrasePair(pair: QAPair, original: QAPair, limits: LengthLimits, maxChars: number): QAPair {
   const checked = validateCandidate(pair, limits);
   checked.verdicts.push(
     checkParaphraseForm(checked.question, maxChars),
-    checkParaphraseNames(checked.question, original),
-    checkParaphraseNovelty(checked.question, original),
+    checkParaphraseNames(checked.question, original.question),
+    checkParaphraseNovelty(checked.question, original.question),
+    checkParaphraseIntent(checked.question, original.question, original.category),
     checkNoInjection(`${checked.question}\n${checked.context}`),
   );
   return checked;

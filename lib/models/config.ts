@@ -10,6 +10,12 @@ export const LOCAL_MODELS = {
   tokenizer: 'all-minilm-l6-v2-q-tokenizer.json',
 } as const;
 
+/**
+ * The local defaults for the paraphrase task: the roles swapped. Gemma 3 270M rewords a question
+ * far better than SmolLM2-135M (which drops names and changes what is asked); either judges a yes/no.
+ */
+export const LOCAL_PARAPHRASE_MODELS = { generator: LOCAL_MODELS.judge, judge: LOCAL_MODELS.generator } as const;
+
 export type Pooling = 'mean' | 'cls';
 
 /** A sentence embedder that runs here (onnxruntime-node): BERT-shaped ONNX + tokenizer.json under modelsDir. */

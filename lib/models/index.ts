@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { cachedChat, Meter } from './cache.js';
 import { createHfChat } from './chat-hf.js';
 import { createLocalChat } from './chat-local.js';
-import { LOCAL_EMBEDDERS, LOCAL_MODELS, localEmbedder, REMOTE_MODELS, type ModelTask } from './config.js';
+import { LOCAL_EMBEDDERS, LOCAL_MODELS, LOCAL_PARAPHRASE_MODELS, localEmbedder, REMOTE_MODELS, type ModelTask } from './config.js';
 import type { Backend, ChatModel, Embedder } from './types.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,7 +33,10 @@ export function modelsDir(cfg: Config): string {
 export function chooseModels(cfg: Config): ModelChoice {
   const m = cfg.models;
   const remote = m.backend === 'hf' || (m.backend === 'auto' && Boolean(m.endpointUrl || m.generator.endpointUrl || m.judge.endpointUrl || cfg.hfToken));
-  const defaults = remote ? REMOTE_MODELS : LOCAL_MODELS;
+  // The local models cannot write an answer their context supports (SmolLM2-135M) nor judge one
+  // reliably (Gemma 3 270M); rewording a question whose answer is already grounded they can.
+  const task: ModelTask = m.task === 'auto' ? (remote ? 'self_instruct' : 'paraphrase') : m.task;
+  const defaults = remote ? REMOTE_MODELS : task === 'paraphrase' ? LOCAL_PARAPHRASE_MODELS : LOCAL_MODELS;
   const endpoint = (own?: string) => (remote ? (own ?? m.endpointUrl) : undefined);
   const generator = { model: m.generator.model ?? defaults.generator, endpointUrl: endpoint(m.generator.endpointUrl) };
   const judge = { model: m.judge.model ?? defaults.judge, endpointUrl: endpoint(m.judge.endpointUrl) };
@@ -48,9 +51,6 @@ export function chooseModels(cfg: Config): ModelChoice {
       }
     : (({ id, spec }) => ({ backend: 'local' as const, model: id, dimensions: spec.dimensions }))(localEmbedder(m.embedder.model));
   const same = generator.model === judge.model && generator.endpointUrl === judge.endpointUrl;
-  // The local models cannot write an answer their context supports (SmolLM2-135M) nor judge one
-  // reliably (Gemma 3 270M); rewording a question whose answer is already grounded they can.
-  const task: ModelTask = m.task === 'auto' ? (remote ? 'self_instruct' : 'paraphrase') : m.task;
   return {
     backend: remote ? 'hf' : 'local',
     task,
