@@ -625,6 +625,7 @@ describe('extractPythonSymbols on named hostile inputs', () => {
       params: [{ name: 'a', type: 'int', description: `The a. b${' '.repeat(300_000)}c` }],
       returns: null,
       raises: [],
+      details: [],
     });
   });
 });

@@ -424,16 +424,23 @@ function attachRaises(root: Node, symbols: ExtractedSymbol[]): void {
     if (!owner || !raised) continue; // a bare `raise` re-raises: nothing new
     const target = raised.type === 'call' ? raised.childForFieldName('function') : raised;
     if (!target || !/^[A-Za-z_][\w.]*$/.test(target.text)) continue;
-    // The innermost branch inside this definition; `else` states no condition of its own.
-    const branch = [...branches].reverse().find((b) => b.startIndex > def.startIndex);
-    let condition: string | null = null;
-    if (branch && branch.type !== 'else_clause') {
-      const cond = branch.childForFieldName('condition');
-      const body = branch.childForFieldName('consequence');
-      // Only the branch's own block: a raise under an if's elif/else belongs to that clause.
-      if (cond && body && n.startIndex >= body.startIndex && n.endIndex <= body.endIndex && !cond.text.includes('\n') && cond.text.length <= 200)
-        condition = cond.text;
+    // Every enclosing if/elif inside this definition whose own block holds the raise adds its condition
+    // (a raise two ifs deep needs both); under an `else`, or a condition over several lines, none is stated.
+    const conditions: string[] = [];
+    let known = true;
+    for (const b of branches) {
+      if (b.startIndex <= def.startIndex) continue;
+      if (b.type === 'else_clause') {
+        known = false;
+        continue;
+      }
+      const cond = b.childForFieldName('condition');
+      const body = b.childForFieldName('consequence');
+      if (!body || n.startIndex < body.startIndex || n.endIndex > body.endIndex) continue; // in this if's elif/else
+      if (!cond || cond.text.includes('\n') || cond.text.length > 200) known = false;
+      else conditions.push(cond.text);
     }
+    const condition = known && conditions.length ? conditions.join(' and ') : null;
     (owner.raises ??= []).push({ name: target.text, line: n.startPosition.row + 1, text: n.text.slice(0, MAX_RAISE_CHARS), condition });
   }
 }

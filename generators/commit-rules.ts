@@ -249,12 +249,14 @@ function wholeCommitPairs(rec: SourceRecord, c: ParsedCommitRecord): QAPair[] {
   return out;
 }
 
-// Lines that carry meaning: definitions and imports first, then longer lines; never bare syntax.
+// Lines that carry meaning: definitions first, then longer lines; imports and decorators last (a new
+// file's first lines are its imports, which say nothing about what it does); never bare syntax.
 function lineScore(body: string): number {
   if (body.length < 8 || body.length > MAX_QUOTED_LINE || body.includes('[REDACTED:')) return -1;
   if (!/[A-Za-z]{3}/.test(body)) return -1;
-  if (/^(?:async\s+def|def|class|function|export|import|from)\b/.test(body)) return 1000 + Math.min(body.length, 100);
-  return Math.min(body.length, 100);
+  if (/^(?:async\s+def|def|class|function|export)\b/.test(body)) return 1000 + Math.min(body.length, 100);
+  if (/^(?:import|from\s+\S+\s+import|@)/.test(body)) return 1;
+  return 10 + Math.min(body.length, 100);
 }
 
 // A short line ("x = 1") is quoted only when nothing better changed.

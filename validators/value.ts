@@ -18,7 +18,7 @@ export const PENALTIES = {
   self_only: 0.6, // a signature that takes nothing but self/cls
   trivial_type: 0.6, // a return annotation like `str` or `None` and nothing else
   annotation_only: 0.55, // a return annotation with no words on what it is
-  script_code: 0.35, // a structural fact about an example, benchmark or maintenance script, not the library
+  script_code: 0.55, // a structural fact about an example, benchmark or maintenance script, not the library
   bare_signature: 0.35, // a signature whose parameters carry no type and no default
   build_file: 0.6, // how a commit changed CI, Docker or Makefile plumbing
   generated_code: 0.6, // placeholder objects a script writes (transformers' and diffusers' dummy_*_objects.py)
