@@ -160,11 +160,11 @@ const QUESTIONS: Record<string, ((l: string) => string)[]> = {
   ],
   methods: [
     (l) => `What public methods does ${l} define?`,
-    (l) => `Which methods does ${l} provide?`,
-    (l) => `What can I call on ${l}?`,
-    (l) => `What methods are available on ${l}?`,
-    (l) => `What operations does ${l} expose?`,
-    (l) => `Which public methods are defined on ${l}?`,
+    (l) => `Which methods does ${l} define itself?`,
+    (l) => `What public methods are written in the body of ${l}?`,
+    (l) => `Which methods does ${l} add or override?`,
+    (l) => `What methods does the definition of ${l} contain?`,
+    (l) => `Which public methods are defined on ${l}, not inherited?`,
   ],
 };
 

@@ -137,10 +137,11 @@ describe('ingest after a backfill', () => {
   it('retires the pairs of a changed docstring and a deleted function, with the commit, and stages their successors', () => {
     const retired = after.corpus.filter((r) => r.status === 'retired' && r.path === 'pkg/ops.py');
     expect(retired.every((r) => r.retired_commit === repo.sha && r.retired_reason === `evidence changed in ${repo.sha.slice(0, 12)}`)).toBe(true);
-    // add's docstring is the context of its purpose, parameter and return pairs; its header-only
-    // pair (signature) did not change and stays. Every pair of the deleted scale goes.
+    // add's docstring is the context of its purpose, parameter, return and signature pairs (a
+    // documented signature says what the call does). Every pair of the deleted scale goes (it
+    // describes no parameter, so it had no parameters pair). Every pair of the deleted scale goes.
     expect(retired.map((r) => `${r.qualname}:${r.category}`).sort()).toEqual(
-      ['add:parameters', 'add:purpose', 'add:returns', 'scale:parameters', 'scale:purpose', 'scale:returns', 'scale:signature'],
+      ['add:parameters', 'add:purpose', 'add:returns', 'add:signature', 'scale:purpose', 'scale:returns', 'scale:signature'],
     );
     const wasLive = code(before).filter((r) => r.path === 'pkg/ops.py');
     const stillLive = new Set(code(after).map((r) => r.id));
@@ -148,18 +149,18 @@ describe('ingest after a backfill', () => {
     const now = code(after).filter((r) => r.path === 'pkg/ops.py');
     expect(now.find((r) => r.qualname === 'add' && r.category === 'purpose')!.answer).toContain('Return the sum of two integers.');
     // mul's return is a bare `int` annotation: rejected as low value, not staged.
-    expect(now.filter((r) => r.qualname === 'mul').map((r) => r.category).sort()).toEqual(['parameters', 'purpose', 'signature']);
+    expect(now.filter((r) => r.qualname === 'mul').map((r) => r.category).sort()).toEqual(['purpose', 'signature']);
     expect(now.some((r) => r.qualname === 'scale')).toBe(false);
   });
 
   it('keeps the pair ids of untouched files and of unchanged evidence in changed files', () => {
     const ids = (rows: Rows, path: string) => code(rows).filter((r) => r.path === path).map((r) => r.id).sort();
     expect(ids(after, 'pkg/stable.py')).toEqual(ids(before, 'pkg/stable.py'));
-    // Registry: purpose, methods; register: purpose, signature, parameters.
-    expect(ids(after, 'pkg/stable.py')).toHaveLength(5);
-    // add's header did not change: its signature pair is the same pair, verified at the new commit,
-    // and back to validated so the next promotion refreshes its corpus row.
-    const sig = before.staging.find((r) => r.path === 'pkg/ops.py' && r.qualname === 'add' && r.category === 'signature')!;
+    // Registry: purpose, methods; register: purpose, signature (its parameter is not described).
+    expect(ids(after, 'pkg/stable.py')).toHaveLength(4);
+    // The module's docstring did not change: its purpose pair is the same pair, verified at the new
+    // commit, and back to validated so the next promotion refreshes its corpus row.
+    const sig = before.staging.find((r) => r.path === 'pkg/ops.py' && r.category === 'module_purpose')!;
     const sigNow = after.staging.find((r) => r.id === sig.id)!;
     expect(sigNow).toMatchObject({ status: 'validated', commit_first_seen: shas.base, commit_last_verified: repo.sha });
     expect(after.staging.filter((r) => r.id === sig.id)).toHaveLength(1);
@@ -167,10 +168,11 @@ describe('ingest after a backfill', () => {
 
   it('retires the pairs of a renamed file with the new name in the reason, and reads it at its new path', () => {
     const old = after.corpus.filter((r) => r.path === 'pkg/legacy.py' && r.source_kind === 'code_symbol');
-    // legacy_entry's `str` return says nothing its docstring does not: no returns pair.
-    expect(old.map((r) => r.category).sort()).toEqual(['parameters', 'purpose', 'signature']);
+    // legacy_entry's `str` return says nothing its docstring does not, and its parameter is not
+    // described: no returns or parameters pair.
+    expect(old.map((r) => r.category).sort()).toEqual(['purpose', 'signature']);
     expect(old.every((r) => r.status === 'retired' && r.retired_reason === `renamed to pkg/compat/legacy.py in ${repo.sha.slice(0, 12)}`)).toBe(true);
-    expect(code(after).filter((r) => r.path === 'pkg/compat/legacy.py').map((r) => r.category).sort()).toEqual(['parameters', 'purpose', 'signature']);
+    expect(code(after).filter((r) => r.path === 'pkg/compat/legacy.py').map((r) => r.category).sort()).toEqual(['purpose', 'signature']);
   });
 
   it('retires the sections of a doc that were edited or deleted and keeps the untouched one', () => {
