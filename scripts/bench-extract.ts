@@ -74,7 +74,8 @@ async function childExtract(): Promise<unknown> {
 async function childBackfill(): Promise<unknown> {
   const dataDir = mkdtempSync(join(tmpdir(), 'qaforge-bench-'));
   try {
-    const cfg = loadConfig({ env: {}, flags: { repo: opts.repo, dataDir, workers: opts.workers, logLevel: 'silent', sources: ['code'] } });
+    // Rules only: the model step has its own benchmark (bench:models) and would swamp this one.
+    const cfg = loadConfig({ env: { QAFORGE_LLM_SAMPLE: '0' }, flags: { repo: opts.repo, dataDir, workers: opts.workers, logLevel: 'silent', sources: ['code'] } });
     const r = await runBackfill(cfg, createLogger('silent', false), 'bench');
     return {
       files: r.files,
