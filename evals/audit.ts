@@ -1,8 +1,9 @@
 // `qaforge audit`: a seeded sample stratified by (source kind, category) for a person to grade, the automatic
 // proxies of usefulness over every pair considered, and the graded rates of a filled-in sample.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
+import { readJsonlRecords } from '../lib/jsonl.js';
 import { unitInterval } from '../lib/hash.js';
 import { Category, SourceKind, type QAPair } from '../datasets/schemas.js';
 import { columnsOf, pairFromRow, sqlString, type Stores } from '../datasets/store.js';
@@ -440,34 +441,7 @@ export type Criterion = (typeof CRITERIA)[number];
 
 /** Reads a filled-in audit JSONL; every bad line is named by its number. */
 export function readGrades(path: string): GradedLine[] {
-  let raw: string;
-  try {
-    raw = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read grades file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const out: GradedLine[] = [];
-  const ids = new Set<string>();
-  const problems: string[] = [];
-  raw.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (e) {
-      problems.push(`line ${i + 1}: not JSON (${(e as Error).message})`);
-      return;
-    }
-    const r = GradedLine.safeParse(json);
-    if (!r.success) {
-      problems.push(`line ${i + 1}: ${r.error.issues.map((x) => `${x.path.join('.') || '(line)'}: ${x.message}`).join('; ')}`);
-      return;
-    }
-    if (ids.has(r.data.id)) problems.push(`line ${i + 1}: duplicate id ${r.data.id}`);
-    ids.add(r.data.id);
-    out.push(r.data);
-  });
-  if (problems.length) throw new UserError(`grades file ${path} has ${problems.length} bad line(s):\n  ${problems.slice(0, 20).join('\n  ')}`);
+  const out = readJsonlRecords(path, GradedLine, 'grades file', 'line').records;
   if (!out.length) throw new UserError(`grades file ${path} holds no graded items`);
   return out;
 }

@@ -1,10 +1,10 @@
 // Hand-written eval sets (evals/sets/*.jsonl): one question per line, each a zod-checked object with
 // its reference answer and the evidence (gold locators) a good retrieval must bring back.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
+import { readJsonlRecords } from '../lib/jsonl.js';
 import { Sha } from '../datasets/schemas.js';
 
 export const EvalKind = z.enum(['code', 'docs', 'commit', 'pr', 'issue']);
@@ -57,34 +57,7 @@ export interface EvalSet {
 
 /** Reads and checks a set: every line must parse, ids must be unique; errors name the line. */
 export function loadEvalSet(path: string): EvalSet {
-  let raw: string;
-  try {
-    raw = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read eval set ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const items: EvalItem[] = [];
-  const ids = new Set<string>();
-  const problems: string[] = [];
-  raw.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (e) {
-      problems.push(`line ${i + 1}: not JSON (${(e as Error).message})`);
-      return;
-    }
-    const r = EvalItem.safeParse(json);
-    if (!r.success) {
-      problems.push(`line ${i + 1}: ${r.error.issues.map((x) => `${x.path.join('.') || '(item)'}: ${x.message}`).join('; ')}`);
-      return;
-    }
-    if (ids.has(r.data.id)) problems.push(`line ${i + 1}: duplicate id ${r.data.id}`);
-    ids.add(r.data.id);
-    items.push(r.data);
-  });
-  if (problems.length) throw new UserError(`eval set ${path} has ${problems.length} bad line(s):\n  ${problems.slice(0, 20).join('\n  ')}`);
+  const { raw, records: items } = readJsonlRecords(path, EvalItem, 'eval set', 'item');
   if (!items.length) throw new UserError(`eval set ${path} holds no questions`);
   return { id: basename(path).replace(/\.jsonl$/, ''), hash: createHash('sha256').update(raw).digest('hex'), path, items };
 }

@@ -26,7 +26,8 @@ export interface PythonExtraction {
 }
 
 let sharedParser: Parser | null = null;
-function parser(): Parser {
+/** The one tree-sitter Python parser of this thread (the usage extractor shares it). */
+export function pythonParser(): Parser {
   if (!sharedParser) {
     sharedParser = new Parser();
     sharedParser.setLanguage(Python as unknown as Parser.Language);
@@ -279,7 +280,7 @@ function labelVariants(symbols: ExtractedSymbol[]): void {
 
 /** Every module, class, function and method in one Python file. */
 export function extractPythonSymbols(source: string, path: string): PythonExtraction {
-  const tree = parser().parse(source);
+  const tree = pythonParser().parse(source);
   const root = tree.rootNode;
   const module = moduleNameForPath(path);
   const symbols: ExtractedSymbol[] = [];

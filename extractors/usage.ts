@@ -2,12 +2,12 @@
 // examples: the verbatim call, its lines, the qualified name it resolves to through the file's imports.
 // Pure: text in, calls and records out; no I/O here.
 import Parser from 'tree-sitter';
-import Python from 'tree-sitter-python';
 import type { SourceRecord } from '../datasets/schemas.js';
 import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { blobUrl, provenanceAt, type RepoRef } from './code-records.js';
 import { splitDocSections } from './docs.js';
+import { pythonParser } from './python.js';
 
 type Node = Parser.SyntaxNode;
 
@@ -67,15 +67,6 @@ export function topLevelPackages(paths: Iterable<string>): string[] {
 /** Whether a path is the library's own code (`pkg/…` or `src/pkg/…`): its calls are implementation, not usage. */
 export const isInsidePackage = (path: string, packages: readonly string[]) =>
   packages.some((p) => path.startsWith(`${p}/`) || path.startsWith(`src/${p}/`));
-
-let sharedParser: Parser | null = null;
-function parser(): Parser {
-  if (!sharedParser) {
-    sharedParser = new Parser();
-    sharedParser.setLanguage(Python as unknown as Parser.Language);
-  }
-  return sharedParser;
-}
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -182,7 +173,7 @@ interface ParsedText {
 const KINDS = ['import_statement', 'import_from_statement', 'call', 'function_definition', 'class_definition'];
 
 function parseText(source: string, lineOffset: number): ParsedText {
-  return { source, nodes: parser().parse(source).rootNode.descendantsOfType(KINDS), lineOffset };
+  return { source, nodes: pythonParser().parse(source).rootNode.descendantsOfType(KINDS), lineOffset };
 }
 
 /** Every call in one parsed text that resolves to a public name of the packages, in file order. */
