@@ -35,6 +35,7 @@ describe('ruleQuestionsForSymbol', () => {
       'Circle.area undocumented+trivial_type',
       'Circle.diameter self_only',
       'Circle.diameter trivial_type',
+      'Shape single_method',
       'Shape.area self_only',
       'scale undocumented+trivial_type',
       'scale undocumented+trivial_type',

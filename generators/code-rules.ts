@@ -3,7 +3,7 @@ import type { Category, CodeSymbol, GeneratorInfo, QAPair, SourceRecord } from '
 import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extractors/docstring.js';
 import { contentId, unitInterval } from '../lib/hash.js';
 import { phrasing } from './pair.js';
-import { contentWords } from '../validators/value.js';
+import { contentWords, nameWords } from '../validators/value.js';
 
 export const CODE_RULES: GeneratorInfo = { name: 'code-rules', version: '2.0.0', promptVersion: null, model: null };
 
@@ -201,11 +201,6 @@ export function taskPhrase(summary: string): string | null {
   const verb = baseVerb(words[0]!);
   if (!verb) return null;
   return [verb, ...words.slice(1)].join(' ');
-}
-
-/** Words of a qualname, split at dots, underscores and camel case: what a summary may only restate. */
-function nameWords(qualname: string): Set<string> {
-  return contentWords(qualname.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[._]/g, ' '));
 }
 
 /** The first sentence of a paragraph, up to 300 characters. */

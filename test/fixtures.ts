@@ -90,7 +90,7 @@ def _private_helper(values):
 export const SHAPES_PAIRS = {
   module_purpose: 1,
   purpose: 8,
-  methods: 2,
+  methods: 1,
   bases: 1,
   signature: 6,
   parameters: 1,
@@ -101,9 +101,9 @@ export const SHAPES_PAIRS = {
 /**
  * Pairs SHAPES_PY draws that the value score rejects (low_value): the self-only signatures of
  * `Shape.area`, the `diameter` getter and `Circle.area`, and the four returns answered by a bare
- * `float`/`int` annotation.
+ * `float`/`int` annotation, and `Shape`'s one-method listing.
  */
-export const SHAPES_LOW_VALUE = { signature: 3, returns: 4 };
+export const SHAPES_LOW_VALUE = { signature: 3, returns: 4, methods: 1 };
 
 export const EDGE_PY = `import contextlib
 import typing

@@ -68,6 +68,49 @@ describe('scoreValue', () => {
   });
 });
 
+describe('scoreValue on names, bases and lists', () => {
+  it('rejects a purpose that restates the name, a trivial base and a one-method listing; keeps a how-to answered with the call', () => {
+    const src = [
+      'class PeftWarning(UserWarning):',
+      '    """Base PEFT warning."""',
+      'class Block(nn.Module):',
+      '    """A residual block with two convolutions and a skip connection."""',
+      '    def forward(self, x):',
+      '        """Run the block."""',
+      'def scale(x):',
+      '    """Scale a number by two."""',
+      '',
+    ].join('\n');
+    const score = (qualname: string, category: 'purpose' | 'bases' | 'methods', question: string, answer: string) => {
+      const rec = recordOf('lib/blocks.py', src, qualname);
+      return scoreValue(candidatePair(rec, GEN, { category, question, answer, evidence: [] }), rec.code).reasons;
+    };
+    expect(score('PeftWarning', 'purpose', 'What is the class `PeftWarning` in `lib/blocks.py` for?', 'Base PEFT warning.')).toEqual(['restates_name']);
+    expect(score('Block', 'bases', 'What does the class `Block` in `lib/blocks.py` subclass?', 'It inherits from `nn.Module`.')).toEqual(['trivial_base']);
+    expect(score('Block', 'methods', 'What public methods does the class `Block` in `lib/blocks.py` define?', '1 public method: `forward`.')).toEqual(['single_method']);
+    expect(score('scale', 'purpose', 'How do I scale a number by two using `lib.blocks`?', 'Call `scale(x)` in `lib/blocks.py`: Scale a number by two.')).toEqual([]);
+    expect(score('Block', 'purpose', 'What does the class `Block` in `lib/blocks.py` represent?', 'A residual block with two convolutions and a skip connection.')).toEqual([]);
+  });
+
+  it('scores commit diffs of tests, CI files and generated dummies, and structural facts about scripts', () => {
+    const rec = recordOf('lib/config.py', 'x = 1\n', 'lib.config');
+    const commit = (path: string, category: 'commit_change' | 'symbol_history') =>
+      scoreValue(
+        candidatePair({ ...rec, kind: 'commit', code: null, provenance: { ...rec.provenance, path } }, GEN, {
+          category,
+          question: `How did commit abc change \`${path}\`?`,
+          answer: 'It adds a retry loop around the upload and logs each failed attempt.',
+          evidence: [],
+        }),
+      ).reasons;
+    expect(commit('tests/test_upload.py', 'commit_change')).toEqual(['test_code']);
+    expect(commit('.github/workflows/ci.yml', 'commit_change')).toEqual(['build_file']);
+    expect(commit('src/pkg/utils/dummy_pt_objects.py', 'commit_change')).toEqual(['generated_code']);
+    expect(commit('examples/train.py', 'symbol_history')).toEqual(['script_code']);
+    expect(commit('src/pkg/upload.py', 'commit_change')).toEqual([]);
+  });
+});
+
 describe('QuestionIndex', () => {
   it('takes a question once and names the pair that holds it when another answer comes', () => {
     const q = new QuestionIndex();

@@ -21,12 +21,22 @@ export const PENALTIES = {
   script_code: 0.55, // a structural fact about an example, benchmark or maintenance script, not the library
   bare_signature: 0.35, // a signature whose parameters carry no type and no default
   build_file: 0.6, // how a commit changed CI, Docker or Makefile plumbing
+  trivial_base: 0.55, // "what does X inherit from?" answered with `nn.Module` or `BaseOutput` alone
+  restates_name: 0.55, // a purpose answer with under two words the symbol's name does not already say
   generated_code: 0.6, // placeholder objects a script writes (transformers' and diffusers' dummy_*_objects.py)
-  single_method: 0.3, // "what methods does X define" answered with one name
+  single_method: 0.55, // "what methods does X define" answered with one name
   single_file: 0.5, // "which files did a commit change" answered with one file
   uninformative: 0.4, // the answer adds fewer than 2 content words to the question
 } as const;
 export type ValueReason = keyof typeof PENALTIES;
+
+/** Bases every class of a kind has: naming one says nothing about the class. */
+const TRIVIAL_BASES = new Set(['nn.Module', 'torch.nn.Module', 'Module', 'BaseOutput', 'ModelOutput', 'object', 'Exception', 'ValueError', 'ABC', 'Enum', 'str', 'dict', 'NamedTuple', 'TypedDict', 'Protocol']);
+
+/** Words of a qualname, split at dots, underscores and camel case. */
+export function nameWords(qualname: string): Set<string> {
+  return contentWords(qualname.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[._]/g, ' '));
+}
 
 const STRUCTURAL = new Set(['signature', 'parameters', 'location', 'bases', 'methods', 'returns']);
 
@@ -107,6 +117,13 @@ export function scoreValue(pair: QAPair, symbol: CodeSymbol | null = null): Qual
       reasons.push(TRIVIAL_TYPES.has(symbol.returns.replace(/\s+/g, ' ')) ? 'trivial_type' : 'annotation_only');
     }
     if (pair.category === 'methods' && symbol && new Set(symbol.publicMethods).size === 1) reasons.push('single_method');
+    if (pair.category === 'bases' && symbol && symbol.bases.length && symbol.bases.every((b) => TRIVIAL_BASES.has(b))) reasons.push('trivial_base');
+    if (pair.category === 'purpose' && symbol) {
+      const known = new Set([...nameWords(symbol.qualname), ...contentWords(pair.question)]);
+      // A call the question does not name ("Call `scale(x)`: …") is what a how-to question asks for.
+      const calls = [...pair.answer.matchAll(/`([^`\n]+)`/g)].filter((m) => !pair.question.includes(m[1]!)).length;
+      if ([...contentWords(pair.answer)].filter((w) => !known.has(w)).length + 2 * calls < 2) reasons.push('restates_name');
+    }
   }
   if (pair.category === 'commit_files' && pair.evidence.length < 2) reasons.push('single_file');
   // A commit's change to one file: a test's or a build file's diff teaches little about the library.
