@@ -99,7 +99,8 @@ describe('a repository of hostile files', () => {
     const where = `source_kind IN ('code_symbol', 'doc_section') AND path IN (${goodPaths.map((p) => `'${p}'`).join(',')})`;
     const ids = async (dataDir: string) => (await table(dataDir, 'staging', ['id'], where)).map((r) => r.id as string).sort();
     const alone = await ids(goodData);
-    expect(alone.length).toBeGreaterThan(40);
+    // Enough pairs that the comparison means something (the value score turns the trivia away).
+    expect(alone.length).toBeGreaterThan(20);
     expect(await ids(hostileData)).toEqual(alone);
   });
 
