@@ -41,10 +41,18 @@ function numberColumn(rows: Record<string, unknown>[], name: string, type: DataT
   return makeData({ type, length: rows.length, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: values } as never);
 }
 
+function boolColumn(rows: Record<string, unknown>[], name: string, type: DataType): Data {
+  const { bitmap, nulls } = validity(rows, name);
+  const values = new Uint8Array((rows.length + 7) >> 3);
+  for (let i = 0; i < rows.length; i++) if (rows[i]![name] === true) values[i >> 3]! |= 1 << (i & 7);
+  return makeData({ type, length: rows.length, nullCount: nulls, nullBitmap: nulls ? bitmap : undefined, data: values } as never);
+}
+
 export function rowsToArrowTable(rows: Record<string, unknown>[], schema: Schema): Table {
   const children = schema.fields.map((f) => {
     const t = f.type as DataType;
     if (t.typeId === Type.Utf8) return utf8Column(rows, f.name, t);
+    if (t.typeId === Type.Bool) return boolColumn(rows, f.name, t);
     if (t instanceof Int32 || t instanceof Float64 || t.typeId === Type.Int || t.typeId === Type.Float) return numberColumn(rows, f.name, t);
     throw new Error(`rowsToArrowTable: unsupported column type ${String(t)} for ${f.name}`);
   });

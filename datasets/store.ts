@@ -1,10 +1,10 @@
 // The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, tags, evals, hardness,
-// github_items (raw API items, joined locally) and state (cursors, ETags).
+// github_items (raw API items, joined locally), state (cursors, ETags), and the online half: queries, feedback, corrections, api_keys.
 // Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
 import { mkdirSync, accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import { Field, FixedSizeList, Float32, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
+import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
 import { UserError } from '../lib/errors.js';
 import { rowsToArrowTable } from './arrow-rows.js';
 import type { Quality, QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus, Verdict } from './schemas.js';
@@ -128,6 +128,63 @@ export const SCHEMAS = {
   ]),
   /** Names of dataset versions: unique, [A-Za-z0-9._-]+, several per version allowed. */
   tags: new Schema([str('name'), new Field('version', new Int32(), false), str('created_at')]),
+  /**
+   * The query log (serve/): one row per answered request, moved here from the server's fsync'd journal
+   * in batches. Question and answer are scrubbed of keys, tokens, e-mail addresses and IPs.
+   */
+  queries: new Schema([
+    str('query_id'),
+    str('at'),
+    str('key_name'),
+    str('route'), // query | chat | search
+    str('question'),
+    str('answer', true),
+    new Field('abstained', new Bool(), false),
+    str('mode'),
+    str('answer_mode'),
+    int('k'),
+    str('retrieved'), // JSON [{id, score}]
+    str('citations'), // JSON, as returned
+    new Field('top_score', new Float64(), true), // the abstention signal
+    new Field('latency_retrieve', new Float64(), false),
+    new Field('latency_generate', new Float64(), false),
+    new Field('latency_total', new Float64(), false),
+    str('model'),
+    int('corpus_version'),
+    int('status'),
+    new Field('synthetic', new Bool(), false),
+    str('error', true),
+  ]),
+  /** User feedback on an answer, as accepted by the server (same journal as queries); one per (query, key). */
+  feedback: new Schema([
+    str('feedback_id'),
+    str('query_id'),
+    str('key_name'),
+    str('at'),
+    str('rating'), // up | down
+    str('reason', true), // wrong | unhelpful | outdated | other
+    str('comment', true),
+    str('correction', true),
+    new Field('synthetic', new Bool(), false),
+  ]),
+  /**
+   * The review of a flagged answer (`qaforge feedback`, feedbackWorkflow): written by the CLI and the
+   * workflow only, never by the server, so the two never write one table. No row: pending.
+   */
+  corrections: new Schema([
+    str('feedback_id'),
+    str('query_id'),
+    str('status'), // proposed | accepted | rejected
+    str('origin'), // model | user | manual
+    str('pair_id', true), // the corrected pair, when one passed the checks
+    str('pair', true), // JSON QAPair of the candidate
+    str('disputed'), // JSON: ids of the pairs the flagged answer cited
+    str('detail'), // JSON: verdicts, why rejected, evidence
+    str('updated_at'),
+    int('promoted_version'),
+  ]),
+  /** API keys of `qaforge serve`: only a SHA-256 of each key is kept, with its name and role. */
+  api_keys: new Schema([str('name'), str('role'), str('hash'), str('prefix'), str('created_at'), str('revoked_at', true)]),
 };
 export type TableName = keyof typeof SCHEMAS;
 

@@ -80,6 +80,34 @@ export const Config = z
     taskQueue: z.string().min(1).default('qaforge'),
     /** Generator, judge and embedder: local weights by default, HF Inference / an endpoint at scale. */
     models: ModelsConfig,
+    /** `qaforge serve`: where it listens and the limits every request meets. */
+    serve: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Larger bodies are refused with 413. */
+        bodyLimitBytes: z.number().int().positive().default(64 * 1024),
+        /** A request not received and answered in this time is ended (408 while receiving, 504 while answering). */
+        requestTimeoutMs: z.number().int().positive().default(30_000),
+        /** Requests per key per window; more get 429 with Retry-After. */
+        rateLimit: z.object({ max: z.number().int().positive().default(600), windowMs: z.number().int().positive().default(60_000) }).prefault({}),
+        /** Event-loop lag past this sheds load with 503 (@fastify/under-pressure). */
+        maxEventLoopDelayMs: z.number().int().positive().default(1000),
+        /** An answer whose best retrieval score is under this abstains; unset: the calibrated value (`qaforge eval abstention`), else DEFAULT_ABSTAIN_THRESHOLD. */
+        abstainThreshold: z.number().min(-1).max(1).optional(),
+        /** How often the journal of answered queries and feedback is moved into LanceDB. */
+        flushMs: z.number().int().positive().default(1000),
+        /** How often revoked keys and new corpus versions are picked up. */
+        refreshMs: z.number().int().positive().default(5000),
+      })
+      .prefault({}),
+    /** The feedback loop: corrections of flagged answers, and when they trigger a retrain. */
+    feedback: z
+      .object({
+        /** Accepted corrections since the last retrain that trigger the gated promotion and fine-tune. */
+        retrainAt: z.number().int().positive().default(50),
+      })
+      .prefault({}),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
     githubToken: z.string().min(1).optional(),
     hfToken: z.string().min(1).optional(),
@@ -115,6 +143,8 @@ const ENV: Record<string, { key: keyof ConfigInput; parse?: (v: string) => unkno
   QAFORGE_WORKERS: { key: 'workers', parse: Number },
   QAFORGE_TASK_TIMEOUT_MS: { key: 'taskTimeoutMs', parse: Number },
   QAFORGE_LOG_LEVEL: { key: 'logLevel' },
+  QAFORGE_SERVE_HOST: { key: 'serve', parse: (v) => ({ host: v }) },
+  QAFORGE_SERVE_PORT: { key: 'serve', parse: (v) => ({ port: Number(v) }) },
   GITHUB_TOKEN: { key: 'githubToken' },
   HF_TOKEN: { key: 'hfToken' },
   QAFORGE_ENDPOINT_URL: { key: 'models', parse: (v) => ({ endpointUrl: v }) },

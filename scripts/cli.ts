@@ -33,20 +33,8 @@ import {
 import { resolveRepo } from '../activities/repo.js';
 import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
-import { createLogger, type Logger } from '../lib/log.js';
+import { collect, configPathOf, context, positiveInt, print, withStores } from './cli-common.js';
 
-interface GlobalOpts {
-  dataDir?: string;
-  config?: string;
-  logLevel?: string;
-}
-
-const positiveInt = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
-  return n;
-};
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 /** A dataset version: its number, or a tag naming it (resolved against the stores by the command). */
 const versionRef = (name: string) => (v: string): number | string => {
   if (/^\d+$/.test(v)) return positiveInt(name)(v);
@@ -61,29 +49,6 @@ const program = new Command()
   .option('--config <file>', 'configuration file (default ./qaforge.config.json when present)')
   .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']))
   .showHelpAfterError('(run with --help for usage)');
-
-function context(cmd: Command, flags: Partial<ConfigInput> = {}): { cfg: Config; log: Logger } {
-  const g = cmd.optsWithGlobals<GlobalOpts>();
-  const cfg = loadConfig({
-    configPath: g.config,
-    flags: { ...flags, ...(g.dataDir ? { dataDir: g.dataDir } : {}), ...(g.logLevel ? { logLevel: g.logLevel as Config['logLevel'] } : {}) },
-  });
-  return { cfg, log: createLogger(cfg.logLevel) };
-}
-
-/** Opens the stores for one command and always closes them. */
-async function withStores<T>(cfg: Config, fn: (stores: Stores) => Promise<T>): Promise<T> {
-  const stores = await Stores.openFor(cfg);
-  try {
-    return await fn(stores);
-  } finally {
-    stores.close();
-  }
-}
-
-const print = (v: unknown): void => {
-  process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v, null, 2)}\n`);
-};
 
 const sourceList = (v: string): SourceName[] => {
   const list = v.split(',').map((s) => s.trim()).filter(Boolean);
@@ -168,8 +133,6 @@ const printWorkflow = (r: Awaited<ReturnType<typeof runViaTemporal>>, json?: boo
       (r.promoted ? `promoted ${r.promoted.promoted} → corpus version ${r.promoted.version} (${r.promoted.active} active)` : `not promoted (${r.staged} validated pairs waiting)`),
   );
 };
-
-const configPathOf = (cmd: Command) => cmd.optsWithGlobals<GlobalOpts>().config;
 
 withBackfillOptions(
   program.command('backfill').description('read every chosen source whole (code and docs at HEAD, history from --since) into staging'),
