@@ -34,6 +34,7 @@ import { resolveRepo } from '../activities/repo.js';
 import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { collect, configPathOf, context, positiveInt, print, withStores } from './cli-common.js';
+import { registerSimulateCommand } from './cli-simulate.js';
 
 /** A dataset version: its number, or a tag naming it (resolved against the stores by the command). */
 const versionRef = (name: string) => (v: string): number | string => {
@@ -514,6 +515,8 @@ program
       else print(`\n${formatAuditProxies(a)}`);
     });
   });
+
+registerSimulateCommand(program);
 
 withBackfillOptions(
   program.command('demo').description('backfill a repository (default huggingface/transformers: code, docs, commits, and PRs/issues when GitHub is reachable), promote, and export QA + chat JSONL'),
