@@ -8,6 +8,7 @@ import type { QAPair, SourceKind, SourceRecord } from '../datasets/schemas.js';
 import { columnsOf, pairFromRow, sourceFromRow, sqlString } from '../datasets/store.js';
 import { splitGroupOf } from '../generators/pair.js';
 import { loadSeedPool } from '../generators/seeds.js';
+import { FEEDBACK_CORRECTION } from '../generators/correction.js';
 import { maxParaphraseChars, paraphrasePrompt, paraphraseRule, PARAPHRASE } from '../generators/paraphrase.js';
 import { selfInstructPair, selfInstructPrompt, SELF_INSTRUCT, type Example } from '../generators/self-instruct.js';
 import { failpoint } from '../lib/failpoint.js';
@@ -265,7 +266,7 @@ async function paraphraseStep(ctx: RunContext, models: Models, done: Set<string>
 }
 
 /** Generators whose pairs are model-written: never the input of a paraphrase. */
-const MODEL_GENERATORS = [SELF_INSTRUCT.name, PARAPHRASE.name];
+const MODEL_GENERATORS = [SELF_INSTRUCT.name, PARAPHRASE.name, FEEDBACK_CORRECTION.name];
 
 /**
  * The rule pairs this run rewords: staged (so every check passed them), not yet done by this

@@ -1,6 +1,7 @@
 // Promotion: validated staging pairs → corpus by merge-insert on id, each with its embedding
 // (by default question + answer: models.embedder.text; computed here in batches); then the full-text and vector
 // indexes are rebuilt and the resulting corpus version recorded. Running it again promotes nothing new.
+// An accepted feedback correction that reaches the corpus retires the pairs its flagged answer cited.
 import * as lancedb from '@lancedb/lancedb';
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -8,6 +9,7 @@ import type { Config } from '../lib/config.js';
 import { openEmbedder } from '../lib/models/index.js';
 import { DEFAULT_EMBEDDING_TEXT, type EmbeddingTextVariant } from '../lib/models/config.js';
 import type { Embedder } from '../lib/models/types.js';
+import { markCorrectionsPromoted, retireDisputed } from './corrections.js';
 import { columnsOf, sqlString, type Stores } from './store.js';
 import { recordPromotion } from './versions.js';
 
@@ -22,6 +24,9 @@ export interface PromotionResult {
   embedSeconds: number;
   /** The vector index: none while the corpus is small enough to search exhaustively. */
   vectorIndex: 'ivf_flat' | 'none';
+  /** Accepted feedback corrections this promotion put in the corpus, and the pairs they retired as disputed. */
+  corrections: number;
+  disputedRetired: number;
   seconds: number;
 }
 
@@ -117,6 +122,8 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
   }
   await write();
   if (embedder && embedded && !made) await stores.setCorpusVectors({ model: embedder.model, text });
+  // Before the version is read: it holds the corrections and the retirement of what they dispute.
+  const disputed = await retireDisputed(stores, now);
   let vectorIndex: PromotionResult['vectorIndex'] = 'none';
   const active = await corpus.countRows("status = 'active'");
   if (promoted) {
@@ -128,8 +135,21 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
     }
   } else if ((await corpus.listIndices()).some((i) => i.columns.includes('vector'))) vectorIndex = 'ivf_flat';
   const version = await corpus.version();
-  if (promoted) await recordPromotion(stores, { version, at: now, inserted, updated, active, runId });
-  const result = { promoted, inserted, updated, version, active, embedded, embedSeconds, vectorIndex, seconds: (performance.now() - t0) / 1000 };
+  if (promoted || disputed.retired) await recordPromotion(stores, { version, at: now, inserted, updated, active, runId });
+  await markCorrectionsPromoted(stores, disputed.feedbackIds, version);
+  const result = {
+    promoted,
+    inserted,
+    updated,
+    version,
+    active,
+    embedded,
+    embedSeconds,
+    vectorIndex,
+    corrections: disputed.feedbackIds.length,
+    disputedRetired: disputed.retired,
+    seconds: (performance.now() - t0) / 1000,
+  };
   log.info(result, promoted ? `promoted ${promoted} pairs: corpus version ${version}` : 'nothing to promote');
   return result;
 }

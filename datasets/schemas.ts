@@ -123,6 +123,8 @@ export const Category = z.enum([
   'self_instruct',
   // a rule pair's question as an engineer would ask it, written by a model; the answer stays the rule's
   'paraphrase',
+  // a user's question whose served answer was flagged, answered again from the cited sources (serve/corrections.ts)
+  'feedback_correction',
 ]);
 export type Category = z.infer<typeof Category>;
 
@@ -171,6 +173,20 @@ export const Quality = z.object({
 });
 export type Quality = z.infer<typeof Quality>;
 
+/**
+ * Where a feedback_correction pair comes from besides its evidence: the answered query, the feedback
+ * that flagged it, who wrote the corrected answer, and the pairs the flagged answer cited.
+ */
+export const FeedbackProvenance = z.object({
+  queryId: z.string().min(1),
+  feedbackId: z.string().min(1),
+  /** model: revised from the quoted contexts; user: the user's own correction; manual: a reviewer's. */
+  origin: z.enum(['model', 'user', 'manual']),
+  /** Pair ids the flagged answer cited (disputed, retired when the correction is promoted). */
+  cited: z.array(z.string()),
+});
+export type FeedbackProvenance = z.infer<typeof FeedbackProvenance>;
+
 export const QAPair = z.object({
   id: z.string().regex(/^[0-9a-f]{32}$/), // hash(question, answer, context): no sha in it
   question: z.string(),
@@ -192,6 +208,8 @@ export const QAPair = z.object({
   nearDupCluster: z.string().nullable(),
   /** Set by validation (validators/value.ts); absent on pairs stored before it existed. */
   quality: Quality.optional(),
+  /** feedback_correction pairs only: the query, feedback and cited pairs it corrects. */
+  feedback: FeedbackProvenance.optional(),
 });
 export type QAPair = z.infer<typeof QAPair>;
 

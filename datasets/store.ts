@@ -7,7 +7,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8, Float64 } from 'apache-arrow';
 import { UserError } from '../lib/errors.js';
 import { rowsToArrowTable } from './arrow-rows.js';
-import type { Quality, QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus, Verdict } from './schemas.js';
+import type { FeedbackProvenance, Quality, QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus, Verdict } from './schemas.js';
 
 const str = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
 const int = (name: string) => new Field(name, new Int32(), true);
@@ -227,6 +227,7 @@ export function pairRow(p: QAPair, runId: string, now: string) {
       ...(p.generator.promptVersion || p.generator.model ? { prompt_version: p.generator.promptVersion, model: p.generator.model } : {}),
       ...(v.prNumber || v.issueNumber || v.commentId ? { pr: v.prNumber, issue: v.issueNumber, comment: v.commentId } : {}),
       ...(p.quality ? { quality: p.quality } : {}),
+      ...(p.feedback ? { feedback: p.feedback } : {}),
     } satisfies PairExtra),
   };
 }
@@ -242,6 +243,7 @@ interface PairExtra {
   issue?: number | null;
   comment?: number | null;
   quality?: Quality;
+  feedback?: FeedbackProvenance;
 }
 
 /** Rebuilds a QAPair from a pair-table row. */
@@ -278,6 +280,7 @@ export function pairFromRow(row: Record<string, unknown>): QAPair {
     verdicts: [...extra.passed.map((check) => ({ check, pass: true, reason: null, detail: null })), ...extra.verdicts],
     nearDupCluster: str('near_dup_cluster'),
     ...(extra.quality ? { quality: extra.quality } : {}),
+    ...(extra.feedback ? { feedback: extra.feedback } : {}),
   };
 }
 
