@@ -1,15 +1,24 @@
-// The continuous-ingestion Schedule on a Temporal server: starts ingestWorkflow every interval and
-// never runs two at once (an overlapping start is skipped). Workers (`qaforge worker`) do the work.
+// Schedules on a Temporal server: continuous ingestion (ingestWorkflow) or the feedback loop
+// (feedbackWorkflow), started every interval, never two at once (an overlapping start is skipped).
+// Workers (`qaforge worker`) do the work.
 import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Config, ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
-import type { PipelineInput } from '../workflows/index.js';
+import type { FeedbackInput, PipelineInput } from '../workflows/index.js';
 import { connectionOptions } from './worker.js';
 
 export type ScheduleAction = 'create' | 'pause' | 'unpause' | 'trigger' | 'describe' | 'delete';
 
+export const SCHEDULED_WORKFLOWS = ['ingest', 'feedback'] as const;
+export type ScheduledWorkflow = (typeof SCHEDULED_WORKFLOWS)[number];
+
+/** A schedule's id when none is given: one per workflow. */
+export const defaultScheduleId = (workflow: ScheduledWorkflow) => `qaforge-${workflow}`;
+
 export interface ScheduleInfo {
   id: string;
+  /** The workflow it starts: ingestWorkflow or feedbackWorkflow. */
+  workflow: string | null;
   paused: boolean;
   every: string[];
   runs: number;
@@ -20,7 +29,7 @@ export interface ScheduleInfo {
 export async function manageSchedule(
   cfg: Config,
   action: ScheduleAction,
-  opts: { id: string; every: string; flags: Partial<ConfigInput>; promoteAt: number },
+  opts: { id: string; every: string; flags: Partial<ConfigInput>; promoteAt: number; workflow?: ScheduledWorkflow; limit?: number },
 ): Promise<ScheduleInfo | null> {
   if (!cfg.temporalAddress) throw new UserError('a Schedule needs a running Temporal server: set TEMPORAL_ADDRESS (host:port) and run `qaforge worker` against it');
   const connection = await Connection.connect(connectionOptions(cfg, cfg.temporalAddress));
@@ -28,11 +37,12 @@ export async function manageSchedule(
     const client = new Client({ connection, namespace: cfg.temporalNamespace });
     const handle = client.schedule.getHandle(opts.id);
     if (action === 'create') {
-      const input: PipelineInput = { flags: opts.flags, promoteAt: opts.promoteAt };
+      const feedback = opts.workflow === 'feedback';
+      const input: PipelineInput | FeedbackInput = feedback ? { flags: opts.flags, ...(opts.limit ? { limit: opts.limit } : {}) } : { flags: opts.flags, promoteAt: opts.promoteAt };
       await client.schedule.create({
         scheduleId: opts.id,
         spec: { intervals: [{ every: opts.every as `${number}s` }] },
-        action: { type: 'startWorkflow', workflowType: 'ingestWorkflow', taskQueue: cfg.taskQueue, args: [input], workflowId: `${opts.id}-run` },
+        action: { type: 'startWorkflow', workflowType: feedback ? 'feedbackWorkflow' : 'ingestWorkflow', taskQueue: cfg.taskQueue, args: [input], workflowId: `${opts.id}-run` },
         policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
       });
     } else if (action === 'pause') await handle.pause('paused with qaforge schedule pause');
@@ -45,6 +55,7 @@ export async function manageSchedule(
     const d = await handle.describe();
     return {
       id: opts.id,
+      workflow: d.action.type === 'startWorkflow' ? String(d.action.workflowType) : null,
       paused: d.state.paused,
       every: (d.spec.intervals ?? []).map((i) => `${Number(i.every) / 1000}s`),
       runs: d.info.numActionsTaken,

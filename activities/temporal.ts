@@ -11,6 +11,8 @@ import { runEvalGate, type EvalGateResult } from '../evals/gate.js';
 import { loadConfig, type ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { openChatModels } from '../lib/models/index.js';
+import { acceptedCount, proposeCorrections, type ProposeResult } from '../serve/corrections.js';
 import { formatOutcomes, runBackfill, runIngest, runSources } from './backfill.js';
 import { cursorKey } from './context.js';
 import { listFiles, resolveRepo } from './repo.js';
@@ -39,6 +41,25 @@ export interface SourcesSummary {
   /** One line per source (formatOutcomes). */
   outcomes: string;
   seconds: number;
+}
+
+/** The state key of the last retrain the feedback loop ran: when, and how many corrections were accepted by then. */
+export const RETRAIN_KEY = 'feedback:retrain:last';
+
+export interface RetrainMark {
+  at: string;
+  /** Accepted corrections in all when it ran: the count toward the next one starts here. */
+  accepted: number;
+  version: number | null;
+  workflowId: string;
+}
+
+export interface RetrainDue {
+  /** Accepted corrections in all, and since the last retrain. */
+  accepted: number;
+  sinceRetrain: number;
+  retrainAt: number;
+  last: RetrainMark | null;
 }
 
 async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
@@ -181,6 +202,54 @@ export function createActivities(base: { configPath?: string } = {}) {
           return r;
         } finally {
           clearInterval(beat);
+          stores.close();
+        }
+      });
+    },
+
+    /** The feedback loop's first step: a proposed (or check-rejected) correction for each new flag. */
+    async proposeCorrections(input: { flags: Partial<ConfigInput>; limit?: number }): Promise<ProposeResult> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const log = createLogger(cfg.logLevel);
+        const stores = await Stores.openFor(cfg);
+        const models = openChatModels(cfg);
+        const beat = setInterval(() => Context.current().heartbeat(), 5000);
+        try {
+          return await proposeCorrections({ stores, models, limits: cfg.limits, judgeMinScore: cfg.models.judgeMinScore, log }, { limit: input.limit });
+        } finally {
+          clearInterval(beat);
+          await models.close();
+          stores.close();
+        }
+      });
+    },
+
+    /** Accepted corrections since the last retrain, against feedback.retrainAt. */
+    async feedbackRetrainDue(input: { flags: Partial<ConfigInput> }): Promise<RetrainDue> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const stores = await Stores.openFor(cfg);
+        try {
+          const accepted = await acceptedCount(stores);
+          const raw = await stores.getState(RETRAIN_KEY);
+          const last = raw ? (JSON.parse(raw) as RetrainMark) : null;
+          return { accepted, sinceRetrain: accepted - (last?.accepted ?? 0), retrainAt: cfg.feedback.retrainAt, last };
+        } finally {
+          stores.close();
+        }
+      });
+    },
+
+    /** Records a retrain of the feedback loop, so the count of accepted corrections starts again. */
+    async recordRetrain(input: { flags: Partial<ConfigInput>; accepted: number; version: number | null; workflowId: string }): Promise<RetrainMark> {
+      return asActivity(async () => {
+        const stores = await Stores.openFor(config(input.flags));
+        try {
+          const mark: RetrainMark = { at: new Date().toISOString(), accepted: input.accepted, version: input.version, workflowId: input.workflowId };
+          await stores.setState({ [RETRAIN_KEY]: JSON.stringify(mark) });
+          return mark;
+        } finally {
           stores.close();
         }
       });

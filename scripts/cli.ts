@@ -35,6 +35,7 @@ import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type 
 import { UserError } from '../lib/errors.js';
 import { collect, configPathOf, context, positiveInt, print, withStores } from './cli-common.js';
 import { registerSimulateCommand } from './cli-simulate.js';
+import { registerFeedbackCommands } from './cli-feedback.js';
 
 /** A dataset version: its number, or a tag naming it (resolved against the stores by the command). */
 const versionRef = (name: string) => (v: string): number | string => {
@@ -163,20 +164,22 @@ withBackfillOptions(
 withBackfillOptions(
   program
     .command('schedule <action>')
-    .description('the continuous-ingestion Schedule on TEMPORAL_ADDRESS: create | pause | unpause | trigger | describe | delete (starts ingestWorkflow every --every; never two at once)'),
+    .description('a Schedule on TEMPORAL_ADDRESS: create | pause | unpause | trigger | describe | delete (starts ingestWorkflow, or feedbackWorkflow with --workflow feedback, every --every; never two at once)'),
 )
-  .option('--every <interval>', 'how often to ingest, e.g. 10m, 1h, 30s', '10m')
-  .option('--id <id>', 'schedule id', 'qaforge-ingest')
+  .option('--every <interval>', 'how often to run, e.g. 10m, 1h, 30s', '10m')
+  .addOption(new Option('--workflow <name>', 'ingest: continuous ingestion; feedback: propose corrections of flagged answers, retrain past feedback.retrainAt').choices(['ingest', 'feedback']).default('ingest'))
+  .option('--id <id>', 'schedule id (default qaforge-ingest, or qaforge-feedback with --workflow feedback)')
   .option('--promote-at <n>', 'promote when at least n validated pairs wait in staging (default 1)', positiveInt('--promote-at'))
-  .action(async (action: string, o: BackfillFlags & { every: string; id: string; promoteAt?: number }, cmd: Command) => {
+  .action(async (action: string, o: BackfillFlags & { every: string; id?: string; workflow: 'ingest' | 'feedback'; promoteAt?: number }, cmd: Command) => {
     const actions = ['create', 'pause', 'unpause', 'trigger', 'describe', 'delete'];
     if (!actions.includes(action)) throw new UserError(`unknown schedule action ${action}: choose from ${actions.join(', ')}`);
     const { cfg } = context(cmd, backfillFlags(o));
-    const { manageSchedule } = await import('../activities/schedule.js');
+    const { defaultScheduleId, manageSchedule } = await import('../activities/schedule.js');
+    const id = o.id ?? defaultScheduleId(o.workflow);
     // The schedule's workflows run on workers elsewhere: paths are made absolute here.
     const flags = { ...backfillFlags(o), dataDir: resolvePath(cfg.dataDir), ...(o.repo && !/^[a-z]+:\/\//.test(o.repo) ? { repo: resolvePath(o.repo) } : {}) };
-    const info = await manageSchedule(cfg, action as Parameters<typeof manageSchedule>[1], { id: o.id, every: o.every, flags, promoteAt: o.promoteAt ?? 1 });
-    print(info ?? { id: o.id, deleted: true });
+    const info = await manageSchedule(cfg, action as Parameters<typeof manageSchedule>[1], { id, every: o.every, flags, promoteAt: o.promoteAt ?? 1, workflow: o.workflow });
+    print(info ?? { id, deleted: true });
   });
 
 program
@@ -517,6 +520,8 @@ program
   });
 
 registerSimulateCommand(program);
+
+registerFeedbackCommands(program);
 
 withBackfillOptions(
   program.command('demo').description('backfill a repository (default huggingface/transformers: code, docs, commits, and PRs/issues when GitHub is reachable), promote, and export QA + chat JSONL'),

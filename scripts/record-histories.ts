@@ -1,7 +1,7 @@
 // Records one history of each workflow into test/histories/, for the replay test that guards
 // workflow determinism. Re-run it only when a workflow changes on purpose (and say so in the commit):
 //
-//   node --import tsx scripts/record-histories.ts
+//   node --import tsx scripts/record-histories.ts [name …]   (names: backfill-workflow, …; default all)
 //
 // It starts the installed dev server, a fixture repository and a worker in a temp dir; temp paths
 // in the recorded payloads are replaced by a fixed placeholder so the files carry no machine paths.
@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { Runtime, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities/temporal.js';
+import { writeCorrections } from '../datasets/corrections.js';
+import { Stores } from '../datasets/store.js';
 import { startDevServer, TEMPORAL_BIN } from '../lib/temporal-server.js';
 import { makeRepo } from '../test/fixtures.js';
 
@@ -57,12 +59,27 @@ function sanitized(json: string, paths: string[]): string {
   return `${JSON.stringify(walk(JSON.parse(json)), null, 1)}\n`;
 }
 
+/** One accepted correction and nothing staged: feedbackWorkflow reaches its gated promotion, whose gates stop it. */
+async function seedAcceptedCorrection(): Promise<void> {
+  const stores = await Stores.open(dataDir);
+  try {
+    const at = '2026-12-02T10:00:00.000Z';
+    await writeCorrections(stores, [{ feedback_id: 'f1', query_id: 'q1', status: 'accepted', origin: 'manual', pair_id: null, pair: null, disputed: '[]', detail: JSON.stringify({ failed: [], candidates: [], source_pair: null, quotes: [], models: null, accepted_at: at }), updated_at: at, promoted_version: null }]);
+  } finally {
+    stores.close();
+  }
+}
+
+const only = process.argv.slice(2);
 try {
   for (const [name, workflow, args] of [
     ['backfill-workflow', 'backfillWorkflow', { flags, promoteAt: 0 }],
     ['ingest-workflow', 'ingestWorkflow', { flags, promoteAt: 1 }],
     ['promote-workflow', 'promoteWorkflow', { flags }],
+    ['feedback-workflow', 'feedbackWorkflow', { flags: { dataDir, feedback: { retrainAt: 1 } } }],
   ] as const) {
+    if (only.length && !only.includes(name)) continue;
+    if (workflow === 'feedbackWorkflow') await seedAcceptedCorrection();
     const handle = await client.workflow.start(workflow, { taskQueue, workflowId: `record-${name}`, args: [args] });
     await handle.result();
     // The Temporal CLI writes histories in the JSON form every Temporal tool reads.

@@ -244,7 +244,7 @@ export interface ReviewDeps {
   log?: Logger;
 }
 
-/** A flag with what its review needs: the feedback, the answered query, its review so far. */
+/** A flag with what its review needs: the feedback and the answered query. */
 interface Flag {
   feedback: FeedbackRow;
   query: QueryRow;

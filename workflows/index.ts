@@ -1,10 +1,11 @@
 // Workflows: deterministic orchestration only. Every step that touches git, GitHub or LanceDB is an
 // activity (activities/temporal.ts); what passes between them is small (flags, counts, ids).
 import { condition, continueAsNew, defineQuery, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities, SourcesSummary } from '../activities/temporal.js';
+import type { Activities, RetrainDue, RetrainMark, SourcesSummary } from '../activities/temporal.js';
 import type { GateResult } from '../datasets/gates.js';
 import type { EvalGateResult } from '../evals/gate.js';
 import type { ConfigInput } from '../lib/config.js';
+import type { ProposeResult } from '../serve/corrections.js';
 
 const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['UserError'] };
 
@@ -73,6 +74,38 @@ export async function promoteWorkflow(input: { flags: Partial<ConfigInput> }): P
 /** One incremental pass over all sources from the cursors, then promotion past the threshold. */
 export async function ingestWorkflow(input: PipelineInput): Promise<PipelineResult> {
   return pipeline(input, true);
+}
+
+export interface FeedbackInput {
+  flags: Partial<ConfigInput>;
+  /** At most this many new flags reviewed per run (default: all). */
+  limit?: number;
+  /** Default 60. */
+  heartbeatSeconds?: number;
+}
+
+export interface FeedbackResult extends RetrainDue {
+  proposals: ProposeResult;
+  /** The gated promotion, run once enough corrections were accepted since the last retrain; else null. */
+  steps: PromotionOutcome | null;
+  /** Set when this run retrained (promoted and triggered the fine-tune): the count starts again. */
+  retrain: RetrainMark | null;
+}
+
+/**
+ * The feedback loop: corrections proposed for new flags (checked and judged), then — once the
+ * accepted corrections since the last retrain reach feedback.retrainAt — the same gated promotion
+ * as ingestion (it retires what the corrections dispute), recorded as a retrain.
+ */
+export async function feedbackWorkflow(input: FeedbackInput): Promise<FeedbackResult> {
+  const proposals = await activities(input.heartbeatSeconds ?? 60).proposeCorrections({ flags: input.flags, limit: input.limit });
+  const due = await quick.feedbackRetrainDue({ flags: input.flags });
+  if (due.sinceRetrain < due.retrainAt) return { proposals, ...due, steps: null, retrain: null };
+  const { workflowId } = workflowInfo();
+  const steps = await promoteSteps(input.flags, `${workflowId}/feedback`);
+  // Gates failed, nothing promoted or the eval gate rolled it back: no retrain, the count goes on.
+  const retrain = steps.fineTune ? await quick.recordRetrain({ flags: input.flags, accepted: due.accepted, version: steps.promotion?.version ?? null, workflowId }) : null;
+  return { proposals, ...due, steps, retrain };
 }
 
 export interface BackfillProgress {
