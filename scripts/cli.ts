@@ -35,6 +35,7 @@ import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type 
 import { UserError } from '../lib/errors.js';
 import { collect, configPathOf, context, positiveInt, print, withStores } from './cli-common.js';
 import { registerSimulateCommand } from './cli-simulate.js';
+import { registerServeCommands } from './cli-serve.js';
 import { registerFeedbackCommands } from './cli-feedback.js';
 
 /** A dataset version: its number, or a tag naming it (resolved against the stores by the command). */
@@ -519,6 +520,7 @@ program
     });
   });
 
+registerServeCommands(program);
 registerSimulateCommand(program);
 
 registerFeedbackCommands(program);

@@ -1,0 +1,54 @@
+// `qaforge serve` and `qaforge keys create|list|revoke`: the query service and its API keys.
+import { Command, Option } from 'commander';
+import { createKey, listKeys, revokeKey, Role } from '../serve/keys.js';
+import { context, print, withStores } from './cli-common.js';
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the corpus over HTTP: /v1/query, /v1/chat/completions (OpenAI-compatible), /v1/feedback, /v1/search, /v1/pairs/:id, /healthz, /readyz, /metrics')
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('--port <port>', 'port (default 8080; 0 = any free port)', (v) => Number(v))
+    .option('--dev', 'no API key needed (loopback hosts only)')
+    .option('--print-curl', 'create a query key named demo-<time> and print a ready-to-paste curl with it')
+    .action(async (o: { host?: string; port?: number; dev?: boolean; printCurl?: boolean }, cmd: Command) => {
+      const { cfg, log } = context(cmd, { serve: { ...(o.host ? { host: o.host } : {}), ...(o.port !== undefined ? { port: o.port } : {}) } });
+      const { startQueryService } = await import('../serve/app.js');
+      const key = o.printCurl ? await withStores(cfg, (s) => createKey(s, `demo-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`, 'query')) : null;
+      const svc = await startQueryService(cfg, { dev: o.dev, log });
+      if (key)
+        print(
+          `\ncurl -s ${svc.url}/v1/query -H 'authorization: Bearer ${key.key}' -H 'content-type: application/json' -d '{"question": "How is the LoRA scaling factor computed?"}'\n`,
+        );
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void svc.close().then(() => process.exit(0)));
+    });
+
+  const keys = program.command('keys').description('API keys of qaforge serve (only a hash of each is stored)');
+  keys
+    .command('create')
+    .requiredOption('--name <name>', 'who the key is for (shown in the query log instead of the key)')
+    .addOption(new Option('--role <role>', 'query: ask and give feedback; admin: also read the query log').choices(Role.options).default('query'))
+    .description('create a key and print it once')
+    .action(async (o: { name: string; role: Role }, cmd: Command) => {
+      const { cfg } = context(cmd);
+      const k = await withStores(cfg, (s) => createKey(s, o.name, o.role));
+      print(`${k.key}\n(key ${k.name}, role ${k.role}: shown once; only its hash is stored)`);
+    });
+  keys
+    .command('list')
+    .description('keys by name, role, prefix and state')
+    .option('--json', 'as JSON')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const { cfg } = context(cmd);
+      const all = await withStores(cfg, listKeys);
+      print(o.json ? all : all.map((k) => `${k.name}\t${k.role}\t${k.prefix}…\t${k.created_at}\t${k.revoked_at ? `revoked ${k.revoked_at}` : 'active'}`).join('\n') || '(no keys)');
+    });
+  keys
+    .command('revoke <name>')
+    .description('revoke a key: a running server refuses it within serve.refreshMs')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const { cfg } = context(cmd);
+      await withStores(cfg, (s) => revokeKey(s, name));
+      print(`revoked ${name}`);
+    });
+}
