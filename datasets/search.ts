@@ -5,7 +5,8 @@ import { UserError } from '../lib/errors.js';
 import type { Embedder } from '../lib/models/types.js';
 import { sqlString, type Stores } from './store.js';
 
-export type SearchMode = 'vector' | 'fts' | 'hybrid';
+export const SEARCH_MODE_NAMES = ['hybrid', 'vector', 'fts'] as const;
+export type SearchMode = (typeof SEARCH_MODE_NAMES)[number];
 
 export interface SearchHit {
   rank: number;

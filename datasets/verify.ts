@@ -18,7 +18,7 @@ export interface VerifyResult {
   byKind: Record<string, { checked: number; resolved: number }>;
 }
 
-const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
+export const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 async function git(repoPath: string, args: string[]): Promise<string | null> {
   try {

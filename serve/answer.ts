@@ -3,18 +3,22 @@
 // against the text the cited pair was drawn from, and abstain when nothing verified supports an
 // answer or the best retrieval score is under the calibrated threshold.
 import { z } from 'zod';
-import { searchCorpus, type SearchHit, type SearchMode } from '../datasets/search.js';
+import { SEARCH_MODE_NAMES, searchCorpus, type SearchHit } from '../datasets/search.js';
 import { SourceKind } from '../datasets/schemas.js';
 import type { Stores } from '../datasets/store.js';
+import { squash } from '../datasets/verify.js';
 import { askForJson } from '../lib/models/json-reply.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
+
+/** How a question is answered: from the best pair, by the generator over the contexts, or not at all (retrieval only). */
+export const ANSWER_MODES = ['extractive', 'generative', 'none'] as const;
 
 export const QueryBody = z
   .object({
     question: z.string().trim().min(3).max(2000),
     k: z.number().int().min(1).max(50).default(5),
-    mode: z.enum(['hybrid', 'vector', 'fts']).default('hybrid'),
-    answer: z.enum(['extractive', 'generative', 'none']).default('extractive'),
+    mode: z.enum(SEARCH_MODE_NAMES).default('hybrid'),
+    answer: z.enum(ANSWER_MODES).default('extractive'),
     filters: z
       .object({ source_kind: SourceKind.optional(), path_prefix: z.string().min(1).max(500).optional() })
       .strict()
@@ -65,8 +69,6 @@ const MAX_QUOTE = 400;
 const GENERATE_CONTEXTS = 4;
 const GENERATE_CONTEXT_CHARS = 1500;
 export const ANSWER_PROMPT_VERSION = 'serve-answer-v1';
-
-const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** A quote is verified when it is, whitespace aside, a substring of the cited source text. */
 export function quoteVerified(quote: string, source: string): boolean {
@@ -155,7 +157,7 @@ export function groundedMessages(question: string, hits: SearchHit[]) {
 export async function answerQuery(deps: AnswerDeps, q: QueryRequest): Promise<Answered> {
   const t0 = performance.now();
   const filters = q.filters ? { sourceKind: q.filters.source_kind, pathPrefix: q.filters.path_prefix } : undefined;
-  const hits = await searchCorpus(deps.stores, deps.embedder, q.question, { k: q.k, mode: q.mode as SearchMode, filters, similarity: deps.embedder !== null });
+  const hits = await searchCorpus(deps.stores, deps.embedder, q.question, { k: q.k, mode: q.mode, filters, similarity: deps.embedder !== null });
   const retrieve = performance.now() - t0;
   const retrieved = hits.map((h) => ({ id: h.id, score: h.score }));
   const sims = hits.map((h) => h.similarity).filter((s): s is number => s !== null);

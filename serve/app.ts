@@ -10,7 +10,8 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import { z } from 'zod';
 import { findPair } from '../datasets/curation.js';
-import { sqlString, Stores } from '../datasets/store.js';
+import { SEARCH_MODE_NAMES } from '../datasets/search.js';
+import { columnsOf, sqlString, Stores } from '../datasets/store.js';
 import type { Config } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { contentId } from '../lib/hash.js';
@@ -93,7 +94,7 @@ const SearchQuery = z
   .object({
     q: z.string().trim().min(1).max(2000),
     k: z.coerce.number().int().min(1).max(50).default(10),
-    mode: z.enum(['hybrid', 'vector', 'fts']).default('hybrid'),
+    mode: z.enum(SEARCH_MODE_NAMES).default('hybrid'),
   })
   .strict();
 
@@ -154,7 +155,7 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   const keys = new KeyRing(stores);
   await keys.reload();
   if (!opts.dev && !keys.size) log.warn('no API keys yet: create one with `qaforge keys create --name <name>` (every /v1 route needs one)');
-  const dir = resolve(cfg.dataDir, 'serve', 'journal');
+  const dir = journalDir(cfg);
   const queries = new Journal<QueryLogRow>(dir, 'queries', 'query_id', stores, log, { flushMs: cfg.serve.flushMs });
   const feedback = new Journal<FeedbackRow>(dir, 'feedback', 'feedback_id', stores, log, { flushMs: cfg.serve.flushMs });
   const replayed = { queries: (await queries.open()).replayed, feedback: (await feedback.open()).replayed };
@@ -388,7 +389,7 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   app.get<{ Params: { id: string } }>('/v1/queries/:id', { config: { role: 'admin' } }, async (req) => {
     const pending = queries.get(req.params.id);
     if (pending) return pending;
-    for await (const rows of stores.scan('queries', Object.keys(emptyRowShape), `query_id = ${sqlString(req.params.id)}`)) if (rows.length) return rows[0];
+    for await (const rows of stores.scan('queries', columnsOf('queries'), `query_id = ${sqlString(req.params.id)}`)) if (rows.length) return rows[0];
     throw new HttpError(404, 'unknown_query', `no query ${scrub(req.params.id)} in the query log`);
   });
 
@@ -420,31 +421,6 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   };
 }
 
-/** The query log's columns (for reads). */
-const emptyRowShape: Record<keyof QueryLogRow, true> = {
-  query_id: true,
-  at: true,
-  key_name: true,
-  route: true,
-  question: true,
-  answer: true,
-  abstained: true,
-  mode: true,
-  answer_mode: true,
-  k: true,
-  retrieved: true,
-  citations: true,
-  top_score: true,
-  latency_retrieve: true,
-  latency_generate: true,
-  latency_total: true,
-  model: true,
-  corpus_version: true,
-  status: true,
-  synthetic: true,
-  error: true,
-};
-
 const round = (ms: number) => Math.round(ms * 100) / 100;
 const words = (s: string) => (s.trim() ? s.trim().split(/\s+/).length : 0);
 
@@ -459,5 +435,4 @@ export async function abstainThreshold(stores: Stores, cfg: Config): Promise<num
   return DEFAULT_ABSTAIN_THRESHOLD;
 }
 
-export const queryLogColumns = Object.keys(emptyRowShape);
 export const journalDir = (cfg: Config) => join(resolve(cfg.dataDir), 'serve', 'journal');

@@ -11,10 +11,12 @@ import { nearestRank } from '../evals/metrics.js';
 import { coversGold, type RetrievedProvenance } from '../evals/relevance.js';
 import type { EvalItem, GoldLocator } from '../evals/set.js';
 
-export const SIMULATE_MODES = ['hybrid', 'vector', 'fts'] as const;
-export const SIMULATE_ANSWERS = ['extractive', 'generative', 'none'] as const;
-export type SimulateMode = (typeof SIMULATE_MODES)[number];
-export type SimulateAnswer = (typeof SIMULATE_ANSWERS)[number];
+export { SEARCH_MODE_NAMES as SIMULATE_MODES } from '../datasets/search.js';
+export { ANSWER_MODES as SIMULATE_ANSWERS } from './answer.js';
+import type { SEARCH_MODE_NAMES } from '../datasets/search.js';
+import type { ANSWER_MODES } from './answer.js';
+export type SimulateMode = (typeof SEARCH_MODE_NAMES)[number];
+export type SimulateAnswer = (typeof ANSWER_MODES)[number];
 
 /** The header that marks a request synthetic in the server's query and feedback logs. */
 export const SYNTHETIC_HEADER = 'x-qaforge-synthetic';
