@@ -14,6 +14,7 @@ import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
 import { verifyProvenance } from '../datasets/verify.js';
 import { diffVersions, listVersions, resolveVersion, rollbackTo, tagVersion, TAG_NAME, type DatasetVersion, type DiffGroup } from '../datasets/versions.js';
+import { calibrateAbstention, formatAbstention, recordAbstention } from '../evals/abstention.js';
 import { evalRetrieval, formatEvalTable, SEARCH_MODES } from '../evals/retrieval.js';
 import { loadEvalSet } from '../evals/set.js';
 import { formatReport, qualityReport } from '../evals/report.js';
@@ -373,6 +374,31 @@ evalCmd
         print(o.json ? results : formatEvalTable(results));
       } finally {
         await embedder?.close();
+      }
+    });
+  });
+
+evalCmd
+  .command('abstention')
+  .description("calibrate the query service's abstention threshold: search every question of the sets as qaforge serve does and pick the best-cosine-similarity threshold that best separates answerable in-scope questions from out-of-scope ones; stored for qaforge serve (state serve:abstain) unless --no-record")
+  .requiredOption('--set <file>', 'eval set (JSONL); repeat to pool sets', collect, [])
+  .addOption(new Option('--mode <mode>', 'the search mode the service will use').choices(['vector', 'fts', 'hybrid']).default('hybrid'))
+  .option('--k <n>', 'hits per question (a gold among them makes a question answerable)', positiveInt('--k'), 10)
+  .option('--no-record', 'print the calibration only')
+  .option('--json', 'print the calibration as JSON, with every question\'s score')
+  .action(async (o: { set: string[]; mode: SearchMode; k: number; record: boolean; json?: boolean }, cmd: Command) => {
+    const { cfg } = context(cmd);
+    const sets = o.set.map((f) => loadEvalSet(f));
+    await withStores(cfg, async (stores) => {
+      if (!(await stores.count('corpus', "status = 'active'"))) throw new UserError('the corpus is empty: run `qaforge backfill` and `qaforge promote` first');
+      if (!(await stores.corpusVectors())) throw new UserError('the corpus has no vectors: abstention compares cosine similarity, so promote with an embedder first');
+      const embedder = await openEmbedder(cfg);
+      try {
+        const c = await calibrateAbstention(stores, embedder, sets, { k: o.k, mode: o.mode });
+        if (o.record) await recordAbstention(stores, c);
+        print(o.json ? c : `${formatAbstention(c)}${o.record ? '\nstored: qaforge serve uses it from its next refresh' : ''}`);
+      } finally {
+        await embedder.close();
       }
     });
   });

@@ -18,13 +18,13 @@ import { contentId } from '../lib/hash.js';
 import type { Logger } from '../lib/log.js';
 import { openChatModels, openEmbedder, type Models } from '../lib/models/index.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
+import { ABSTAIN_STATE_KEY } from '../evals/abstention.js';
 import { ABSTAIN_ANSWER, answerQuery, DEFAULT_ABSTAIN_THRESHOLD, QueryBody, type Answered, type QueryRequest } from './answer.js';
 import { Journal } from './journal.js';
 import { KeyRing, type Role } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { scrub, scrubOrNull } from './scrub.js';
 
-export const ABSTAIN_STATE_KEY = 'serve:abstain';
 
 export interface QueryLogRow extends Record<string, unknown> {
   query_id: string;
