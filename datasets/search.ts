@@ -114,7 +114,7 @@ export async function searchCorpus(stores: Stores, embedder: Embedder | null, qu
     const v = r.vector as ArrayLike<number> | null | undefined;
     return {
       rank: i + 1,
-      score: Number(r._distance ?? r._score ?? r._relevance_score ?? 0),
+      score: Number((opts.mode === 'hybrid' ? r._relevance_score : opts.mode === 'vector' ? r._distance : r._score) ?? 0),
       id: r.id as string,
       sourceId: r.source_id as string,
       question: r.question as string,

@@ -1,5 +1,9 @@
 // `qaforge serve` and `qaforge keys create|list|revoke`: the query service and its API keys.
 import { Command, Option } from 'commander';
+import { runBackfill } from '../activities/backfill.js';
+import { promoteWithEmbeddings } from '../datasets/promote.js';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/log.js';
 import { createKey, listKeys, revokeKey, Role } from '../serve/keys.js';
 import { context, print, withStores } from './cli-common.js';
 
@@ -11,8 +15,11 @@ export function registerServeCommands(program: Command): void {
     .option('--port <port>', 'port (default 8080; 0 = any free port)', (v) => Number(v))
     .option('--dev', 'no API key needed (loopback hosts only)')
     .option('--print-curl', 'create a query key named demo-<time> and print a ready-to-paste curl with it')
-    .action(async (o: { host?: string; port?: number; dev?: boolean; printCurl?: boolean }, cmd: Command) => {
-      const { cfg, log } = context(cmd, { serve: { ...(o.host ? { host: o.host } : {}), ...(o.port !== undefined ? { port: o.port } : {}) } });
+    .option('--demo', 'when the corpus has no active pairs, build one first: backfill code, docs and commits of the repository (--repo, or the configured one) and promote')
+    .option('--repo <path|url>', 'with --demo: the repository to build the corpus from')
+    .action(async (o: { host?: string; port?: number; dev?: boolean; printCurl?: boolean; demo?: boolean; repo?: string }, cmd: Command) => {
+      const { cfg, log } = context(cmd, { serve: { ...(o.host ? { host: o.host } : {}), ...(o.port !== undefined ? { port: o.port } : {}) }, ...(o.repo ? { repo: o.repo } : {}) });
+      if (o.demo) await buildDemoCorpus(cfg, log);
       const { startQueryService } = await import('../serve/app.js');
       const key = o.printCurl ? await withStores(cfg, (s) => createKey(s, `demo-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`, 'query')) : null;
       const svc = await startQueryService(cfg, { dev: o.dev, log });
@@ -51,4 +58,14 @@ export function registerServeCommands(program: Command): void {
       await withStores(cfg, (s) => revokeKey(s, name));
       print(`revoked ${name}`);
     });
+}
+
+/** `serve --demo`: an empty corpus is first built from the repository (code, docs, commits; rules and the configured model sample), then promoted. */
+async function buildDemoCorpus(cfg: Config, log: Logger): Promise<void> {
+  const active = await withStores(cfg, (s) => s.count('corpus', "status = 'active'"));
+  if (active) return;
+  log.info({ repo: cfg.repo }, 'the corpus is empty: building it from the repository first (backfill code, docs, commits; then promote)');
+  const run = await runBackfill({ ...cfg, sources: ['code', 'docs', 'commits'] }, log, 'serve-demo');
+  const p = await withStores(cfg, (s) => promoteWithEmbeddings(cfg, s, log, run.runId));
+  print(`corpus version ${p.version}: ${p.active} active pairs (+${p.promoted} promoted)`);
 }
