@@ -9,6 +9,7 @@ import type { Stores } from '../datasets/store.js';
 import { squash } from '../datasets/verify.js';
 import { askForJson } from '../lib/models/json-reply.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
+import { scrub } from './scrub.js';
 
 /** How a question is answered: from the best pair, by the generator over the contexts, or not at all (retrieval only). */
 export const ANSWER_MODES = ['extractive', 'generative', 'none'] as const;
@@ -154,6 +155,20 @@ export function groundedMessages(question: string, hits: SearchHit[]) {
   ];
 }
 
+/**
+ * Settles as `p` does, or rejects with the signal's reason once it aborts: the request's deadline holds
+ * even when the model call does not listen to the signal (it then runs on, bounded by models.timeoutMs).
+ */
+function orAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    void p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 export async function answerQuery(deps: AnswerDeps, q: QueryRequest): Promise<Answered> {
   const t0 = performance.now();
   const filters = q.filters ? { sourceKind: q.filters.source_kind, pathPrefix: q.filters.path_prefix } : undefined;
@@ -197,10 +212,14 @@ export async function answerQuery(deps: AnswerDeps, q: QueryRequest): Promise<An
   if (lowScore) return abstain('low_score', [], generator.model);
   const contexts = hits.slice(0, GENERATE_CONTEXTS);
   const t1 = performance.now();
-  const reply = await askForJson(
-    generator,
-    { messages: groundedMessages(q.question, contexts), schema: GENERATED_SCHEMA, promptVersion: ANSWER_PROMPT_VERSION, maxTokens: 400, temperature: 0, seed: 0 },
-    GeneratedAnswer,
+  const reply = await orAbort(
+    askForJson(
+      generator,
+      // Scrubbed as the log keeps it: the model (often remote) never sees a key or an address, nor can its cached reply repeat one.
+      { messages: groundedMessages(scrub(q.question), contexts), schema: GENERATED_SCHEMA, promptVersion: ANSWER_PROMPT_VERSION, maxTokens: 400, temperature: 0, seed: 0 },
+      GeneratedAnswer,
+      deps.signal,
+    ),
     deps.signal,
   );
   const generate = performance.now() - t1;

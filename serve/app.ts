@@ -166,7 +166,9 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   const corpus = await stores.table('corpus');
   const embedder: Embedder | null = (await stores.corpusVectors()) ? await openEmbedder(cfg) : null;
   let models: Models | null = null;
-  const generator = async (): Promise<ChatModel> => (models ??= openChatModels(cfg)).generator;
+  // Only the generator answers here: the judge is set to it, so a judge with no endpoint and no token
+  // (models.generator.endpointUrl alone configured) is never opened, which would fail every generative request.
+  const generator = async (): Promise<ChatModel> => (models ??= openChatModels({ ...cfg, models: { ...cfg.models, judge: cfg.models.generator } })).generator;
   const state = { version: await corpus.version(), active: await corpus.countRows("status = 'active'"), threshold: await abstainThreshold(stores, cfg) };
   const refresh = setInterval(() => {
     void (async () => {
@@ -186,7 +188,9 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
     logger: false,
     bodyLimit: cfg.serve.bodyLimitBytes,
     requestTimeout: cfg.serve.requestTimeoutMs,
-    connectionTimeout: cfg.serve.requestTimeoutMs,
+    // Past the request deadline, so that an answer still being worked on at the deadline ends with its
+    // 504 rather than a connection closed under it.
+    connectionTimeout: cfg.serve.requestTimeoutMs + 5_000,
     // Ids in logs, never addresses: req.ip is not read anywhere.
     genReqId: () => randomBytes(6).toString('hex'),
     trustProxy: false,
@@ -347,15 +351,30 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
     res.end('data: [DONE]\n\n');
   });
 
+  /** Runs `fn` after every earlier call for `id` has settled. */
+  const turns = new Map<string, Promise<unknown>>();
+  function oneAtATime<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const run = (turns.get(id) ?? Promise.resolve()).catch(() => undefined).then(fn);
+    turns.set(id, run);
+    void run
+      .catch(() => undefined)
+      .finally(() => {
+        if (turns.get(id) === run) turns.delete(id);
+      });
+    return run;
+  }
+
   app.post('/v1/feedback', async (req, reply) => {
     const f = parseOr400(FeedbackBody, req.body, 'body');
     const keyName = req.apiKey?.name ?? 'anonymous';
     if (!queries.get(f.query_id) && !(await stores.count('queries', `query_id = ${sqlString(f.query_id)}`)))
       throw new HttpError(404, 'unknown_query', `no query ${scrub(f.query_id)} in the query log`);
     const feedbackId = `f_${contentId(f.query_id, keyName).slice(0, 24)}`;
-    // Idempotent per (query, key): the first feedback stands, a repeat gets its id back.
-    const known = feedback.get(feedbackId) ?? ((await stores.count('feedback', `feedback_id = ${sqlString(feedbackId)}`)) > 0);
-    if (!known) {
+    // Idempotent per (query, key): the first feedback stands, a repeat gets its id back. Requests for
+    // one id take turns, so a repeat sent while the first is being written sees it (not a second row).
+    const known = await oneAtATime(feedbackId, async () => {
+      const seen = Boolean(feedback.get(feedbackId)) || (await stores.count('feedback', `feedback_id = ${sqlString(feedbackId)}`)) > 0;
+      if (seen) return true;
       await feedback.append({
         feedback_id: feedbackId,
         query_id: f.query_id,
@@ -368,9 +387,10 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
         synthetic: synthetic(req),
       });
       metrics.feedback.inc({ rating: f.rating, reason: f.reason ?? 'none' });
-    }
+      return false;
+    });
     void reply.status(201);
-    return { feedback_id: feedbackId, duplicate: Boolean(known) };
+    return { feedback_id: feedbackId, duplicate: known };
   });
 
   app.get('/v1/search', async (req) => {

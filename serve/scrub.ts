@@ -10,6 +10,9 @@ const RULES: { kind: string; re: RegExp }[] = [
   { kind: 'email', re: /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b/g },
   // Dotted quads with each part 0-255, and IPv6 with at least two colons and hex groups.
   { kind: 'ip', re: /\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b/g },
+  // IPv6 compressed inside or at the end (2001:db8::8a2e:370:7334, fe80::1, fe80::): the most common
+  // written form, which the rule after this one (full or leading-:: addresses) does not match.
+  { kind: 'ip', re: /(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}(?::[0-9A-Fa-f]{1,4}){1,6}(?![\w:])|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){1,7}:(?![\w:])/g },
   { kind: 'ip', re: /(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})(?![\w:])|(?<![\w:])::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{1,4}(?![\w:])/g },
   // Long opaque tokens after token-ish words (token=…, api_key: …).
   { kind: 'token', re: /\b(?:token|api[_-]?key|secret|password|passwd)\s*[:=]\s*["']?[^\s"']{6,}/gi },
