@@ -7,7 +7,7 @@ import { SEARCH_MODE_NAMES, searchCorpus, type SearchHit } from '../datasets/sea
 import { SourceKind } from '../datasets/schemas.js';
 import type { Stores } from '../datasets/store.js';
 import { squash } from '../datasets/verify.js';
-import { askForJson } from '../lib/models/json-reply.js';
+import { askForJson, type JsonReply } from '../lib/models/json-reply.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
 import { scrub } from './scrub.js';
 
@@ -169,6 +169,16 @@ function orAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> 
   });
 }
 
+/** The generator could not be reached or kept failing (after its retries): the service answers 502. */
+export class ModelCallFailed extends Error {
+  constructor(
+    readonly model: string,
+    failure: Error,
+  ) {
+    super(`the generator model ${model} failed: ${failure.message}`);
+  }
+}
+
 export async function answerQuery(deps: AnswerDeps, q: QueryRequest): Promise<Answered> {
   const t0 = performance.now();
   const filters = q.filters ? { sourceKind: q.filters.source_kind, pathPrefix: q.filters.path_prefix } : undefined;
@@ -212,16 +222,23 @@ export async function answerQuery(deps: AnswerDeps, q: QueryRequest): Promise<An
   if (lowScore) return abstain('low_score', [], generator.model);
   const contexts = hits.slice(0, GENERATE_CONTEXTS);
   const t1 = performance.now();
-  const reply = await orAbort(
-    askForJson(
-      generator,
-      // Scrubbed as the log keeps it: the model (often remote) never sees a key or an address, nor can its cached reply repeat one.
-      { messages: groundedMessages(scrub(q.question), contexts), schema: GENERATED_SCHEMA, promptVersion: ANSWER_PROMPT_VERSION, maxTokens: 400, temperature: 0, seed: 0 },
-      GeneratedAnswer,
+  let reply: JsonReply<z.infer<typeof GeneratedAnswer>>;
+  try {
+    reply = await orAbort(
+      askForJson(
+        generator,
+        // Scrubbed as the log keeps it: the model (often remote) never sees a key or an address, nor can its cached reply repeat one.
+        { messages: groundedMessages(scrub(q.question), contexts), schema: GENERATED_SCHEMA, promptVersion: ANSWER_PROMPT_VERSION, maxTokens: 400, temperature: 0, seed: 0 },
+        GeneratedAnswer,
+        deps.signal,
+      ),
       deps.signal,
-    ),
-    deps.signal,
-  );
+    );
+  } catch (e) {
+    const name = (e as Error).name;
+    if (name === 'TimeoutError' || name === 'AbortError') throw e;
+    throw new ModelCallFailed(generator.model, e as Error);
+  }
   const generate = performance.now() - t1;
   if (!reply.ok) return abstain('model_output', [], generator.model, generate, `model_output: ${reply.detail}`);
   const citations = reply.value.citations.flatMap((c) => {

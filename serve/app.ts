@@ -19,7 +19,7 @@ import type { Logger } from '../lib/log.js';
 import { openChatModels, openEmbedder, type Models } from '../lib/models/index.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
 import { ABSTAIN_STATE_KEY } from '../evals/abstention.js';
-import { ABSTAIN_ANSWER, answerQuery, DEFAULT_ABSTAIN_THRESHOLD, QueryBody, type Answered, type QueryRequest } from './answer.js';
+import { ModelCallFailed, ABSTAIN_ANSWER, answerQuery, DEFAULT_ABSTAIN_THRESHOLD, QueryBody, type Answered, type QueryRequest } from './answer.js';
 import { Journal } from './journal.js';
 import { KeyRing, type Role } from './keys.js';
 import { createMetrics } from './metrics.js';
@@ -264,9 +264,13 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
       a = await answerQuery({ stores, embedder, generator, threshold: () => state.threshold, signal: deadline() }, q);
     } catch (e) {
       const timedOut = (e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError';
-      const status = timedOut ? 504 : 500;
+      const status = timedOut ? 504 : e instanceof ModelCallFailed ? 502 : 500;
       await queries.append(logRow(req, route, q, queryId, version, null, performance.now() - t0, status, scrub((e as Error).message)));
       if (timedOut) throw new HttpError(504, 'timeout', `no answer within ${cfg.serve.requestTimeoutMs} ms`);
+      if (e instanceof ModelCallFailed) {
+        log.warn({ route, model: e.model, err: scrub(e.message) }, 'generator model failed');
+        throw new HttpError(502, 'model_error', `the generator model ${e.model} did not answer (logged); retry, or ask with answer "extractive"`);
+      }
       throw e;
     }
     const total = performance.now() - t0;
@@ -393,9 +397,10 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
     return { feedback_id: feedbackId, duplicate: known };
   });
 
-  app.get('/v1/search', async (req) => {
+  app.get('/v1/search', async (req, reply) => {
     const s = parseOr400(SearchQuery, req.query, 'query');
     const { queryId, a, total, version } = await answerAndLog(req, 'search', { question: s.q, k: s.k, mode: s.mode, answer: 'none' });
+    void reply.header('x-qaforge-query-id', queryId);
     return { query_id: queryId, abstained: a.abstained, results: a.citations, corpus_version: version, latency_ms: body(queryId, a, total, version).latency_ms };
   });
 

@@ -615,6 +615,17 @@ describe('startQueryService in-process (a copy of the data, serve.rateLimit.max 
     expect(logged).toMatchObject({ key_name: 'carol', question: G_SLOW, answer: null, answer_mode: 'generative', status: 504 });
   });
 
+  it('a generator that fails (a 500 from the model server, no retries left) is a 502 model_error, logged as one', async () => {
+    const question = 'Which name does fetch_shape look the shape up by?';
+    models.fault({ kind: 'status', status: 500 });
+    const r = await http(b.url, '/v1/query', { key: carol, body: { question, answer: 'generative' } });
+    expectError(r, 502, 'model_error', /^the generator model \S+ did not answer \(logged\)/);
+    expect(models.pendingFaults()).toBe(0);
+    const logged = await until('the 502 in the query log', async () => (await rows('queries', 'status = 502', copyDir))[0]);
+    expect(logged).toMatchObject({ key_name: 'carol', question, answer: null, answer_mode: 'generative', status: 502 });
+    expect(String(logged.error)).toMatch(/^the generator model \S+ failed: /);
+  });
+
   it('--dev is refused on a host that is not loopback', async () => {
     const cfg = loadConfig({ configPath: copyConfig, env: {}, flags: { serve: { host: '0.0.0.0' } } });
     await expect(startQueryService(cfg, { dev: true, log: createLogger('silent') })).rejects.toThrow(/--dev \(no API keys\) is allowed on a loopback host only, not 0\.0\.0\.0/);
