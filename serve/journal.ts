@@ -4,6 +4,7 @@
 // flushed twice — a crash between the write and the unlink — adds nothing) and deletes them. On
 // start, the segments a killed server left are replayed first. Appends that arrive while a write is
 // in flight share the next fsync (group commit), so durability costs one fsync per batch, not per row.
+// A row journaled twice (two racing requests with one key) is moved in once: the first line stands.
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,9 +24,34 @@ export interface JournalStats {
 }
 
 interface Waiter {
+  key: string;
+  row: unknown;
   line: string;
   resolve: () => void;
   reject: (e: Error) => void;
+}
+
+/**
+ * The rows of one segment, the first of each key, and the lines that did not parse: only a crash
+ * mid-write leaves a partial line (the last one), and its request was never answered.
+ */
+export function readSegment<Row extends Record<string, unknown>>(path: string, key: keyof Row & string): { rows: Row[]; torn: number } {
+  const byKey = new Map<string, Row>();
+  let torn = 0;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line) continue;
+    let row: Row;
+    try {
+      row = JSON.parse(line) as Row;
+    } catch {
+      torn++;
+      continue;
+    }
+    const k = row?.[key];
+    if (typeof k !== 'string') torn++;
+    else if (!byKey.has(k)) byKey.set(k, row);
+  }
+  return { rows: [...byKey.values()], torn };
 }
 
 /** Rows of one table, journaled: `key` is the column rows merge on. */
@@ -33,6 +59,8 @@ export class Journal<Row extends Record<string, unknown>> {
   private fh: FileHandle | null = null;
   private segment = '';
   private segmentRows = 0;
+  /** Bytes of the open segment that were written whole: a failed write is cut back to this. */
+  private segmentBytes = 0;
   private seq = 0;
   private queue: Waiter[] = [];
   private draining = false;
@@ -70,10 +98,12 @@ export class Journal<Row extends Record<string, unknown>> {
 
   /** Resolves once the row is on disk (fsync'd). */
   append(row: Row): Promise<void> {
-    this.pending.set(row[this.key] as string, row);
+    const key = row[this.key] as string;
+    // The first row of a key stands, as in the table.
+    if (!this.pending.has(key)) this.pending.set(key, row);
     this.stats.appended++;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ line: `${JSON.stringify(row)}\n`, resolve, reject });
+      this.queue.push({ key, row, line: `${JSON.stringify(row)}\n`, resolve, reject });
       if (!this.draining) {
         this.draining = true;
         void this.lock(() => this.drain());
@@ -89,19 +119,28 @@ export class Journal<Row extends Record<string, unknown>> {
   private async drain(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue.splice(0);
+      const bytes = Buffer.from(batch.map((w) => w.line).join(''));
       try {
-        await this.fh!.write(batch.map((w) => w.line).join(''));
+        // A write may take part of the buffer (a regular file rarely does): write the rest.
+        for (let at = 0; at < bytes.length; ) at += (await this.fh!.write(bytes, at)).bytesWritten;
         await this.fh!.datasync();
         this.stats.fsyncs++;
         this.segmentRows += batch.length;
+        this.segmentBytes += bytes.length;
         for (const w of batch) w.resolve();
       } catch (e) {
-        for (const w of batch) w.reject(e as Error);
+        // A half-written line (disk full) would swallow the next batch's first line on replay: cut it off.
+        await this.fh?.truncate(this.segmentBytes).catch(() => undefined);
+        for (const w of batch) {
+          // Not logged: not pending either (a read must not find it, a retry may log it).
+          if (this.pending.get(w.key) === w.row) this.pending.delete(w.key);
+          w.reject(e as Error);
+        }
       }
     }
     // No await between the empty check and this: an append after it starts a new drain.
     this.draining = false;
-    if (this.segmentRows >= (this.opts.segmentRows ?? 5000)) void this.flush();
+    if (this.segmentRows >= (this.opts.segmentRows ?? 5000)) void this.flush().catch((e) => this.log.error({ err: (e as Error).message, table: this.table }, 'journal flush failed; will retry'));
   }
 
   /** Closes the current segment (when it holds rows) and opens the next; the directory entry is fsync'd. */
@@ -111,6 +150,7 @@ export class Journal<Row extends Record<string, unknown>> {
     this.segment = join(this.dir, `${this.table}-${Date.now()}-${String(this.seq++).padStart(6, '0')}-${process.pid}.jsonl`);
     this.fh = await open(this.segment, 'a');
     this.segmentRows = 0;
+    this.segmentBytes = 0;
     const d = openSync(this.dir, 'r');
     try {
       fsyncSync(d);
@@ -137,16 +177,8 @@ export class Journal<Row extends Record<string, unknown>> {
       .sort();
     for (const f of files) {
       const path = join(this.dir, f);
-      const rows: Row[] = [];
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (!line) continue;
-        try {
-          rows.push(JSON.parse(line) as Row);
-        } catch {
-          // Only a crash mid-write leaves a partial line, and its request was never answered.
-          this.stats.tornLines++;
-        }
-      }
+      const { rows, torn } = readSegment<Row>(path, this.key);
+      this.stats.tornLines += torn;
       if (rows.length) {
         const t = await this.stores.table(this.table);
         await t.mergeInsert(this.key).whenNotMatchedInsertAll().execute(rowsToArrowTable(rows, SCHEMAS[this.table]));
