@@ -1,4 +1,5 @@
 // `qaforge simulate`: synthetic, seeded load on a running `qaforge serve` from the hand-written eval sets.
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserError } from '../lib/errors.js';
 import { loadEvalSet } from '../evals/set.js';
@@ -40,6 +41,7 @@ interface SimulateFlags {
   concurrencyCap: number;
   timeout: number;
   json?: boolean;
+  record?: string;
 }
 
 export function registerSimulateCommand(program: Command): void {
@@ -62,6 +64,7 @@ export function registerSimulateCommand(program: Command): void {
     .option('--concurrency-cap <n>', 'requests in flight at most; queries over it wait (and are counted)', positiveInt('--concurrency-cap'), 256)
     .addOption(new Option('--timeout <d>', 'per-request timeout').argParser(duration('--timeout')).default(35_000, '35s'))
     .option('--json', 'print the summary as JSON on stdout (the one-line summary goes to stderr)')
+    .option('--record <file>', 'write one JSON line per acknowledged response as it arrives: {type: "query", query_id, question} for a 200, {type: "feedback", feedback_id, query_id, rating, duplicate} for a 201, each with at_ms from the start')
     .action(async (o: SimulateFlags, cmd: Command) => {
       const { cfg, log } = context(cmd);
       if (!o.key) throw new UserError('an API key is needed: --key <key> or QAFORGE_API_KEY (a query-role key of the service)');
@@ -69,6 +72,8 @@ export function registerSimulateCommand(program: Command): void {
       const host = ['0.0.0.0', '::', ''].includes(cfg.serve.host) ? '127.0.0.1' : cfg.serve.host;
       const url = o.url ?? `http://${host.includes(':') ? `[${host}]` : host}:${cfg.serve.port}`;
       const items = o.questions.flatMap((p) => loadEvalSet(p).items);
+      // Written line by line, unbuffered: what was acknowledged is in the file even if this process dies.
+      const record = o.record ? openSync(o.record, 'w') : null;
       const summary = await runSimulation({
         url,
         key: o.key,
@@ -84,7 +89,8 @@ export function registerSimulateCommand(program: Command): void {
         concurrencyCap: o.concurrencyCap,
         timeoutMs: o.timeout,
         log,
-      });
+        ...(record !== null ? { onAcknowledged: (a) => void writeSync(record, `${JSON.stringify(a)}\n`) } : {}),
+      }).finally(() => record !== null && closeSync(record));
       if (o.json) {
         process.stderr.write(`${formatSimulationLine(summary)}\n`);
         print(summary);

@@ -1,7 +1,11 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { UserError } from '../lib/errors.js';
 import { EvalItem } from '../evals/set.js';
+import { qaforge } from '../test/cli.js';
+import { tempDir } from '../test/fixtures.js';
 import {
   arrivalSchedule,
   checkTargetUrl,
@@ -11,6 +15,7 @@ import {
   provenanceOfCitation,
   runSimulation,
   summarizeSimulation,
+  type Acknowledged,
   type CitationBody,
   type QueryResponse,
 } from './simulate.js';
@@ -340,5 +345,143 @@ describe('runSimulation under the concurrency cap', () => {
     expect(most).toBe(5);
     expect(open).toMatchObject({ sent: 5, ok: 5, delayed_by_cap: 0 });
     expect(open.seconds).toBeLessThan(0.04);
+  });
+});
+
+describe('acknowledged responses', () => {
+  const items = [item('gold', 'How is the LoRA scaling factor computed?', [{ path: 'src/a.py', start_line: 10, end_line: 20 }]), item('oos', 'Who won the football world cup in 1998?', [])];
+  const answer = (query_id: string) => ({ query_id, answer: 'an answer', abstained: false, citations: [cite({ start_line: 11, end_line: 13 })], corpus_version: 1, model: 'extractive', latency_ms: { retrieve: 1, generate: 0, total: 1 } });
+
+  /**
+   * A service that answers the first `answering` queries (every third with 429) and holds the later
+   * ones unanswered; takes feedback (the first with a body that is not a feedback response); and dies
+   * when feedback number `dieAt` arrives. What dies when is decided by what arrived, not by timing.
+   */
+  async function dyingService(answering: number, dieAt = Infinity) {
+    const app = Fastify();
+    const sent = { queries: new Map<string, string>(), feedback: new Map<string, string>() };
+    const held = new Set<() => void>();
+    let n = 0;
+    let f = 0;
+    let dead = false;
+    const drop = (req: FastifyRequest, reply: FastifyReply) => {
+      reply.hijack();
+      req.raw.socket.destroy();
+    };
+    app.post('/v1/query', async (req, reply) => {
+      const k = ++n;
+      if (dead) return drop(req, reply);
+      if (k > answering) {
+        // Held until the service dies: in flight when it does.
+        await new Promise<void>((r) => held.add(r));
+        return drop(req, reply);
+      }
+      if (k % 3 === 0) return reply.code(429).send({ error: { message: 'slow down', code: 'rate_limited' } });
+      await new Promise((r) => setTimeout(r, 5));
+      const id = `q-${k}`;
+      sent.queries.set(id, (req.body as { question: string }).question);
+      return answer(id);
+    });
+    app.post('/v1/feedback', async (req, reply) => {
+      const k = ++f;
+      if (dead || k >= dieAt) {
+        if (!dead) {
+          dead = true;
+          // Nothing listening any more, every open connection dropped: what a SIGKILL leaves the client with.
+          app.server.close();
+          for (const release of held) release();
+          app.server.closeAllConnections();
+        }
+        return drop(req, reply);
+      }
+      const id = `f-${k}`;
+      if (k === 1) return reply.code(201).send({ id });
+      sent.feedback.set(id, (req.body as { query_id: string }).query_id);
+      return reply.code(201).send({ feedback_id: id, duplicate: false });
+    });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return { url, sent, close: () => app.close() };
+  }
+
+  it('reports every 200 and 201 as it arrives and survives the service dying mid-run', async () => {
+    // 12 queries answered (4 of them 429), the rest held; it dies when the fourth feedback arrives.
+    const svc = await dyingService(12, 4);
+    const acks: Acknowledged[] = [];
+    try {
+      const s = await runSimulation({ url: svc.url, key: 'k', items, rate: 300, durationMs: 10_000, max: 80, seed: 3, feedbackRate: 1, mode: 'hybrid', answer: 'extractive', concurrencyCap: 256, timeoutMs: 5000, onAcknowledged: (a) => acks.push(a) });
+      const queries = acks.filter((a) => a.type === 'query');
+      const feedback = acks.filter((a) => a.type === 'feedback');
+      // Each acknowledged id is one the service sent, with the question it was sent for, reported once.
+      expect(queries.length).toBe(s.ok);
+      expect(new Set(queries.map((a) => a.query_id)).size).toBe(queries.length);
+      for (const a of queries) expect(svc.sent.queries.get(a.query_id)).toBe(a.question);
+      expect(feedback.length).toBe(s.feedback.sent - Object.values(s.feedback.errors).reduce((x, y) => x + y, 0));
+      for (const a of feedback) {
+        expect(svc.sent.feedback.get(a.feedback_id)).toBe(a.query_id);
+        // The gold question's answer cites its gold; answering the out-of-scope one is wrong.
+        expect(a).toMatchObject({ rating: svc.sent.queries.get(a.query_id) === items[0]!.question ? 'up' : 'down', duplicate: false });
+      }
+      expect(acks.every((a, i) => i === 0 || a.at_ms >= acks[i - 1]!.at_ms)).toBe(true);
+      // The run went on after the service died: the held and later queries counted as network errors, no throw.
+      expect(s.sent).toBe(80);
+      expect(s.ok).toBeGreaterThanOrEqual(4);
+      expect(s.ok).toBeLessThanOrEqual(8);
+      expect(s.errors.network).toBeGreaterThanOrEqual(80 - 12);
+      expect(s.ok + (s.errors['429'] ?? 0) + s.errors.network!).toBe(80);
+      expect(Object.keys(s.errors).filter((k) => k !== '429' && k !== 'network')).toEqual([]);
+      // A 201 that is not a feedback response is not an acknowledgement; the feedback that met the death failed.
+      expect(s.feedback.errors.invalid_body).toBe(1);
+      expect(s.feedback.errors.network).toBeGreaterThanOrEqual(1);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('qaforge simulate --record writes one line per acknowledged response', async () => {
+    const svc = await dyingService(1000);
+    const dir = tempDir('qaforge-record-');
+    const set = join(dir, 'set.jsonl');
+    writeFileSync(set, items.map((i) => JSON.stringify(i)).join('\n'));
+    const record = join(dir, 'acks.jsonl');
+    try {
+      const r = await qaforge(['simulate', '--url', svc.url, '--key', 'k', '--questions', set, '--rate', '200', '--max', '12', '--feedback-rate', '1', '--record', record, '--json']);
+      expect(r.stderr).toMatch(/simulate: sent 12/);
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout);
+      const lines = readFileSync(record, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Acknowledged);
+      const queries = lines.filter((a) => a.type === 'query');
+      expect(queries.map((a) => a.query_id).sort()).toEqual([...svc.sent.queries.keys()].sort());
+      for (const a of queries) expect(a.question).toBe(svc.sent.queries.get(a.query_id));
+      const feedback = lines.filter((a) => a.type === 'feedback');
+      expect(feedback.map((a) => [a.feedback_id, a.query_id]).sort()).toEqual([...svc.sent.feedback].sort());
+      expect(s).toMatchObject({ sent: 12, ok: queries.length, errors: { '429': 12 - queries.length } });
+    } finally {
+      await svc.close();
+    }
+  }, 60_000);
+});
+
+describe('runSimulation stopped by its signal', () => {
+  it('sends nothing planned after the abort and counts only what it sent', async () => {
+    const items = [item('a', 'question number one?', [{ sha: SHA }])];
+    const stop = new AbortController();
+    let calls = 0;
+    const fetchStub = async () => {
+      if (++calls === 3) stop.abort();
+      return new Response(JSON.stringify({ query_id: `q${calls}`, answer: null, abstained: true, citations: [], corpus_version: 1, model: 'm', latency_ms: { retrieve: 0, generate: 0, total: 0 } }), { status: 200 });
+    };
+    const acks: Acknowledged[] = [];
+    // 100 planned over about 2 s; the stop comes with the third.
+    const s = await runSimulation(
+      { url: 'http://127.0.0.1:9', key: 'k', items, rate: 50, durationMs: 60_000, max: 100, seed: 4, feedbackRate: 0, mode: 'fts', answer: 'none', concurrencyCap: 8, signal: stop.signal, onAcknowledged: (a) => acks.push(a) },
+      fetchStub,
+    );
+    expect(s.sent).toBe(calls);
+    expect(s.sent).toBeGreaterThanOrEqual(3);
+    expect(s.sent).toBeLessThan(100);
+    expect(s).toMatchObject({ ok: s.sent, errors: {} });
+    expect(acks.map((a) => (a.type === 'query' ? a.query_id : null))).toEqual(Array.from({ length: s.sent }, (_, i) => `q${i + 1}`));
+    // The window ends at the last send, not at --duration.
+    expect(s.seconds).toBeLessThan(60);
   });
 });

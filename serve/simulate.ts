@@ -133,6 +133,16 @@ export const QueryResponse = z.object({
 });
 export type QueryResponse = z.infer<typeof QueryResponse>;
 
+export const FeedbackResponse = z.object({ feedback_id: z.string().min(1), duplicate: z.boolean().optional() });
+
+/**
+ * A response the service acknowledged: a query answered (200, its query_id) or feedback taken (201,
+ * its feedback_id). The service journals both durably before answering, so each must be in its log.
+ */
+export type Acknowledged =
+  | { type: 'query'; query_id: string; question: string; at_ms: number }
+  | { type: 'feedback'; feedback_id: string; query_id: string; rating: 'up' | 'down'; duplicate: boolean; at_ms: number };
+
 const ErrorBody = z.object({ error: z.object({ message: z.string(), code: z.string().optional() }) });
 
 // --- feedback as the eval set would give it --------------------------------------------------------
@@ -280,6 +290,10 @@ export interface SimulationOptions {
   timeoutMs?: number;
   /** Progress every few seconds and one warning per error status, when given. */
   log?: Logger;
+  /** Called for every acknowledged response, as it arrives (at_ms from the start of the run). */
+  onAcknowledged?: (a: Acknowledged) => void;
+  /** Stops sending: queries planned after it aborts are not sent (nor counted); those already sent or held by the cap go out and finish. */
+  signal?: AbortSignal;
 }
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -338,8 +352,15 @@ export async function runSimulation(opts: SimulationOptions, fetchImpl: FetchLik
     const v = feedbackVerdict(r, item);
     const body = { query_id: r.query_id, rating: v.rating, ...(v.reason ? { reason: v.reason } : {}), comment: `simulated: eval item ${item.id}` };
     const res = await limit(() => postJson(fetchImpl, feedbackUrl, opts.key, body, timeoutMs));
-    feedback.push({ rating: v.rating, outcome: res.status });
-    if (res.status !== 201) warnOnce('feedback', res.status, errorDetail(res));
+    let outcome: Outcome = res.status;
+    if (res.status === 201) {
+      const f = FeedbackResponse.safeParse(res.json);
+      if (f.success)
+        opts.onAcknowledged?.({ type: 'feedback', feedback_id: f.data.feedback_id, query_id: r.query_id, rating: v.rating, duplicate: f.data.duplicate ?? false, at_ms: performance.now() - started });
+      else outcome = 'invalid_body';
+    }
+    feedback.push({ rating: v.rating, outcome });
+    if (outcome !== 201) warnOnce('feedback', outcome, outcome === 'invalid_body' ? 'not a feedback response' : errorDetail(res));
   };
 
   const sendQuery = async (p: PlannedQuery) => {
@@ -353,7 +374,10 @@ export async function runSimulation(opts: SimulationOptions, fetchImpl: FetchLik
     }
     queries.push({ outcome, latencyMs: res.latencyMs, ...(parsed ? { abstained: parsed.abstained } : {}) });
     if (outcome !== 200) warnOnce('query', outcome, outcome === 'invalid_body' ? 'not a query response' : errorDetail(res));
-    else answered++;
+    else {
+      answered++;
+      opts.onAcknowledged?.({ type: 'query', query_id: parsed!.query_id, question: p.item.question, at_ms: performance.now() - started });
+    }
     progress?.tick(1, `ok ${answered}, errors ${queries.length - answered}`);
     return parsed;
   };
@@ -361,9 +385,14 @@ export async function runSimulation(opts: SimulationOptions, fetchImpl: FetchLik
   const started = performance.now();
   let lastSent = started;
   const inFlight: Promise<void>[] = [];
+  let stopped = false;
   for (const p of plan.queries) {
     const wait = started + p.at - performance.now();
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) await sleep(wait, undefined, { signal: opts.signal }).catch(() => undefined);
+    if (opts.signal?.aborted) {
+      stopped = true;
+      break;
+    }
     // Open model: never wait for earlier responses; only the cap holds a query back.
     if (limit.activeCount + limit.pendingCount >= opts.concurrencyCap) delayedByCap++;
     inFlight.push(
@@ -378,7 +407,7 @@ export async function runSimulation(opts: SimulationOptions, fetchImpl: FetchLik
   await Promise.all(inFlight);
   // The sending window: the whole duration when time ended the schedule, else up to the last send
   // (later than planned when the cap held queries back).
-  const seconds = (Math.max(lastSent, plan.endedBy === 'duration' ? started + opts.durationMs : started) - started) / 1000;
+  const seconds = (Math.max(lastSent, plan.endedBy === 'duration' && !stopped ? started + opts.durationMs : started) - started) / 1000;
   progress?.stop();
   return summarizeSimulation(queries, feedback, { offeredRate: opts.rate, seconds, delayedByCap });
 }
