@@ -22,12 +22,20 @@ export function registerServeCommands(program: Command): void {
       if (o.demo) await buildDemoCorpus(cfg, log);
       const { startQueryService } = await import('../serve/app.js');
       const key = o.printCurl ? await withStores(cfg, (s) => createKey(s, `demo-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`, 'query')) : null;
-      const svc = await startQueryService(cfg, { dev: o.dev, log });
+      // Handlers first: a SIGTERM while the service starts still closes it cleanly once it is up.
+      let svc: Awaited<ReturnType<typeof startQueryService>> | null = null;
+      let stopping = false;
+      const stop = () => {
+        stopping = true;
+        if (svc) void svc.close().then(() => process.exit(0));
+      };
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+      svc = await startQueryService(cfg, { dev: o.dev, log });
+      if (stopping) return stop();
       if (key)
         print(
           `\ncurl -s ${svc.url}/v1/query -H 'authorization: Bearer ${key.key}' -H 'content-type: application/json' -d '{"question": "How is the LoRA scaling factor computed?"}'\n`,
         );
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void svc.close().then(() => process.exit(0)));
     });
 
   const keys = program.command('keys').description('API keys of qaforge serve (only a hash of each is stored)');

@@ -159,7 +159,8 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   const queries = new Journal<QueryLogRow>(dir, 'queries', 'query_id', stores, log, { flushMs: cfg.serve.flushMs });
   const feedback = new Journal<FeedbackRow>(dir, 'feedback', 'feedback_id', stores, log, { flushMs: cfg.serve.flushMs });
   const replayed = { queries: (await queries.open()).replayed, feedback: (await feedback.open()).replayed };
-  if (replayed.queries || replayed.feedback) log.info(replayed, 'journal replayed into the query log');
+  const tornLines = queries.stats.tornLines + feedback.stats.tornLines;
+  if (replayed.queries || replayed.feedback || tornLines) log.info({ ...replayed, tornLines }, 'journal replayed into the query log (a torn line is a write that was never acknowledged)');
   queries.start();
   feedback.start();
 
