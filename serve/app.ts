@@ -419,6 +419,7 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
     throw new HttpError(404, 'unknown_query', `no query ${scrub(req.params.id)} in the query log`);
   });
 
+  await app.register((await import('../dashboard/static.js')).dashboardStatic);
   app.get('/healthz', { config: { open: true } }, async () => ({ ok: true }));
   app.get('/readyz', { config: { open: true } }, async (_req, reply) => {
     const ready = state.active > 0;
