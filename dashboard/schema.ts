@@ -119,6 +119,8 @@ export const CorpusPanel = PanelBase.extend({
     z.object({ key: z.string(), run_id: z.string(), command: z.string(), finished_at: z.string(), added: z.number().int().min(0), retired: z.number().int().min(0), rejected: z.number().int().min(0) }),
   ), // drill: corpus.run_added, corpus.run_retired
   staging_by_status: bars, // drill: staging.status
+  /** Unretired staging pairs by source kind (`qaforge stats` pairsByKind). */
+  staging_by_source_kind: bars, // drill: staging.source_kind
 });
 export type CorpusPanel = z.infer<typeof CorpusPanel>;
 
@@ -164,7 +166,7 @@ export const QualityPanel = PanelBase.extend({
   corrections: z.object({
     rows: z.number().int().min(0),
     /** Review state of the down-rated feedback: pending | proposed | accepted | rejected. */
-    by_status: bars,
+    by_status: bars, // drill: quality.correction_status (queries)
     proposed: z.number().int().min(0),
     accepted: z.number().int().min(0),
   }),
@@ -370,6 +372,7 @@ export const DRILL_PANELS = {
   'corpus.run_retired': 'pairs',
   'corpus.active': 'pairs',
   'staging.status': 'pairs',
+  'staging.source_kind': 'pairs',
   'quality.judge_verdict': 'pairs',
   'quality.judge_score': 'pairs',
   'quality.score': 'pairs',
@@ -379,6 +382,7 @@ export const DRILL_PANELS = {
   'quality.hardness': 'pairs',
   'quality.feedback_rating': 'queries',
   'quality.feedback_reason': 'queries',
+  'quality.correction_status': 'queries',
   'online.bucket': 'queries',
   'online.status': 'queries',
   'online.route': 'queries',

@@ -420,6 +420,7 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   });
 
   await app.register((await import('../dashboard/static.js')).dashboardStatic);
+  await app.register((await import('../dashboard/api.js')).dashboardApi, { stores, embedder, log });
   app.get('/healthz', { config: { open: true } }, async () => ({ ok: true }));
   app.get('/readyz', { config: { open: true } }, async (_req, reply) => {
     const ready = state.active > 0;

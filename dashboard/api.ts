@@ -1,0 +1,188 @@
+// The dashboard's JSON API, a Fastify plugin registered by `qaforge serve`: GET /api/dashboard/corpus,
+// quality, retraining, online, drift (one panel each), /rows?panel=&key= (the rows behind a bar or a
+// point, paged) and /pair/:id (a pair with its provenance and its cited lines). Every route needs an
+// admin key (or `serve --dev` on loopback); every route takes the same filters (dashboard/schema.ts).
+// Figures come from dashboard/engine.ts, warmed in the background when a table's version changes.
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { findPair } from '../datasets/curation.js';
+import { squash } from '../datasets/verify.js';
+import { sqlString, type Stores } from '../datasets/store.js';
+import type { Logger } from '../lib/log.js';
+import type { Embedder } from '../lib/models/types.js';
+import { permalink } from '../serve/answer.js';
+import { HttpError } from '../serve/app.js';
+import { HARDNESS_LABELS } from './data.js';
+import { DashboardEngine, DashboardRequestError } from './engine.js';
+import { DashboardFilters, FILTER_NAMES, RowsQuery, type PairDetail } from './schema.js';
+
+export interface DashboardApiOptions {
+  stores: Stores;
+  embedder: Embedder | null;
+  log: Logger;
+  /** How often the background warm-up looks for new table versions (ms); 0: never. */
+  warmMs?: number;
+}
+
+/** An error the client caused, in the service's {error: {message, code}} shape. */
+const ClientError = HttpError;
+
+/** The filters of a query string: the first problem as a 400 that names the filter. */
+export function parseFilters(query: unknown, extra: string[] = []): DashboardFilters {
+  const q = { ...(query as Record<string, unknown>) };
+  for (const k of extra) delete q[k];
+  for (const [k, v] of Object.entries(q)) {
+    if (Array.isArray(v)) throw new ClientError(400, 'invalid_filter', `${k}: given more than once`);
+    if (v === '') delete q[k];
+  }
+  const r = DashboardFilters.safeParse(q);
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  if (i.code === 'unrecognized_keys') {
+    const keys = (i as { keys: string[] }).keys;
+    throw new ClientError(400, 'invalid_filter', `${keys.join(', ')}: unknown filter (filters: ${FILTER_NAMES.join(', ')})`);
+  }
+  throw new ClientError(400, 'invalid_filter', `${i.path.join('.') || 'filters'}: ${i.message}`);
+}
+
+const admin = { config: { role: 'admin' as const } };
+
+export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app: FastifyInstance, opts) => {
+  const engine = new DashboardEngine(opts.stores, opts.embedder, opts.log);
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof DashboardRequestError) throw new ClientError(e.status, e.code, e.message);
+      throw e;
+    }
+  };
+
+  // Precompute: when a table changes (a promotion, a log flush), the default panels are rebuilt before anyone asks.
+  let warming = false;
+  const warmMs = opts.warmMs ?? 2000;
+  const timer = warmMs
+    ? setInterval(() => {
+        if (warming) return;
+        warming = true;
+        engine
+          .warm()
+          .catch((e) => opts.log.warn({ err: (e as Error).message }, 'dashboard warm-up failed; the next request computes its figures'))
+          .finally(() => (warming = false));
+      }, warmMs)
+    : null;
+  timer?.unref();
+  app.addHook('onClose', async () => {
+    if (timer) clearInterval(timer);
+    engine.close();
+  });
+
+  app.get('/api/dashboard/corpus', admin, async (req) => run(() => engine.corpus(parseFilters(req.query))));
+  app.get('/api/dashboard/quality', admin, async (req) => run(() => engine.quality(parseFilters(req.query))));
+  app.get('/api/dashboard/retraining', admin, async (req) => run(() => engine.retraining(parseFilters(req.query))));
+  app.get('/api/dashboard/online', admin, async (req) => run(() => engine.online(parseFilters(req.query))));
+  app.get('/api/dashboard/drift', admin, async (req) => run(() => engine.drift(parseFilters(req.query))));
+
+  app.get('/api/dashboard/rows', admin, async (req) => {
+    const page = RowsQuery.safeParse(req.query ?? {});
+    if (!page.success) {
+      const i = page.error.issues[0]!;
+      throw new ClientError(400, 'invalid_field', `${i.path.join('.') || 'query'}: ${i.message}`);
+    }
+    const filters = parseFilters(req.query, ['panel', 'key', 'limit', 'offset']);
+    return run(() => engine.rows(filters, page.data.panel, page.data.key, page.data.limit, page.data.offset));
+  });
+
+  app.get<{ Params: { id: string } }>('/api/dashboard/pair/:id', admin, async (req) => {
+    if (!/^[0-9a-f]{32}$/.test(req.params.id)) throw new ClientError(400, 'invalid_field', 'id: a pair id is 32 hex characters');
+    parseFilters(req.query);
+    const found = await findPair(opts.stores, req.params.id);
+    const f = found.find((x) => x.where === 'corpus') ?? found.find((x) => x.where === 'staging') ?? found[0];
+    if (!f) throw new ClientError(404, 'unknown_pair', `no pair ${req.params.id} in the corpus, staging or rejected`);
+    const p = f.pair;
+    const commit = p.sourceKind === 'commit' ? p.provenance.commitFirstSeen : p.provenance.commitLastVerified;
+    const h = engine.attrs.map.get(p.id);
+    const detail: PairDetail = {
+      id: p.id,
+      table: f.where,
+      status: f.status,
+      retired_reason: f.where === 'corpus' && f.status === 'retired' ? f.detail : null,
+      reasons: f.reasons,
+      question: p.question,
+      answer: p.answer,
+      category: p.category,
+      source_kind: p.sourceKind,
+      provenance: {
+        repo: p.provenance.repo,
+        commit_first_seen: p.provenance.commitFirstSeen,
+        commit_last_verified: p.provenance.commitLastVerified,
+        path: p.provenance.path,
+        start_line: p.provenance.startLine,
+        end_line: p.provenance.endLine,
+        qualname: p.provenance.qualname,
+        url: p.provenance.url,
+        pr: p.provenance.prNumber,
+        issue: p.provenance.issueNumber,
+        comment: p.provenance.commentId,
+      },
+      commit,
+      permalink: permalink({
+        repo: p.provenance.repo,
+        sourceKind: p.sourceKind,
+        commit: p.provenance.commitLastVerified,
+        commitFirstSeen: p.provenance.commitFirstSeen,
+        path: p.provenance.path,
+        startLine: p.provenance.startLine,
+        endLine: p.provenance.endLine,
+        url: p.provenance.url,
+      }),
+      lines: sourceLines(p.context, p.evidence, p.provenance.startLine, p.provenance.endLine, await sourceText(opts.stores, p.sourceId)),
+      evidence: p.evidence,
+      generator: { name: p.generator.name, version: p.generator.version, model: p.generator.model, prompt_version: p.generator.promptVersion },
+      verdicts: p.verdicts.map((v) => ({ check: v.check, pass: v.pass, reason: v.reason, detail: v.detail })),
+      quality: p.quality ? { score: p.quality.score, reasons: p.quality.reasons } : null,
+      hardness: h !== undefined && engine.attrs.hardness[h]! >= 0 ? HARDNESS_LABELS[engine.attrs.hardness[h]!]! : null,
+      feedback: p.feedback ? { query_id: p.feedback.queryId, feedback_id: p.feedback.feedbackId, origin: p.feedback.origin, cited: p.feedback.cited } : null,
+    };
+    return detail;
+  });
+};
+
+/** The stored text of a pair's source record (verbatim lines from start_line for code), or null. */
+async function sourceText(stores: Stores, sourceId: string): Promise<string | null> {
+  for await (const rows of stores.scan('sources', ['record'], `id = ${sqlString(sourceId)}`))
+    for (const r of rows) {
+      try {
+        return (JSON.parse(r.record as string) as { text?: string }).text ?? null;
+      } catch {
+        return null;
+      }
+    }
+  return null;
+}
+
+/**
+ * The stored context line by line, numbered where its place in the file is known: the source record's
+ * text is the file's lines from start_line, so a context found in it (or the lines it begins with) is
+ * numbered from there; a context of exactly the lines start–end is numbered too; else a line is
+ * unnumbered. A line is cited when it is part of an evidence string, or holds one.
+ */
+export function sourceLines(context: string, evidence: string[], start: number | null, end: number | null, source: string | null): PairDetail['lines'] {
+  const lines = context.split('\n');
+  const n: (number | null)[] = lines.map(() => null);
+  if (start !== null) {
+    const at = source ? source.indexOf(context) : -1;
+    if (source && at >= 0) {
+      const first = start + (source.slice(0, at).match(/\n/g)?.length ?? 0);
+      lines.forEach((_, i) => (n[i] = first + i));
+    } else if (source) {
+      const src = source.split('\n');
+      for (let i = 0; i < lines.length && i < src.length && lines[i] === src[i]; i++) n[i] = start + i;
+    } else if (end !== null && end - start + 1 === lines.length) lines.forEach((_, i) => (n[i] = start + i));
+  }
+  const ev = evidence.map(squash).filter((e) => e.length >= 3);
+  return lines.map((text, i) => {
+    const s = squash(text);
+    const cited = s.length >= 3 && ev.some((e) => e.includes(s) || s.includes(e));
+    return { n: n[i]!, text, cited };
+  });
+}

@@ -1,0 +1,1261 @@
+// The dashboard's figures: every panel and every drill-down computed from the in-memory indexes of
+// dashboard/data.ts with one set of filter predicates, so a bar's count and the rows behind it are the
+// same selection. Indexes are kept per table version; panel answers are cached per (panel, filters,
+// versions of the tables it reads) and dropped when one of those versions changes.
+import { listVersions, type DatasetVersion } from '../datasets/versions.js';
+import { sqlString, type Stores, type TableName } from '../datasets/store.js';
+import { METRICS, nearestRank } from '../evals/metrics.js';
+import type { Embedder } from '../lib/models/types.js';
+import type { Logger } from '../lib/log.js';
+import {
+  CATEGORIES,
+  columnBatches,
+  HARDNESS_LABELS,
+  KINDS,
+  ms,
+  PairAttrs,
+  readAll,
+  readFeedback,
+  readPairTable,
+  readSnapshot,
+  snapshotOf,
+  Tables,
+  updateQueryIndex,
+  VERDICTS,
+  type FeedbackIndex,
+  type PairTable,
+  QueryIndex,
+  type Snapshot,
+} from './data.js';
+import {
+  DRILL_PANELS,
+  PSI_THRESHOLD,
+  type CorpusPanel,
+  type DashboardFilters,
+  type DriftPanel,
+  type FilterName,
+  type OnlinePanel,
+  type PairRowOut,
+  type Psi,
+  type QualityPanel,
+  type QueryRowOut,
+  type RetrainingPanel,
+  type RowsResponse,
+  type Trending,
+} from './schema.js';
+import { clusterTexts, MAX_DISTINCT, normalizeQuestion, QuestionVectors, CLUSTER_THRESHOLD } from './topics.js';
+
+/** An error the caller's request caused (the API answers 400/404 with it). */
+export class DashboardRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Shares under this are taken as this in the PSI (a bin empty on one side). */
+export const PSI_EPSILON = 1e-4;
+const DAY = 86_400_000;
+const MODEL_HALLUCINATION = new Set(['unsupported_claim', 'ungrounded', 'judge']);
+/** State key of the feedback workflow's last retrain (activities/temporal.ts RETRAIN_KEY). */
+const RETRAIN_STATE_KEY = 'feedback:retrain:last';
+const EVAL_KIND: Record<string, string> = { code_symbol: 'code', doc_section: 'docs', commit: 'commit', pull_request: 'pr', issue: 'issue' };
+
+/** Filters as predicates. */
+export class Filter {
+  readonly kinds: Set<number> | null;
+  readonly kindNames: Set<string> | null;
+  readonly from: number;
+  readonly to: number;
+  readonly hardness: number;
+  readonly pairFilters: boolean;
+  readonly timed: boolean;
+  constructor(
+    readonly raw: DashboardFilters,
+    private readonly attrs: PairAttrs,
+  ) {
+    this.kindNames = raw.source_kind ? new Set(raw.source_kind) : null;
+    this.kinds = raw.source_kind ? new Set(raw.source_kind.map((k) => KINDS.indexOf(k))) : null;
+    this.from = raw.from ? Date.parse(raw.from) : -Infinity;
+    this.to = raw.to ? Date.parse(raw.to) : Infinity;
+    this.timed = Boolean(raw.from || raw.to);
+    this.hardness = raw.hardness ? HARDNESS_LABELS.indexOf(raw.hardness) : -1;
+    this.pairFilters = Boolean(raw.source_kind || raw.min_score !== undefined || raw.max_score !== undefined || raw.hardness);
+  }
+
+  /** The pair filters (source kind, score, hardness) on a pair. */
+  pair(g: number, kind = true): boolean {
+    const a = this.attrs;
+    if (kind && this.kinds && !this.kinds.has(a.kind[g]!)) return false;
+    if (this.raw.min_score !== undefined || this.raw.max_score !== undefined) {
+      const s = a.score[g]!;
+      if (Number.isNaN(s)) return false;
+      if (this.raw.min_score !== undefined && s < this.raw.min_score) return false;
+      if (this.raw.max_score !== undefined && s > this.raw.max_score) return false;
+    }
+    if (this.hardness >= 0 && a.hardness[g] !== this.hardness) return false;
+    return true;
+  }
+
+  time(t: number): boolean {
+    if (!this.timed) return true;
+    return t >= this.from && t < this.to;
+  }
+
+  traffic(synthetic: boolean): boolean {
+    const t = this.raw.traffic ?? 'all';
+    return t === 'all' || (t === 'synthetic') === synthetic;
+  }
+
+  /** The pair filters on a query: on its top citation. */
+  topCitation(pairId: string | null, kind: string | null): boolean {
+    if (!this.pairFilters) return true;
+    if (!pairId) return false;
+    if (this.kindNames && !(kind && this.kindNames.has(kind))) return false;
+    if (this.raw.min_score !== undefined || this.raw.max_score !== undefined || this.hardness >= 0) {
+      const g = this.attrs.map.get(pairId);
+      return g !== undefined && this.pair(g, false);
+    }
+    return true;
+  }
+
+  get set(): FilterName[] {
+    return (Object.keys(this.raw) as FilterName[]).filter((k) => this.raw[k] !== undefined);
+  }
+}
+
+/** Which filters restricted a panel. */
+class Applied {
+  private s = new Set<FilterName>();
+  constructor(private readonly f: Filter) {}
+  pair(): void {
+    for (const k of ['source_kind', 'min_score', 'max_score', 'hardness'] as const) if (this.f.raw[k] !== undefined) this.s.add(k);
+  }
+  time(): void {
+    for (const k of ['from', 'to'] as const) if (this.f.raw[k] !== undefined) this.s.add(k);
+  }
+  add(...ks: FilterName[]): void {
+    for (const k of ks) if (this.f.raw[k] !== undefined) this.s.add(k);
+  }
+  list(): FilterName[] {
+    return (['source_kind', 'from', 'to', 'version', 'min_score', 'max_score', 'hardness', 'traffic'] as const).filter((k) => this.s.has(k));
+  }
+}
+
+const inc = (m: Map<string, number>, k: string, by = 1) => m.set(k, (m.get(k) ?? 0) + by);
+const barsOf = (m: Map<string, number>, order?: readonly string[]) => {
+  const items = [...m].map(([key, count]) => ({ key, count }));
+  if (order) items.sort((a, b) => order.indexOf(a.key) - order.indexOf(b.key) || (a.key < b.key ? -1 : 1));
+  else items.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
+  return items;
+};
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+const dayOf = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString().slice(0, 10) : 'unknown');
+const ratio = (a: number, b: number) => (b ? a / b : null);
+const pcts = (xs: number[]) => (xs.length ? { p50: round(nearestRank(xs, 0.5)), p95: round(nearestRank(xs, 0.95)) } : { p50: null, p95: null });
+const round = (x: number) => Math.round(x * 1000) / 1000;
+const iso = (t: number) => new Date(t).toISOString();
+
+/** Population stability index of `actual` against `expected`, each share at least PSI_EPSILON. */
+export function psiOf(actual: Map<string, number>, expected: Map<string, number>): Psi {
+  const keys = [...new Set([...actual.keys(), ...expected.keys()])].sort();
+  const na = sum(actual);
+  const ne = sum(expected);
+  const bins = keys.map((key) => {
+    const a = actual.get(key) ?? 0;
+    const e = expected.get(key) ?? 0;
+    const as = Math.max(na ? a / na : 0, PSI_EPSILON);
+    const es = Math.max(ne ? e / ne : 0, PSI_EPSILON);
+    return { key, actual: a, expected: e, actual_share: round(na ? a / na : 0), expected_share: round(ne ? e / ne : 0), contribution: (as - es) * Math.log(as / es) };
+  });
+  const psi = na && ne ? bins.reduce((s, b) => s + b.contribution, 0) : null;
+  const drifting = psi !== null && psi > PSI_THRESHOLD;
+  // Named: the bins that carry the drift (each at least a quarter of the threshold), largest first; at least the largest.
+  const ranked = [...bins].sort((a, b) => b.contribution - a.contribution);
+  const named = drifting ? ranked.filter((b) => b.contribution >= PSI_THRESHOLD / 4).map((b) => b.key) : [];
+  if (drifting && !named.length) named.push(ranked[0]!.key);
+  return { psi: psi === null ? null : round(psi), threshold: PSI_THRESHOLD, drifting, drifting_keys: named, actual_rows: na, expected_rows: ne, bins: bins.map((b) => ({ ...b, contribution: round(b.contribution) })) };
+}
+
+interface CacheEntry {
+  value: unknown;
+  at: number;
+}
+
+type PairSel = { table: PairTable; rows: number[] };
+
+/** One view of the data: the tables as of the filter's version (or the latest). */
+interface View {
+  tv: Record<string, number>;
+  corpus: PairTable;
+  snap: Snapshot;
+  staging: PairTable;
+  rejected: PairTable;
+  versions: DatasetVersion[];
+  /** Versions up to the filter's. */
+  upTo: DatasetVersion[];
+  tablesAt: Record<string, number> | null;
+}
+
+export interface TrendingResult extends Trending {
+  /** Query row indexes of each cluster in the recent window. */
+  members: Map<string, number[]>;
+  previousCounts: Map<string, number>;
+}
+
+export class DashboardEngine {
+  readonly attrs = new PairAttrs();
+  private readonly tables: Tables;
+  private pairTables = new Map<string, PairTable>();
+  private snapshots = new Map<number, Snapshot>();
+  private queries: QueryIndex | null = null;
+  private feedbackIdx: FeedbackIndex | null = null;
+  private small = new Map<string, { version: number; value: unknown }>();
+  private hardnessVersion = -1;
+  private cache = new Map<string, CacheEntry>();
+  readonly vectors: QuestionVectors;
+  private loading = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly stores: Stores,
+    embedder: Embedder | null,
+    private readonly log?: Logger,
+  ) {
+    this.tables = new Tables(stores);
+    this.vectors = new QuestionVectors(embedder);
+  }
+
+  close(): void {
+    this.tables.close();
+  }
+
+  /** One load at a time per key. */
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const p = this.loading.get(key) as Promise<T> | undefined;
+    if (p) return p;
+    const run = fn().finally(() => this.loading.delete(key));
+    this.loading.set(key, run);
+    return run;
+  }
+
+  async versionsOf(names: TableName[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const n of names) out[n] = await this.tables.version(n);
+    return out;
+  }
+
+  /** A pair table at a LanceDB version (the latest when version is null). */
+  private async pairTable(name: PairTable['name'], version: number | null): Promise<PairTable> {
+    const latest = await this.tables.get(name);
+    const v = version ?? latest?.version ?? 0;
+    const key = `${name}@${v}`;
+    const hit = this.pairTables.get(key);
+    if (hit) return hit;
+    return this.once(key, async () => {
+      const empty: PairTable = { name, version: v, n: 0, gid: new Int32Array(), status: [], at: new Float64Array(), retiredAt: new Float64Array(), run: [], reasons: [] };
+      const t0 = performance.now();
+      const table = !latest ? empty : v === latest.version ? await readPairTable(latest.t, name, v, this.attrs) : await this.tables.at(name, v, (t) => readPairTable(t, name, v, this.attrs));
+      this.log?.debug({ table: name, version: v, rows: table.n, ms: Math.round(performance.now() - t0) }, 'dashboard index read');
+      // Latest versions of a table are replaced by the next; old versions never change.
+      for (const k of [...this.pairTables.keys()]) if (k.startsWith(`${name}@`) && this.pairTables.size > 9) this.pairTables.delete(k);
+      this.pairTables.set(key, table);
+      return table;
+    });
+  }
+
+  private async snapshot(version: number): Promise<Snapshot> {
+    const hit = this.snapshots.get(version);
+    if (hit) return hit;
+    const latest = await this.tables.get('corpus');
+    if (latest && latest.version === version) {
+      const s = snapshotOf(await this.pairTable('corpus', version));
+      this.snapshots.set(version, s);
+      return s;
+    }
+    return this.once(`snap@${version}`, async () => {
+      let s: Snapshot;
+      try {
+        s = await this.tables.at('corpus', version, (t) => readSnapshot(t, version, this.attrs));
+      } catch (e) {
+        this.log?.warn({ version, err: (e as Error).message }, 'dashboard: corpus version not readable');
+        s = { version, active: new Int32Array(), retired: new Int32Array() };
+      }
+      this.snapshots.set(version, s);
+      return s;
+    });
+  }
+
+  /** A small table read whole, per version. */
+  private async smallTable<T>(name: TableName, cols: string[], map: (rows: Record<string, unknown>[]) => T, version?: number): Promise<T> {
+    const latest = await this.tables.get(name);
+    const v = version ?? latest?.version ?? 0;
+    const key = `${name}@${v}:${cols.join(',')}`;
+    const hit = this.small.get(key);
+    if (hit) return hit.value as T;
+    return this.once(key, async () => {
+      const rows = !latest ? [] : v === latest.version ? await readAll(latest.t, cols) : await this.tables.at(name, v, (t) => readAll(t, cols));
+      const value = map(rows);
+      if (this.small.size > 64) this.small.clear();
+      this.small.set(key, { version: v, value });
+      return value;
+    });
+  }
+
+  private async hardness(): Promise<void> {
+    const v = await this.tables.version('hardness');
+    if (v === this.hardnessVersion) return;
+    const rows = await this.smallTable('hardness', ['id', 'label'], (r) => r);
+    this.attrs.hardness.fill(-1);
+    for (const r of rows) this.attrs.hardness[this.attrs.gid(r.id as string)] = HARDNESS_LABELS.indexOf(r.label as never);
+    this.hardnessVersion = v;
+  }
+
+  private async versionList(): Promise<DatasetVersion[]> {
+    const tv = await this.versionsOf(['versions', 'tags']);
+    const key = `versions:${tv.versions}:${tv.tags}`;
+    const hit = this.small.get(key);
+    if (hit) return hit.value as DatasetVersion[];
+    const value = tv.versions ? await listVersions(this.stores) : [];
+    this.small.set(key, { version: tv.versions!, value });
+    return value;
+  }
+
+  /** The filter, checked against what exists (a version that is not a dataset version is a 400). */
+  async filter(raw: DashboardFilters): Promise<Filter> {
+    if (raw.version !== undefined) {
+      const vs = await this.versionList();
+      if (!vs.some((v) => v.version === raw.version))
+        throw new DashboardRequestError(400, 'invalid_filter', `version: no dataset version ${raw.version} (${vs.length ? `versions ${vs.map((v) => v.version).join(', ')}` : 'no version yet: run qaforge promote'})`);
+    }
+    return new Filter(raw, this.attrs);
+  }
+
+  private async view(f: Filter): Promise<View> {
+    const versions = await this.versionList();
+    await this.hardness();
+    const V = f.raw.version;
+    const rec = V === undefined ? null : versions.find((v) => v.version === V)!;
+    const tablesAt = rec ? rec.tables : null;
+    const corpus = await this.pairTable('corpus', rec ? rec.version : null);
+    const staging = await this.pairTable('staging', tablesAt?.staging ?? null);
+    const rejected = await this.pairTable('rejected', tablesAt?.rejected ?? null);
+    const snap = await this.snapshot(corpus.version);
+    return {
+      tv: { corpus: corpus.version, staging: staging.version, rejected: rejected.version, versions: await this.tables.version('versions'), hardness: this.hardnessVersion },
+      corpus,
+      snap,
+      staging,
+      rejected,
+      versions,
+      upTo: V === undefined ? versions : versions.filter((v) => v.version <= V),
+      tablesAt,
+    };
+  }
+
+  /** Cached per (panel, filters, versions of what it reads). */
+  private async cached<T extends { computed_ms: number; cached: boolean }>(panel: string, f: Filter, deps: TableName[], fn: () => Promise<T>): Promise<T> {
+    const tv = await this.versionsOf(deps);
+    const key = `${panel}|${JSON.stringify(f.raw)}|${JSON.stringify(tv)}`;
+    const hit = this.cache.get(key);
+    if (hit) return { ...(hit.value as T), cached: true };
+    const t0 = performance.now();
+    const value = await this.once(key, fn);
+    value.computed_ms = round(performance.now() - t0);
+    if (this.cache.size > 300) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, { value, at: Date.now() });
+    return { ...value, cached: false };
+  }
+
+  // ------------------------------------------------------------------ selections
+  /** Corpus rows (active and retired) passing the pair and time filters. */
+  private corpusRows(v: View, f: Filter, status: 'active' | 'retired'): number[] {
+    const t = v.corpus;
+    const out: number[] = [];
+    for (let i = 0; i < t.n; i++) if (t.status[i] === status && f.pair(t.gid[i]!) && f.time(t.at[i]!)) out.push(i);
+    return out;
+  }
+
+  private tableRows(t: PairTable, f: Filter, keep: (i: number) => boolean = () => true): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < t.n; i++) if (f.pair(t.gid[i]!) && f.time(t.at[i]!) && keep(i)) out.push(i);
+    return out;
+  }
+
+  /** Per version (up to the filter's, in its time range): the filtered pairs it added, retired, and left active. */
+  private async versionFigures(v: View, f: Filter): Promise<{ version: DatasetVersion; added: number[]; retired: number[]; active: number }[]> {
+    const out: { version: DatasetVersion; added: number[]; retired: number[]; active: number }[] = [];
+    let prev: Snapshot | null = null;
+    const mark = new Uint8Array(this.attrs.ids.length + 1);
+    for (const ver of v.upTo) {
+      const s = await this.snapshot(ver.version);
+      const inPrev = new Uint8Array(this.attrs.ids.length + 1);
+      if (prev) for (const g of prev.active) inPrev[g] = 1;
+      mark.fill(0);
+      const added: number[] = [];
+      let active = 0;
+      for (const g of s.active) {
+        mark[g] = 1;
+        if (!f.pair(g)) continue;
+        active++;
+        if (!inPrev[g]) added.push(g);
+      }
+      const retired: number[] = [];
+      if (prev) for (const g of prev.active) if (!mark[g] && f.pair(g)) retired.push(g);
+      prev = s;
+      if (f.time(ms(ver.at))) out.push({ version: ver, added, retired, active });
+    }
+    return out;
+  }
+
+  private async runs(v: View): Promise<{ run_id: string; command: string; started: number; finished: number; finished_at: string }[]> {
+    return this.smallTable(
+      'runs',
+      ['run_id', 'command', 'started_at', 'finished_at'],
+      (rows) =>
+        rows
+          .map((r) => ({ run_id: r.run_id as string, command: r.command as string, started: ms(r.started_at as string), finished: ms(r.finished_at as string), finished_at: r.finished_at as string }))
+          .sort((a, b) => (a.finished_at < b.finished_at ? -1 : a.finished_at > b.finished_at ? 1 : 0)),
+      v.tablesAt?.runs,
+    );
+  }
+
+  private async skips(v: View): Promise<Map<string, Map<string, number>>> {
+    const latest = await this.tables.get('skipped');
+    const ver = v.tablesAt?.skipped ?? latest?.version ?? 0;
+    const key = `skipped@${ver}`;
+    const hit = this.small.get(key);
+    if (hit) return hit.value as Map<string, Map<string, number>>;
+    const out = new Map<string, Map<string, number>>();
+    const read = async (t: import('@lancedb/lancedb').Table) => {
+      for await (const { n, c } of columnBatches(t, ['run_id', 'reason'])) {
+        for (let i = 0; i < n; i++) {
+          const run = (c.run_id!.get(i) as string) ?? '';
+          let m = out.get(run);
+          if (!m) out.set(run, (m = new Map()));
+          inc(m, c.reason!.get(i) as string);
+        }
+      }
+    };
+    if (latest) await (ver === latest.version ? read(latest.t) : this.tables.at('skipped', ver, read));
+    this.small.set(key, { version: ver, value: out });
+    return out;
+  }
+
+  private async queryIndex(): Promise<QueryIndex> {
+    const h = await this.tables.get('queries');
+    if (!h) return (this.queries ??= new QueryIndex());
+    if (this.queries && this.queries.version === h.version) return this.queries;
+    return this.once('queries', async () => {
+      const t0 = performance.now();
+      this.queries = await updateQueryIndex(h.t, h.version, this.queries);
+      this.log?.debug({ rows: this.queries.n, ms: Math.round(performance.now() - t0) }, 'dashboard query index');
+      return this.queries;
+    });
+  }
+
+  private async feedback(): Promise<FeedbackIndex> {
+    const h = await this.tables.get('feedback');
+    if (!h) return { version: 0, n: 0, fid: [], qid: [], at: [], rating: [], reason: [], synthetic: [] };
+    if (this.feedbackIdx && this.feedbackIdx.version === h.version) return this.feedbackIdx;
+    return this.once('feedback', async () => (this.feedbackIdx = await readFeedback(h.t, h.version)));
+  }
+
+  /** The span of corpus versions that counts as dataset version V: from it to the next recorded version. */
+  private versionSpan(versions: DatasetVersion[], V: number | undefined): [number, number] | null {
+    if (V === undefined) return null;
+    const next = versions.find((x) => x.version > V);
+    return [V, next ? next.version : Infinity];
+  }
+
+  /** Query rows passing every filter. */
+  private async queryRows(f: Filter): Promise<{ q: QueryIndex; rows: number[] }> {
+    const q = await this.queryIndex();
+    await this.hardness();
+    if (f.pairFilters) await this.pairTable('corpus', null);
+    const span = this.versionSpan(await this.versionList(), f.raw.version);
+    const rows: number[] = [];
+    for (let i = 0; i < q.n; i++) {
+      if (!f.traffic(q.synthetic[i]!) || !f.time(q.at[i]!)) continue;
+      if (span && !(q.corpusVersion[i]! >= span[0] && q.corpusVersion[i]! < span[1])) continue;
+      if (!f.topCitation(q.topPair[i]!, q.topKind[i]!)) continue;
+      rows.push(i);
+    }
+    return { q, rows };
+  }
+
+  /** Feedback rows passing every filter (query-based ones through the query it is on). */
+  private async feedbackRows(f: Filter): Promise<{ fb: FeedbackIndex; rows: number[]; q: QueryIndex }> {
+    const fb = await this.feedback();
+    const { q, rows: qrows } = await this.queryRows(new Filter({ ...f.raw, from: undefined, to: undefined, traffic: undefined }, this.attrs));
+    const ok = new Set(qrows.map((i) => q.qid[i]!));
+    const needQuery = f.pairFilters || f.raw.version !== undefined;
+    const rows: number[] = [];
+    for (let i = 0; i < fb.n; i++) {
+      if (!f.traffic(fb.synthetic[i]!) || !f.time(fb.at[i]!)) continue;
+      if (needQuery && !ok.has(fb.qid[i]!)) continue;
+      rows.push(i);
+    }
+    return { fb, rows, q };
+  }
+
+  // ------------------------------------------------------------------ panels
+  async corpus(raw: DashboardFilters): Promise<CorpusPanel> {
+    const f = await this.filter(raw);
+    return this.cached('corpus', f, ['corpus', 'staging', 'rejected', 'versions', 'tags', 'runs', 'hardness'], async () => {
+      const v = await this.view(f);
+      const ap = new Applied(f);
+      ap.pair();
+      ap.time();
+      ap.add('version');
+      const active = this.corpusRows(v, f, 'active');
+      const retired = this.corpusRows(v, f, 'retired');
+      const byKind = new Map<string, number>();
+      const byCat = new Map<string, number>();
+      const byKC = new Map<string, number>();
+      const byDay = new Map<string, number>();
+      for (const i of active) {
+        const g = v.corpus.gid[i]!;
+        const k = KINDS[this.attrs.kind[g]!] ?? 'unknown';
+        const c = CATEGORIES[this.attrs.category[g]!] ?? 'unknown';
+        inc(byKind, k);
+        inc(byCat, c);
+        inc(byKC, `${k}/${c}`);
+        inc(byDay, dayOf(v.corpus.at[i]!));
+      }
+      let cum = 0;
+      const days = [...byDay].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, count]) => ({ key, count, cumulative: (cum += count) }));
+      const figures = await this.versionFigures(v, f);
+      const staging = this.tableRows(v.staging, f);
+      const byStatus = new Map<string, number>();
+      const stagingByKind = new Map<string, number>();
+      for (const i of staging) {
+        inc(byStatus, v.staging.status[i]!);
+        if (v.staging.status[i] !== 'retired') inc(stagingByKind, KINDS[this.attrs.kind[v.staging.gid[i]!]!] ?? 'unknown');
+      }
+      const runs = await this.runs(v);
+      const runItems = [];
+      for (const r of runs) {
+        if (!f.time(r.finished)) continue;
+        runItems.push({ key: r.run_id, run_id: r.run_id, command: r.command, finished_at: r.finished_at, ...this.runCounts(v, f, r) });
+      }
+      return {
+        rows: active.length + retired.length + staging.length,
+        filters: f.raw,
+        applied: ap.list(),
+        table_versions: v.tv,
+        computed_ms: 0,
+        cached: false,
+        active: active.length,
+        retired: retired.length,
+        corpus_version: v.corpus.version,
+        by_source_kind: { rows: active.length, drill: 'corpus.source_kind', items: barsOf(byKind, KINDS) },
+        by_category: { rows: active.length, drill: 'corpus.category', items: barsOf(byCat, CATEGORIES) },
+        by_kind_category: { rows: active.length, drill: 'corpus.kind_category', items: barsOf(byKC) },
+        growth_by_version: {
+          rows: figures.length,
+          drill: 'corpus.version',
+          items: figures.map((x) => ({
+            key: String(x.version.version),
+            version: x.version.version,
+            at: x.version.at,
+            kind: x.version.kind,
+            added: x.added.length,
+            retired: x.retired.length,
+            active: x.active,
+            recorded: { inserted: x.version.inserted, retired: x.version.retired, active: x.version.active },
+          })),
+        },
+        growth_by_day: { rows: active.length, drill: 'corpus.day', items: days },
+        runs: { rows: runItems.length, drill: 'corpus.run_added', items: runItems },
+        staging_by_status: { rows: staging.length, drill: 'staging.status', items: barsOf(byStatus, ['pending', 'validated', 'promoted', 'retired']) },
+        staging_by_source_kind: { rows: staging.length, drill: 'staging.source_kind', items: barsOf(stagingByKind, KINDS) },
+      };
+    });
+  }
+
+  private runSel(v: View, f: Filter, r: { run_id: string; started: number; finished: number }, what: 'added' | 'retired' | 'rejected'): PairSel {
+    if (what === 'added') return { table: v.staging, rows: this.runRows(v.staging, f, (i) => v.staging.run[i] === r.run_id) };
+    if (what === 'rejected') return { table: v.rejected, rows: this.runRows(v.rejected, f, (i) => v.rejected.run[i] === r.run_id) };
+    const t = v.corpus;
+    return { table: t, rows: this.runRows(t, f, (i) => t.status[i] === 'retired' && t.retiredAt[i]! >= r.started && t.retiredAt[i]! <= r.finished) };
+  }
+
+  /** Rows of a run: the pair filters only (the run is in the time range, or not at all). */
+  private runRows(t: PairTable, f: Filter, keep: (i: number) => boolean): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < t.n; i++) if (keep(i) && f.pair(t.gid[i]!)) out.push(i);
+    return out;
+  }
+
+  private runCounts(v: View, f: Filter, r: { run_id: string; started: number; finished: number }) {
+    return { added: this.runSel(v, f, r, 'added').rows.length, retired: this.runSel(v, f, r, 'retired').rows.length, rejected: this.runSel(v, f, r, 'rejected').rows.length };
+  }
+
+  async quality(raw: DashboardFilters): Promise<QualityPanel> {
+    const f = await this.filter(raw);
+    return this.cached('quality', f, ['corpus', 'staging', 'rejected', 'skipped', 'runs', 'hardness', 'queries', 'feedback', 'corrections', 'versions'], async () => {
+      const v = await this.view(f);
+      const ap = new Applied(f);
+      ap.pair();
+      ap.time();
+      ap.add('version');
+      const A = this.attrs;
+      const verdicts = new Map<string, number>();
+      const scores = new Map<string, number>();
+      let judged = 0;
+      let passed = 0;
+      let modelRejected = 0;
+      let caught = 0;
+      const modelReasons = new Map<string, number>();
+      const stagingRows = this.tableRows(v.staging, f);
+      for (const i of stagingRows) {
+        const g = v.staging.gid[i]!;
+        if (A.verdict[g]! >= 0) {
+          judged++;
+          inc(verdicts, VERDICTS[A.verdict[g]!]!);
+          if (A.judgeScore[g]) inc(scores, String(A.judgeScore[g]));
+        }
+        if (A.model[g] && v.staging.status[i] !== 'retired') passed++;
+      }
+      const rejectedRows = this.tableRows(v.rejected, f);
+      const reasons = new Map<string, number>();
+      const reasonsByDay = new Map<string, Map<string, number>>();
+      for (const i of rejectedRows) {
+        const g = v.rejected.gid[i]!;
+        if (A.verdict[g]! >= 0) {
+          judged++;
+          inc(verdicts, VERDICTS[A.verdict[g]!]!);
+          if (A.judgeScore[g]) inc(scores, String(A.judgeScore[g]));
+        }
+        const rs = v.rejected.reasons[i]!;
+        const day = dayOf(v.rejected.at[i]!);
+        let m = reasonsByDay.get(day);
+        if (!m) reasonsByDay.set(day, (m = new Map()));
+        for (const r of rs) {
+          inc(reasons, r);
+          inc(m, r);
+        }
+        if (A.model[g]) {
+          modelRejected++;
+          for (const r of rs) inc(modelReasons, r);
+          if (rs.some((r) => MODEL_HALLUCINATION.has(r))) caught++;
+        }
+      }
+      const modelTotal = passed + modelRejected;
+      const active = this.corpusRows(v, f, 'active');
+      const hist = Array.from({ length: 10 }, () => 0);
+      let scored = 0;
+      let inClusters = 0;
+      const clusters = new Set<string>();
+      const hard = new Map<string, number>();
+      for (const i of active) {
+        const g = v.corpus.gid[i]!;
+        const s = A.score[g]!;
+        if (!Number.isNaN(s)) {
+          hist[Math.min(9, Math.max(0, Math.floor(s * 10)))]!++;
+          scored++;
+        }
+        if (A.dup[g]) {
+          inClusters++;
+          clusters.add(A.dup[g]!);
+        }
+        if (A.hardness[g]! >= 0) inc(hard, HARDNESS_LABELS[A.hardness[g]!]!);
+      }
+      // Skips: by the time of their run (a skipped file has no source kind).
+      const skips = await this.skips(v);
+      const runs = await this.runs(v);
+      const runTime = new Map(runs.map((r) => [r.run_id, r.finished]));
+      const skipBars = new Map<string, number>();
+      const skipDays = new Map<string, Map<string, number>>();
+      let skipRows = 0;
+      for (const [run, m] of skips) {
+        const t = runTime.get(run) ?? NaN;
+        if (!f.time(t)) continue;
+        const day = dayOf(t);
+        let d = skipDays.get(day);
+        if (!d) skipDays.set(day, (d = new Map()));
+        for (const [reason, n] of m) {
+          inc(skipBars, reason, n);
+          inc(d, reason, n);
+          skipRows += n;
+        }
+      }
+      const { fb, rows: fbRows } = await this.feedbackRows(f);
+      if (fb.n) ap.add('traffic');
+      const byRating = new Map<string, number>();
+      const byReason = new Map<string, number>();
+      for (const i of fbRows) {
+        inc(byRating, fb.rating[i]!);
+        inc(byReason, fb.reason[i] ?? 'none');
+      }
+      const corr = await this.corrections();
+      const byStatus = new Map<string, number>(['pending', 'proposed', 'accepted', 'rejected'].map((s) => [s, 0]));
+      let down = 0;
+      for (const i of fbRows) {
+        if (fb.rating[i] !== 'down') continue;
+        down++;
+        inc(byStatus, corr.get(fb.fid[i]!) ?? 'pending');
+      }
+      const overTime = (m: Map<string, Map<string, number>>) =>
+        [...m]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([key, counts]) => ({ key, counts: Object.fromEntries(counts), total: sum(counts) }));
+      return {
+        rows: stagingRows.length + rejectedRows.length + active.length + skipRows + fbRows.length,
+        filters: f.raw,
+        applied: ap.list(),
+        table_versions: { ...v.tv, feedback: fb.version, corrections: await this.tables.version('corrections') },
+        computed_ms: 0,
+        cached: false,
+        judge: {
+          judged,
+          verdicts: { rows: judged, drill: 'quality.judge_verdict', items: barsOf(verdicts, VERDICTS) },
+          scores: { rows: sum(scores), drill: 'quality.judge_score', items: barsOf(scores, ['1', '2', '3', '4', '5']) },
+        },
+        quality_scores: { rows: scored, drill: 'quality.score', items: hist.map((count, b) => ({ key: (b / 10).toFixed(1), lo: b / 10, hi: (b + 1) / 10, count })) },
+        model_written: {
+          total: modelTotal,
+          passed,
+          pass_rate: ratio(passed, modelTotal),
+          hallucinations_caught: caught,
+          hallucination_detection_rate: ratio(caught, modelTotal),
+          reject_reasons: { rows: modelRejected, drill: 'quality.model_reject_reason', items: barsOf(modelReasons) },
+        },
+        reject_reasons: { rows: rejectedRows.length, drill: 'quality.reject_reason', items: barsOf(reasons) },
+        reject_reasons_by_day: { rows: rejectedRows.length, drill: null, items: overTime(reasonsByDay) },
+        skip_reasons: { rows: skipRows, drill: null, items: barsOf(skipBars) },
+        skip_reasons_by_day: { rows: skipRows, drill: null, items: overTime(skipDays) },
+        near_duplicates: { rows: active.length, in_clusters: inClusters, clusters: clusters.size, rate: ratio(inClusters, active.length) },
+        provenance: { recorded: false, checked: 0, resolved: 0, rate: null, note: 'provenance resolution is not stored: qaforge report prints it for a sample' },
+        hardness: { rows: sum(hard), drill: 'quality.hardness', items: barsOf(hard, HARDNESS_LABELS) },
+        feedback: { rows: fbRows.length, by_rating: { rows: fbRows.length, drill: 'quality.feedback_rating', items: barsOf(byRating, ['up', 'down']) }, by_reason: { rows: fbRows.length, drill: 'quality.feedback_reason', items: barsOf(byReason) } },
+        corrections: { rows: down, by_status: { rows: down, drill: 'quality.correction_status', items: barsOf(byStatus, ['pending', 'proposed', 'accepted', 'rejected']) }, proposed: byStatus.get('proposed') ?? 0, accepted: byStatus.get('accepted') ?? 0 },
+      };
+    });
+  }
+
+  private async corrections(): Promise<Map<string, string>> {
+    return this.smallTable('corrections', ['feedback_id', 'status'], (rows) => new Map(rows.map((r) => [r.feedback_id as string, r.status as string])));
+  }
+
+  async retraining(raw: DashboardFilters): Promise<RetrainingPanel> {
+    const f = await this.filter(raw);
+    return this.cached('retraining', f, ['corpus', 'versions', 'tags', 'evals', 'state', 'hardness'], async () => {
+      const v = await this.view(f);
+      const ap = new Applied(f);
+      ap.time();
+      ap.add('version');
+      if (v.upTo.length) ap.pair();
+      const figures = await this.versionFigures(v, f);
+      const fts = await this.smallTable('state', ['key', 'value'], (rows) => rows);
+      const finetunes = new Map<number, { kind: string; detail: string; at: string | null }>();
+      let lastRetrain: RetrainingPanel['last_retrain'] = null;
+      for (const r of fts) {
+        const m = /^finetune:v(\d+)$/.exec(r.key as string);
+        try {
+          if (m) {
+            const x = JSON.parse(r.value as string) as { kind?: string; detail?: string; at?: string };
+            finetunes.set(Number(m[1]), { kind: x.kind ?? 'unknown', detail: x.detail ?? '', at: x.at ?? null });
+          } else if (r.key === RETRAIN_STATE_KEY) {
+            const x = JSON.parse(r.value as string) as { at: string; accepted: number; version: number | null };
+            lastRetrain = { at: x.at, accepted: x.accepted, version: x.version };
+          }
+        } catch {
+          // A value this qaforge cannot read: left out.
+        }
+      }
+      const versionItems = figures.map((x) => {
+        const e = x.version.evalSummary as Record<string, unknown> | null;
+        return {
+          key: String(x.version.version),
+          version: x.version.version,
+          at: x.version.at,
+          kind: x.version.kind,
+          run_id: x.version.runId,
+          inserted: x.version.inserted,
+          retired: x.version.retired,
+          active: x.version.active,
+          added_filtered: x.added.length,
+          retired_filtered: x.retired.length,
+          active_filtered: x.active,
+          tags: x.version.tags,
+          rolled_back_to: x.version.rolledBackTo,
+          undone_by: x.version.undoneBy,
+          reason: x.version.reason,
+          eval:
+            e && typeof e.recall_at_10 === 'number'
+              ? { recall_at_10: e.recall_at_10, mrr_at_10: Number(e.mrr_at_10 ?? 0), ndcg_at_10: Number(e.ndcg_at_10 ?? 0), set_id: String(e.set_id ?? ''), mode: String(e.mode ?? '') }
+              : null,
+          finetune: finetunes.get(x.version.version) ?? null,
+        };
+      });
+      const shown = new Set(figures.map((x) => x.version.version));
+      const ftItems = [...finetunes]
+        .filter(([ver]) => (f.raw.version === undefined || ver <= f.raw.version) && (shown.has(ver) || !v.versions.some((x) => x.version === ver)) && f.time(ms(finetunes.get(ver)!.at)))
+        .sort(([a], [b]) => a - b)
+        .map(([version, x]) => ({ key: String(version), version, kind: x.kind, outcome: (x.kind === 'none' ? 'not_configured' : 'triggered') as 'triggered' | 'not_configured', detail: x.detail, at: x.at }));
+      const evals = await this.evalRows(f);
+      if (f.raw.source_kind && evals.rows) ap.add('source_kind');
+      return {
+        rows: figures.length + ftItems.length + evals.items.length,
+        filters: f.raw,
+        applied: ap.list(),
+        table_versions: { ...v.tv, evals: await this.tables.version('evals'), state: await this.tables.version('state') },
+        computed_ms: 0,
+        cached: false,
+        versions: { rows: figures.length, drill: 'corpus.version', items: versionItems },
+        finetunes: { rows: ftItems.length, drill: null, items: ftItems },
+        last_retrain: lastRetrain && (f.raw.version === undefined || (lastRetrain.version ?? 0) <= f.raw.version) && f.time(ms(lastRetrain.at)) ? lastRetrain : null,
+        evals: { rows: evals.rows, drill: null, items: evals.items },
+      };
+    });
+  }
+
+  private async evalRows(f: Filter): Promise<{ rows: number; items: RetrainingPanel['evals']['items'] }> {
+    const rows = await this.smallTable('evals', ['corpus_version', 'set_id', 'mode', 'embedder', 'questions', ...METRICS, 'created_at', 'detail'], (r) => r);
+    const kinds = f.raw.source_kind?.map((k) => EVAL_KIND[k]!) ?? null;
+    type Fig = { recall_at_10: number; mrr_at_10: number; ndcg_at_10: number };
+    const picked: { row: Record<string, unknown>; fig: Fig; questions: number }[] = [];
+    for (const r of rows) {
+      if (f.raw.version !== undefined && (r.corpus_version as number) > f.raw.version) continue;
+      if (!f.time(ms(r.created_at as string))) continue;
+      let fig: Fig = { recall_at_10: r.recall_at_10 as number, mrr_at_10: r.mrr_at_10 as number, ndcg_at_10: r.ndcg_at_10 as number };
+      let questions = r.questions as number;
+      if (kinds) {
+        // The per-kind figures of the eval, weighted by their questions.
+        let byKind: Record<string, { questions: number } & Record<string, { mean: number }>> = {};
+        try {
+          byKind = (JSON.parse(r.detail as string) as { byKind?: typeof byKind }).byKind ?? {};
+        } catch {
+          byKind = {};
+        }
+        const parts = kinds.map((k) => byKind[k]).filter((x): x is NonNullable<typeof x> => Boolean(x));
+        questions = parts.reduce((s, p) => s + p.questions, 0);
+        if (!questions) continue;
+        const w = (m: keyof Fig) => parts.reduce((s, p) => s + p[m]!.mean * p.questions, 0) / questions;
+        fig = { recall_at_10: w('recall_at_10'), mrr_at_10: w('mrr_at_10'), ndcg_at_10: w('ndcg_at_10') };
+      }
+      picked.push({ row: r, fig, questions });
+    }
+    picked.sort((a, b) => (a.row.corpus_version as number) - (b.row.corpus_version as number) || ((a.row.created_at as string) < (b.row.created_at as string) ? -1 : 1));
+    const items = picked.map((p, idx) => {
+      const r = p.row;
+      const before = [...picked.slice(0, idx)].reverse().find((x) => x.row.set_id === r.set_id && x.row.mode === r.mode && x.row.embedder === r.embedder && (x.row.corpus_version as number) < (r.corpus_version as number));
+      return {
+        key: `${r.corpus_version}/${r.set_id}/${r.mode}`,
+        corpus_version: r.corpus_version as number,
+        set_id: r.set_id as string,
+        mode: r.mode as string,
+        embedder: r.embedder as string,
+        questions: p.questions,
+        created_at: r.created_at as string,
+        kind: kinds ? kinds.join(',') : null,
+        ...Object.fromEntries(Object.entries(p.fig).map(([k, x]) => [k, round(x)])),
+        delta: before ? { recall_at_10: round(p.fig.recall_at_10 - before.fig.recall_at_10), mrr_at_10: round(p.fig.mrr_at_10 - before.fig.mrr_at_10), ndcg_at_10: round(p.fig.ndcg_at_10 - before.fig.ndcg_at_10) } : null,
+        before_version: before ? (before.row.corpus_version as number) : null,
+      } as RetrainingPanel['evals']['items'][number];
+    });
+    return { rows: items.length, items };
+  }
+
+  /** Bucket width for a time span: the smallest of 1 min … 1 day that makes at most 120 buckets. */
+  static bucketMs(span: number): number {
+    for (const b of [60_000, 300_000, 900_000, 3_600_000, 6 * 3_600_000, DAY]) if (span / b <= 120) return b;
+    return 7 * DAY;
+  }
+
+  private bucketing(q: QueryIndex, rows: number[], f: Filter): { size: number; of: (i: number) => number } {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const i of rows) {
+      lo = Math.min(lo, q.at[i]!);
+      hi = Math.max(hi, q.at[i]!);
+    }
+    if (Number.isFinite(f.from) && Number.isFinite(f.to)) [lo, hi] = [f.from, f.to];
+    const size = DashboardEngine.bucketMs(Number.isFinite(hi - lo) ? hi - lo : 0);
+    return { size, of: (i) => Math.floor(q.at[i]! / size) * size };
+  }
+
+  async online(raw: DashboardFilters): Promise<OnlinePanel> {
+    const f = await this.filter(raw);
+    return this.cached('online', f, ['queries', 'corpus', 'hardness', 'versions'], async () => {
+      const { q, rows } = await this.queryRows(f);
+      const ap = new Applied(f);
+      ap.time();
+      ap.add('traffic', 'version');
+      ap.pair();
+      const { size, of } = this.bucketing(q, rows, f);
+      type B = { requests: number; errors: number; abstained: number; synthetic: number; r: number[]; g: number[]; t: number[] };
+      const buckets = new Map<number, B>();
+      const all: B = { requests: 0, errors: 0, abstained: 0, synthetic: 0, r: [], g: [], t: [] };
+      const byStatus = new Map<string, number>();
+      const byRoute = new Map<string, number>();
+      for (const i of rows) {
+        const k = of(i);
+        let b = buckets.get(k);
+        if (!b) buckets.set(k, (b = { requests: 0, errors: 0, abstained: 0, synthetic: 0, r: [], g: [], t: [] }));
+        for (const x of [b, all]) {
+          x.requests++;
+          if (q.status[i]! >= 400) x.errors++;
+          if (q.abstained[i]) x.abstained++;
+          if (q.synthetic[i]) x.synthetic++;
+          x.r.push(q.retrieve[i]!);
+          if (q.generate[i]! > 0) x.g.push(q.generate[i]!);
+          x.t.push(q.total[i]!);
+        }
+        inc(byStatus, String(q.status[i]));
+        inc(byRoute, q.route[i]!);
+      }
+      const lat = (b: B) => ({ retrieve: pcts(b.r), generate: pcts(b.g), total: pcts(b.t) });
+      const series = [...buckets]
+        .sort(([a], [b]) => a - b)
+        .map(([start, b]) => ({ key: iso(start), requests: b.requests, per_minute: round(b.requests / (size / 60_000)), errors: b.errors, abstained: b.abstained, synthetic: b.synthetic, real: b.requests - b.synthetic, latency: lat(b) }));
+      const trending = await this.trending(f, q, rows);
+      const { members: _m, previousCounts: _p, ...trend } = trending;
+      return {
+        rows: rows.length,
+        filters: f.raw,
+        applied: ap.list(),
+        table_versions: { queries: q.version },
+        computed_ms: 0,
+        cached: false,
+        totals: { requests: all.requests, errors: all.errors, error_rate: ratio(all.errors, all.requests), abstained: all.abstained, abstention_rate: ratio(all.abstained, all.requests), synthetic: all.synthetic, real: all.requests - all.synthetic, latency: lat(all) },
+        bucket_ms: size,
+        series: { rows: rows.length, drill: 'online.bucket', items: series },
+        by_status: { rows: rows.length, drill: 'online.status', items: barsOf(byStatus) },
+        by_route: { rows: rows.length, drill: 'online.route', items: barsOf(byRoute) },
+        trending: trend,
+      };
+    });
+  }
+
+  /** The recent window (up to 24 h, at most half the filtered traffic's span) and the one before it. */
+  private windows(q: QueryIndex, rows: number[]): { recent: [number, number]; previous: [number, number] } | null {
+    if (!rows.length) return null;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const i of rows) {
+      lo = Math.min(lo, q.at[i]!);
+      hi = Math.max(hi, q.at[i]!);
+    }
+    const end = hi + 1;
+    const w = Math.max(1, Math.min(DAY, (end - lo) / 2));
+    return { recent: [end - w, end], previous: [end - 2 * w, end - w] };
+  }
+
+  private trendCache = new Map<string, TrendingResult>();
+
+  async trending(f: Filter, q: QueryIndex, rows: number[]): Promise<TrendingResult> {
+    const key = `${q.version}|${JSON.stringify(f.raw)}`;
+    const hit = this.trendCache.get(key);
+    if (hit) return hit;
+    const win = this.windows(q, rows);
+    const recent: number[] = [];
+    const previous: number[] = [];
+    if (win)
+      for (const i of rows) {
+        const t = q.at[i]!;
+        if (t >= win.recent[0] && t < win.recent[1]) recent.push(i);
+        else if (t >= win.previous[0] && t < win.previous[1]) previous.push(i);
+      }
+    const freq = new Map<string, number>();
+    const example = new Map<string, string>();
+    for (const i of [...recent, ...previous]) {
+      const t = normalizeQuestion(q.question[i]!);
+      inc(freq, t);
+      if (!example.has(t)) example.set(t, q.question[i]!);
+    }
+    const texts = [...freq].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([t]) => t);
+    const kept = texts.slice(0, MAX_DISTINCT);
+    await this.vectors.ensure(kept);
+    const { clusters, of } = clusterTexts(kept, (t) => this.vectors.get(t)!);
+    const members = new Map<string, number[]>(clusters.map((c) => [c.key, []]));
+    const prevCounts = new Map<string, number>();
+    let unclustered = 0;
+    for (const i of recent) {
+      const c = of.get(normalizeQuestion(q.question[i]!));
+      if (c === undefined) unclustered++;
+      else members.get(clusters[c]!.key)!.push(i);
+    }
+    for (const i of previous) {
+      const c = of.get(normalizeQuestion(q.question[i]!));
+      if (c === undefined) unclustered++;
+      else inc(prevCounts, clusters[c]!.key);
+    }
+    const items = clusters
+      .map((c) => {
+        const count = members.get(c.key)!.length;
+        const prev = prevCounts.get(c.key) ?? 0;
+        return { key: c.key, count, previous: prev, growth: prev ? round((count - prev) / prev) : null, example: example.get(c.seed) ?? c.seed };
+      })
+      .sort((a, b) => b.count - a.count || b.previous - a.previous || (a.key < b.key ? -1 : 1));
+    const out: TrendingResult = {
+      rows: recent.length + previous.length,
+      drill: 'online.cluster',
+      window: win ? { from: iso(win.recent[0]), to: iso(win.recent[1]) } : null,
+      previous: win ? { from: iso(win.previous[0]), to: iso(win.previous[1]) } : null,
+      embedder: this.vectors.model,
+      threshold: CLUSTER_THRESHOLD,
+      unclustered,
+      items,
+      members,
+      previousCounts: prevCounts,
+    };
+    if (this.trendCache.size > 64) this.trendCache.clear();
+    this.trendCache.set(key, out);
+    return out;
+  }
+
+  /** The batch a version added (the given one, else the latest promotion) and the corpus before it. */
+  private async batch(v: View, f: Filter): Promise<{ version: number | null; against: number | null; added: number[]; before: number[] }> {
+    const promos = v.upTo.filter((x) => x.kind === 'promotion');
+    const cur = promos.at(-1);
+    if (!cur) return { version: null, against: null, added: [], before: [] };
+    const idx = v.versions.findIndex((x) => x.version === cur.version);
+    const prevVer = idx > 0 ? v.versions[idx - 1]! : null;
+    const s = await this.snapshot(cur.version);
+    const p = prevVer ? await this.snapshot(prevVer.version) : null;
+    const inPrev = new Uint8Array(this.attrs.ids.length + 1);
+    if (p) for (const g of p.active) inPrev[g] = 1;
+    const added: number[] = [];
+    for (const g of s.active) if (!inPrev[g] && f.pair(g)) added.push(g);
+    const before: number[] = [];
+    if (p) for (const g of p.active) if (f.pair(g)) before.push(g);
+    return { version: cur.version, against: prevVer?.version ?? null, added, before };
+  }
+
+  async drift(raw: DashboardFilters): Promise<DriftPanel> {
+    const f = await this.filter(raw);
+    return this.cached('drift', f, ['corpus', 'versions', 'hardness', 'queries'], async () => {
+      const v = await this.view(f);
+      const ap = new Applied(f);
+      ap.pair();
+      ap.add('version');
+      const b = await this.batch(v, f);
+      const mix = (gs: number[], names: readonly string[], col: number[]) => {
+        const m = new Map<string, number>();
+        for (const g of gs) inc(m, names[col[g]!] ?? 'unknown');
+        return m;
+      };
+      const kindPsi = psiOf(mix(b.added, KINDS, this.attrs.kind), mix(b.before, KINDS, this.attrs.kind));
+      const catPsi = psiOf(mix(b.added, CATEGORIES, this.attrs.category), mix(b.before, CATEGORIES, this.attrs.category));
+      const { q, rows } = await this.queryRows(f);
+      ap.time();
+      ap.add('traffic');
+      const t = await this.trending(f, q, rows);
+      const recent = new Map([...t.members].map(([k, m]) => [k, m.length] as [string, number]).filter(([, n]) => n > 0));
+      const topicPsi = psiOf(recent, t.previousCounts);
+      const ex = new Map(t.items.map((c) => [c.key, c.example]));
+      return {
+        rows: b.added.length + b.before.length + t.rows,
+        filters: f.raw,
+        applied: ap.list(),
+        table_versions: { ...v.tv, queries: q.version },
+        computed_ms: 0,
+        cached: false,
+        epsilon: PSI_EPSILON,
+        batch: { version: b.version, against_version: b.against, source_kind: kindPsi, category: catPsi, drifting_categories: catPsi.drifting_keys },
+        topics: { window: t.window, previous: t.previous, psi: topicPsi, drifting_topics: topicPsi.drifting_keys.map((key) => ({ key, example: ex.get(key) ?? '' })) },
+      };
+    });
+  }
+
+  // ------------------------------------------------------------------ drill-down
+  async rows(raw: DashboardFilters, panel: string, key: string, limit: number, offset: number): Promise<RowsResponse> {
+    const f = await this.filter(raw);
+    const kind = (DRILL_PANELS as Record<string, 'pairs' | 'queries'>)[panel];
+    if (!kind) throw new DashboardRequestError(400, 'invalid_field', `panel: unknown drill-down panel ${JSON.stringify(panel)} (one of ${Object.keys(DRILL_PANELS).join(', ')})`);
+    const base = { panel, key, offset, limit, filters: f.raw };
+    if (kind === 'queries') {
+      const sel = await this.querySelection(f, panel, key);
+      const page = sel.rows.sort((a, b) => sel.q.at[b]! - sel.q.at[a]! || (sel.q.qid[a]! < sel.q.qid[b]! ? -1 : 1)).slice(offset, offset + limit);
+      return { ...base, kind: 'queries', total: sel.rows.length, items: await this.queryItems(sel.q, page) };
+    }
+    const sels = await this.pairSelection(f, panel, key);
+    const all = sels.flatMap((s) => s.rows.map((i) => ({ table: s.table, i })));
+    all.sort((a, b) => (b.table.at[b.i] || 0) - (a.table.at[a.i] || 0) || (this.attrs.ids[a.table.gid[a.i]!]! < this.attrs.ids[b.table.gid[b.i]!]! ? -1 : 1));
+    return { ...base, kind: 'pairs', total: all.length, items: await this.pairItems(all.slice(offset, offset + limit)) };
+  }
+
+  private async pairSelection(f: Filter, panel: string, key: string): Promise<PairSel[]> {
+    const v = await this.view(f);
+    const A = this.attrs;
+    const c = v.corpus;
+    const active = () => this.corpusRows(v, f, 'active');
+    const where = (t: PairTable, rows: number[], keep: (g: number, i: number) => boolean): PairSel => ({ table: t, rows: rows.filter((i) => keep(t.gid[i]!, i)) });
+    switch (panel) {
+      case 'corpus.active':
+        return [{ table: c, rows: active() }];
+      case 'corpus.source_kind':
+        return [where(c, active(), (g) => KINDS[A.kind[g]!] === key)];
+      case 'corpus.category':
+        return [where(c, active(), (g) => CATEGORIES[A.category[g]!] === key)];
+      case 'corpus.kind_category':
+        return [where(c, active(), (g) => `${KINDS[A.kind[g]!]}/${CATEGORIES[A.category[g]!]}` === key)];
+      case 'corpus.day':
+        return [where(c, active(), (_g, i) => dayOf(c.at[i]!) === key)];
+      case 'corpus.version':
+      case 'drift.category':
+      case 'drift.source_kind': {
+        let gids: number[];
+        let ver: number;
+        if (panel === 'corpus.version') {
+          const n = Number(key);
+          const fig = (await this.versionFigures(v, f)).find((x) => x.version.version === n);
+          if (!fig) return [];
+          gids = fig.added;
+          ver = n;
+        } else {
+          const b = await this.batch(v, f);
+          if (b.version === null) return [];
+          gids = b.added.filter((g) => (panel === 'drift.category' ? CATEGORIES[A.category[g]!] : KINDS[A.kind[g]!]) === key);
+          ver = b.version;
+        }
+        return [await this.rowsOfGids(gids, ver)];
+      }
+      case 'corpus.run_added':
+      case 'corpus.run_retired': {
+        const r = (await this.runs(v)).find((x) => x.run_id === key && f.time(x.finished));
+        return r ? [this.runSel(v, f, r, panel === 'corpus.run_added' ? 'added' : 'retired')] : [];
+      }
+      case 'staging.status':
+        return [{ table: v.staging, rows: this.tableRows(v.staging, f, (i) => v.staging.status[i] === key) }];
+      case 'staging.source_kind':
+        return [{ table: v.staging, rows: this.tableRows(v.staging, f, (i) => v.staging.status[i] !== 'retired' && KINDS[A.kind[v.staging.gid[i]!]!] === key) }];
+      case 'quality.judge_verdict':
+      case 'quality.judge_score': {
+        const keep = (g: number) => (panel === 'quality.judge_verdict' ? A.verdict[g]! >= 0 && VERDICTS[A.verdict[g]!] === key : A.judgeScore[g] !== 0 && String(A.judgeScore[g]) === key);
+        return [v.staging, v.rejected].map((t) => ({ table: t, rows: this.tableRows(t, f, (i) => keep(t.gid[i]!)) }));
+      }
+      case 'quality.score':
+        return [where(c, active(), (g) => !Number.isNaN(A.score[g]!) && (Math.min(9, Math.max(0, Math.floor(A.score[g]! * 10))) / 10).toFixed(1) === key)];
+      case 'quality.reject_reason':
+        return [{ table: v.rejected, rows: this.tableRows(v.rejected, f, (i) => v.rejected.reasons[i]!.includes(key)) }];
+      case 'quality.model_reject_reason':
+        return [{ table: v.rejected, rows: this.tableRows(v.rejected, f, (i) => A.model[v.rejected.gid[i]!]! && (key === '' || v.rejected.reasons[i]!.includes(key))) }];
+      case 'quality.near_dup':
+        return [where(c, active(), (g) => A.dup[g] !== null && (key === '' || A.dup[g] === key))];
+      case 'quality.hardness':
+        return [where(c, active(), (g) => A.hardness[g]! >= 0 && HARDNESS_LABELS[A.hardness[g]!] === key)];
+      default:
+        return [];
+    }
+  }
+
+  /** Corpus rows (at a version) of given gids. */
+  private async rowsOfGids(gids: number[], version: number): Promise<PairSel> {
+    const t = await this.pairTable('corpus', version);
+    const want = new Set(gids);
+    const rows: number[] = [];
+    for (let i = 0; i < t.n; i++) if (want.has(t.gid[i]!)) rows.push(i);
+    return { table: t, rows };
+  }
+
+  private async querySelection(f: Filter, panel: string, key: string): Promise<{ q: QueryIndex; rows: number[] }> {
+    if (panel === 'quality.feedback_rating' || panel === 'quality.feedback_reason' || panel === 'quality.correction_status') {
+      const { fb, rows, q } = await this.feedbackRows(f);
+      const corr = panel === 'quality.correction_status' ? await this.corrections() : null;
+      const keep = (i: number) =>
+        panel === 'quality.feedback_rating' ? fb.rating[i] === key : panel === 'quality.feedback_reason' ? (fb.reason[i] ?? 'none') === key : fb.rating[i] === 'down' && (corr!.get(fb.fid[i]!) ?? 'pending') === key;
+      const ids = new Set(rows.filter(keep).map((i) => fb.qid[i]!));
+      const out: number[] = [];
+      for (const id of ids) {
+        const i = q.byId.get(id);
+        if (i !== undefined) out.push(i);
+      }
+      return { q, rows: out };
+    }
+    const { q, rows } = await this.queryRows(f);
+    switch (panel) {
+      case 'online.all':
+        return { q, rows };
+      case 'online.status':
+        return { q, rows: rows.filter((i) => String(q.status[i]) === key) };
+      case 'online.route':
+        return { q, rows: rows.filter((i) => q.route[i] === key) };
+      case 'online.bucket': {
+        const { of } = this.bucketing(q, rows, f);
+        const t = Date.parse(key);
+        return { q, rows: rows.filter((i) => of(i) === t) };
+      }
+      case 'online.cluster': {
+        const t = await this.trending(f, q, rows);
+        return { q, rows: [...(t.members.get(key) ?? [])] };
+      }
+      default:
+        return { q, rows: [] };
+    }
+  }
+
+  private async pairItems(page: { table: PairTable; i: number }[]): Promise<PairRowOut[]> {
+    const byTable = new Map<PairTable, number[]>();
+    for (const p of page) byTable.set(p.table, [...(byTable.get(p.table) ?? []), p.i]);
+    const details = new Map<string, Record<string, unknown>>();
+    for (const [t, idx] of byTable) {
+      const ids = idx.map((i) => this.attrs.ids[t.gid[i]!]!);
+      const cols = ['id', 'question', 'path', 'start_line', 'end_line'];
+      const read = async (h: import('@lancedb/lancedb').Table) => {
+        for (const r of await readAll(h, cols, `id IN (${ids.map(sqlString).join(',')})`)) details.set(`${t.name}:${r.id as string}`, r);
+      };
+      const latest = await this.tables.get(t.name);
+      if (!latest) continue;
+      await (latest.version === t.version ? read(latest.t) : this.tables.at(t.name, t.version, read));
+    }
+    return page.map(({ table: t, i }) => {
+      const g = t.gid[i]!;
+      const id = this.attrs.ids[g]!;
+      const d = details.get(`${t.name}:${id}`) ?? {};
+      const s = this.attrs.score[g]!;
+      return {
+        id,
+        table: t.name,
+        status: t.status[i]!,
+        question: (d.question as string) ?? '',
+        category: CATEGORIES[this.attrs.category[g]!]!,
+        source_kind: KINDS[this.attrs.kind[g]!]!,
+        path: (d.path as string | null) ?? null,
+        start_line: (d.start_line as number | null) ?? null,
+        end_line: (d.end_line as number | null) ?? null,
+        quality_score: Number.isNaN(s) ? null : s,
+        hardness: this.attrs.hardness[g]! >= 0 ? HARDNESS_LABELS[this.attrs.hardness[g]!]! : null,
+        at: Number.isFinite(t.at[i]!) ? iso(t.at[i]!) : null,
+        reasons: t.name === 'rejected' ? t.reasons[i]! : null,
+      };
+    });
+  }
+
+  private async queryItems(q: QueryIndex, page: number[]): Promise<QueryRowOut[]> {
+    const fb = await this.feedback();
+    const rating = new Map<string, { rating: string; reason: string | null }>();
+    const want = new Set(page.map((i) => q.qid[i]!));
+    for (let i = 0; i < fb.n; i++) if (want.has(fb.qid[i]!) && !rating.has(fb.qid[i]!)) rating.set(fb.qid[i]!, { rating: fb.rating[i]!, reason: fb.reason[i]! });
+    return page.map((i) => ({
+      query_id: q.qid[i]!,
+      at: iso(q.at[i]!),
+      route: q.route[i]!,
+      question: q.question[i]!,
+      abstained: q.abstained[i]!,
+      status: q.status[i]!,
+      synthetic: q.synthetic[i]!,
+      latency_total: round(q.total[i]!),
+      corpus_version: q.corpusVersion[i]! >= 0 ? q.corpusVersion[i]! : null,
+      top_pair_id: q.topPair[i]!,
+      top_source_kind: q.topKind[i]!,
+      rating: (rating.get(q.qid[i]!)?.rating as 'up' | 'down' | undefined) ?? null,
+      reason: rating.get(q.qid[i]!)?.reason ?? null,
+    }));
+  }
+
+  /** Builds what the panels read (the latest indexes and the default views), so a request after a promotion or a log flush finds them warm. */
+  async warm(): Promise<void> {
+    const none: DashboardFilters = {};
+    await this.corpus(none);
+    await this.quality(none);
+    await this.retraining(none);
+    await this.online(none);
+    await this.drift(none);
+  }
+}
