@@ -33,7 +33,7 @@ export interface Browser extends Recorded {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(o: { viewport?: { width: number; height: number } } = {}): Promise<Browser> {
+export async function launchBrowser(o: { viewport?: { width: number; height: number }; deviceScaleFactor?: number } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/setup.sh (it installs Debian's chromium)`);
   const profile = mkdtempSync(join(tmpdir(), 'qaforge-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -41,6 +41,7 @@ export async function launchBrowser(o: { viewport?: { width: number; height: num
     args: CHROMIUM_ARGS,
     headless: true,
     viewport: o.viewport ?? { width: 1280, height: 900 },
+    deviceScaleFactor: o.deviceScaleFactor ?? 1,
     offline: false,
     serviceWorkers: 'block',
     acceptDownloads: false,
