@@ -12,8 +12,9 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnsOf, Stores } from '../datasets/store.js';
 import { DASHBOARD_CSP } from '../dashboard/static.js';
+import { createKey } from '../serve/keys.js';
 import { artifact, launchBrowser, type Browser } from './browser.js';
-import { BIN, qaforge, qaforgeJson } from './cli.js';
+import { BIN, qaforgeJson } from './cli.js';
 import { makeRepo, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
 
 const PANELS = ['corpus', 'quality', 'retraining', 'online', 'drift'] as const;
@@ -236,11 +237,13 @@ beforeAll(async () => {
   await repo.commit({ 'shapes/core.py': SHIFTED_PY }, 'Shift the module down and reword two docstrings');
   await cliJson('backfill', '--repo', repo.dir, '--sources', 'code,docs', '--json');
   await cliJson('promote');
-  for (const [name, role] of [['root', 'admin'], ['alice', 'query']] as const) {
-    const r = await qaforge(['--config', config, '--data-dir', data, 'keys', 'create', '--name', name, '--role', role], { env });
-    expect(r.code, r.stderr).toBe(0);
-    if (role === 'admin') adminKey = r.stdout.split('\n')[0]!;
-    else queryKey = r.stdout.split('\n')[0]!;
+  // Keys as `qaforge keys create` makes them (in-process: a CLI start costs seconds).
+  const stores = await Stores.open(data);
+  try {
+    adminKey = (await createKey(stores, 'root', 'admin')).key;
+    queryKey = (await createKey(stores, 'alice', 'query')).key;
+  } finally {
+    stores.close();
   }
   // The dev server (no key) gets a copy: its own journal and query log.
   devData = tempDir('qaforge-data-dev-');
@@ -487,6 +490,28 @@ describe('the panels', () => {
     await page.locator('#drill button.back').first().click();
     await page.locator('#drill table.rows-table').waitFor();
     await page.locator('#drill-close').click();
+    expect(await page.locator('#drill').getAttribute('open')).toBeNull();
+
+    // A bar on the time axis of the traffic chart: the real queries of that minute.
+    const online = await api('online');
+    const i = online.series.items.findIndex((b: any) => b.real > 0);
+    expect(i).toBeGreaterThanOrEqual(0);
+    const bucket = online.series.items[i];
+    await page.locator('figure[data-chart="online.requests"]').scrollIntoViewIfNeeded();
+    const pt = await page.evaluate(([j]) => (globalThis as any).qaforgeDashboard.charts.pointOf('online.requests', 0, j), [i]);
+    await page.mouse.click(pt.x, pt.y);
+    await page.locator('#drill[open] table.rows-table[data-kind=queries]').waitFor({ timeout: 10_000 });
+    const qs = await api('rows', { panel: online.series.drill, key: bucket.key, limit: '50', offset: '0' });
+    expect(qs.kind).toBe('queries');
+    expect(qs.total).toBe(bucket.requests);
+    expect(Number(await page.locator('#drill-body [data-total]').getAttribute('data-total'))).toBe(qs.total);
+    expect(await page.locator('#drill table.rows-table tbody tr').evaluateAll((trs) => trs.map((tr) => (tr as any).dataset.query))).toEqual(qs.items.map((q: any) => q.query_id));
+    // A query opens the pair it cited first.
+    const cited = qs.items.find((q: any) => q.top_pair_id);
+    expect(cited).toBeDefined();
+    await page.locator(`#drill tr[data-query="${cited.query_id}"]`).click();
+    await page.locator(`#drill article.pair[data-pair="${cited.top_pair_id}"]`).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Escape');
     expect(await page.locator('#drill').getAttribute('open')).toBeNull();
   });
 
