@@ -128,6 +128,9 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
   const active = await corpus.countRows("status = 'active'");
   if (promoted) {
     await corpus.createIndex('search_text', { config: lancedb.Index.fts(), replace: true });
+    // Every search filters on status: without this index that filter read the whole column per query
+    // (about 10 ms per search leg on 100k pairs; 40 ms to build).
+    await corpus.createIndex('status', { config: lancedb.Index.bitmap(), replace: true });
     // IVF_FLAT: exact distances inside the probed partitions, and seconds to build on two cores (PQ takes minutes).
     if (embedder && active >= VECTOR_INDEX_MIN_ROWS) {
       await corpus.createIndex('vector', { config: lancedb.Index.ivfFlat({ numPartitions: Math.round(Math.sqrt(active)), distanceType: 'cosine' }), replace: true });
