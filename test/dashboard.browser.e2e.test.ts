@@ -407,6 +407,27 @@ describe('the panels', () => {
     await page.locator('#reset').click();
     await settled(page, g);
     expect(new URL(page.url()).search).toBe('');
+    // A time range from a preset (the last hour: everything this test made) and a quality floor typed in.
+    g = await generation(page);
+    await page.locator('button[data-range="1h"]').click();
+    await settled(page, g);
+    const from = new URL(page.url()).searchParams.get('from')!;
+    expect(Date.now() - Date.parse(from)).toBeGreaterThan(3_500_000);
+    expect(Date.now() - Date.parse(from)).toBeLessThan(3_700_000);
+    const hour = await expectPanelsMatch(page, { from });
+    expect(hour.online.totals.requests).toBe(REAL_QUESTIONS.length + SYNTHETIC_QUESTIONS.length);
+    expect(hour.online.applied).toContain('from');
+    g = await generation(page);
+    await page.locator('input[name=min_score]').fill('0.5');
+    await page.locator('input[name=min_score]').press('Enter');
+    await settled(page, g);
+    expect(Object.fromEntries(new URL(page.url()).searchParams)).toEqual({ from, min_score: '0.5' });
+    const better = await expectPanelsMatch(page, { from, min_score: '0.5' });
+    expect(better.corpus.applied).toContain('min_score');
+    expect(better.corpus.active).toBeLessThanOrEqual(hour.corpus.active);
+    g = await generation(page);
+    await page.locator('#reset').click();
+    await settled(page, g);
     // The first corpus version, from the version list the page offers: every panel as of that version.
     const versions = (await api('retraining')).versions.items.map((v: any) => String(v.version));
     expect(await page.locator('select[name=version] option').evaluateAll((os) => os.map((o) => (o as any).value))).toEqual(['', ...[...versions].reverse()]);

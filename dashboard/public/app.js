@@ -130,6 +130,21 @@ addEventListener('popstate', () => {
   void loadAll();
 });
 
+// Auto-refresh for watching live traffic: every panel every 30 s, not while a dialog is open or the tab is hidden.
+const LIVE = 'qaforge.dashboard.live';
+const live = /** @type {HTMLInputElement} */ (document.getElementById('live'));
+let liveTimer = null;
+function setLive(on, remember = true) {
+  live.checked = on;
+  if (remember) sessionStorage.setItem(LIVE, on ? '1' : '0');
+  clearInterval(liveTimer);
+  liveTimer = on ? setInterval(() => {
+    if (!document.hidden && !document.querySelector('dialog[open]') && document.body.dataset.state !== 'loading') void loadAll();
+  }, 30_000) : null;
+}
+live.addEventListener('change', () => setLive(live.checked));
+setLive(sessionStorage.getItem(LIVE) === '1', false);
+
 initDrill();
 toForm(form, filters);
 void loadAll();
