@@ -49,6 +49,16 @@ export interface SearchOptions {
   filters?: SearchFilters;
   /** Also return each hit's cosine similarity to the query (the query is embedded in fts mode too). */
   similarity?: boolean;
+  /** Filled with where the time went (milliseconds), for benchmarks. */
+  timings?: SearchTimings;
+}
+
+export interface SearchTimings {
+  embed: number;
+  /** The ranking legs (both, concurrently, for hybrid) and the fusion. */
+  rank: number;
+  /** Reading the k winners' columns. */
+  take: number;
 }
 
 const COLUMNS = ['id', 'source_id', 'question', 'answer', 'context', 'category', 'source_kind', 'repo', 'path', 'start_line', 'end_line', 'url', 'commit_last_verified', 'commit_first_seen', 'qualname', 'record'];
@@ -102,7 +112,14 @@ export async function searchCorpus(stores: Stores, embedder: Embedder | null, qu
   const made = wantVector ? await stores.corpusVectors() : null;
   if (made && made.model !== embedder!.model)
     throw new UserError(`the corpus's vectors were made by ${made.model}, not ${embedder!.model}: search with models.embedder.model set to it, or use --mode fts`);
+  let t = performance.now();
+  const lap = (part: keyof SearchTimings) => {
+    const now = performance.now();
+    if (opts.timings) opts.timings[part] = now - t;
+    t = now;
+  };
   const vector = wantVector ? (await embedder!.embed([query], { kind: 'query' }))[0]! : null;
+  lap('embed');
   const where = filterPredicate(opts.filters);
   // Ranking reads only ids and scores; the k winners' columns are then taken by row id in one read.
   // (Fetching every column inside the legs, and LanceDB's own hybrid query, read the heavy columns
@@ -118,9 +135,11 @@ export async function searchCorpus(stores: Stores, embedder: Embedder | null, qu
     const [byVector, byText] = await Promise.all([vectorLeg(pool), ftsLeg(pool)]);
     ranked = reciprocalRankFusion([byText.map((r) => r._rowid as bigint), byVector.map((r) => r._rowid as bigint)]).slice(0, opts.k);
   }
+  lap('rank');
   if (!ranked.length) return [];
   const columns = opts.similarity && vector ? [...COLUMNS, 'vector'] : COLUMNS;
   const taken = await corpus.takeRowIds(ranked.map((r) => r.rowId)).select(columns).withRowId().toArray();
+  lap('take');
   const byRowId = new Map(taken.map((r) => [BigInt(r._rowid as bigint), r as Record<string, unknown>]));
   const rows: (Record<string, unknown> & { _score_of_mode: number })[] = ranked.flatMap((r) => {
     const row = byRowId.get(BigInt(r.rowId));

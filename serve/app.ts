@@ -160,7 +160,7 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   const feedback = new Journal<FeedbackRow>(dir, 'feedback', 'feedback_id', stores, log, { flushMs: cfg.serve.flushMs });
   const replayed = { queries: (await queries.open()).replayed, feedback: (await feedback.open()).replayed };
   const tornLines = queries.stats.tornLines + feedback.stats.tornLines;
-  if (replayed.queries || replayed.feedback || tornLines) log.info({ ...replayed, tornLines }, 'journal replayed into the query log (a torn line is a write that was never acknowledged)');
+  if (replayed.queries || replayed.feedback || tornLines) log.info({ ...replayed, tornLines }, 'journal replayed into the query log');
   queries.start();
   feedback.start();
 
