@@ -6,6 +6,7 @@
 // whose gold was not retrieved are reported, not fitted: for them either choice is defensible.
 import { searchCorpus, type SearchMode } from '../datasets/search.js';
 import type { Stores } from '../datasets/store.js';
+import { UserError } from '../lib/errors.js';
 import type { Embedder } from '../lib/models/types.js';
 import { rankingOf } from './relevance.js';
 import type { EvalSet } from './set.js';
@@ -75,6 +76,11 @@ export async function calibrateAbstention(stores: Stores, embedder: Embedder, se
       questions.push({ id: item.id, set: set.id, group, score: round4(score) });
     }
   const scores = (g: ScoredQuestion['group']) => questions.filter((q) => q.group === g).map((q) => q.score);
+  const [answerable, outOfScope] = [scores('answerable').length, scores('out_of_scope').length];
+  if (!answerable || !outOfScope)
+    throw new UserError(
+      `abstention is calibrated on both kinds of question: ${answerable} answerable in scope (a gold among the hits), ${outOfScope} out of scope; ${answerable ? 'add out-of-scope items (out_of_scope: true) to the sets' : 'no in-scope question had its gold retrieved: check the sets are about this corpus'}`,
+    );
   const choice = chooseThreshold(scores('answerable'), scores('out_of_scope'));
   const missed = scores('missed');
   return {
