@@ -58,19 +58,20 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
   };
 
   // Precompute: when a table changes (a promotion, a log flush), the default panels are rebuilt before anyone asks.
+  // The first warm-up starts with the server: the indexes are read before the page first asks.
   let warming = false;
   const warmMs = opts.warmMs ?? 2000;
-  const timer = warmMs
-    ? setInterval(() => {
-        if (warming) return;
-        warming = true;
-        engine
-          .warm()
-          .catch((e) => opts.log.warn({ err: (e as Error).message }, 'dashboard warm-up failed; the next request computes its figures'))
-          .finally(() => (warming = false));
-      }, warmMs)
-    : null;
+  const warm = () => {
+    if (warming) return;
+    warming = true;
+    engine
+      .warm()
+      .catch((e) => opts.log.warn({ err: (e as Error).message }, 'dashboard warm-up failed; the next request computes its figures'))
+      .finally(() => (warming = false));
+  };
+  const timer = warmMs ? setInterval(warm, warmMs) : null;
   timer?.unref();
+  if (warmMs) app.addHook('onReady', async () => void setTimeout(warm, 0).unref());
   app.addHook('onClose', async () => {
     if (timer) clearInterval(timer);
     engine.close();
@@ -147,12 +148,23 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
   });
 };
 
-/** The stored text of a pair's source record (verbatim lines from start_line for code), or null. */
-async function sourceText(stores: Stores, sourceId: string): Promise<string | null> {
-  for await (const rows of stores.scan('sources', ['record'], `id = ${sqlString(sourceId)}`))
+/**
+ * The stored text of a pair's source record, and how many of its first lines are the file's lines from
+ * the record's start line verbatim: a code symbol's header (decorators, signature, docstring: up to
+ * headerEndLine; a class's text goes on with its methods' signature lines, not contiguous), else all of
+ * them when they are as many as the record's span.
+ */
+async function sourceText(stores: Stores, sourceId: string): Promise<{ text: string; verbatim: number } | null> {
+  for await (const rows of stores.scan('sources', ['record', 'start_line', 'end_line'], `id = ${sqlString(sourceId)}`))
     for (const r of rows) {
       try {
-        return (JSON.parse(r.record as string) as { text?: string }).text ?? null;
+        const x = JSON.parse(r.record as string) as { text?: string; code?: { headerEndLine?: number } | null };
+        if (typeof x.text !== 'string') return null;
+        const lines = x.text.split('\n').length;
+        const start = r.start_line as number | null;
+        const end = r.end_line as number | null;
+        const verbatim = start === null ? 0 : x.code?.headerEndLine ? Math.min(lines, x.code.headerEndLine - start + 1) : end !== null && end - start + 1 === lines ? lines : 0;
+        return { text: x.text, verbatim };
       } catch {
         return null;
       }
@@ -161,22 +173,22 @@ async function sourceText(stores: Stores, sourceId: string): Promise<string | nu
 }
 
 /**
- * The stored context line by line, numbered where its place in the file is known: the source record's
- * text is the file's lines from start_line, so a context found in it (or the lines it begins with) is
- * numbered from there; a context of exactly the lines start–end is numbered too; else a line is
- * unnumbered. A line is cited when it is part of an evidence string, or holds one.
+ * The stored context line by line, numbered where its place in the file is known: a context line that
+ * is one of the source record's verbatim lines is numbered from the pair's start line (its current
+ * place: lines move between commits, the text does not); a context of exactly the lines start–end is
+ * numbered too; else a line is unnumbered. A line is cited when it is part of an evidence string, or holds one.
  */
-export function sourceLines(context: string, evidence: string[], start: number | null, end: number | null, source: string | null): PairDetail['lines'] {
+export function sourceLines(context: string, evidence: string[], start: number | null, end: number | null, source: { text: string; verbatim: number } | null): PairDetail['lines'] {
   const lines = context.split('\n');
   const n: (number | null)[] = lines.map(() => null);
   if (start !== null) {
-    const at = source ? source.indexOf(context) : -1;
-    if (source && at >= 0) {
-      const first = start + (source.slice(0, at).match(/\n/g)?.length ?? 0);
-      lines.forEach((_, i) => (n[i] = first + i));
+    const at = source ? source.text.indexOf(context) : -1;
+    if (source && at >= 0 && (at === 0 || source.text[at - 1] === '\n')) {
+      const first = source.text.slice(0, at).split('\n').length - 1;
+      lines.forEach((_, i) => (n[i] = first + i < source.verbatim ? start + first + i : null));
     } else if (source) {
-      const src = source.split('\n');
-      for (let i = 0; i < lines.length && i < src.length && lines[i] === src[i]; i++) n[i] = start + i;
+      const src = source.text.split('\n');
+      for (let i = 0; i < lines.length && i < source.verbatim && lines[i] === src[i]; i++) n[i] = start + i;
     } else if (end !== null && end - start + 1 === lines.length) lines.forEach((_, i) => (n[i] = start + i));
   }
   const ev = evidence.map(squash).filter((e) => e.length >= 3);

@@ -22,56 +22,108 @@ export async function* columnBatches(t: lancedb.Table, cols: string[], where?: s
   if (where) q = q.where(where);
   for await (const b of q) {
     const c: Record<string, Vec> = {};
-    for (const name of cols) c[name] = b.getChild(name) as Vec;
+    for (const name of cols) c[name] = fastStrings(b.getChild(name) as ArrowVector | null);
     yield { n: b.numRows, c };
   }
+}
+
+interface ArrowChunk {
+  length: number;
+  offset: number;
+  values: Uint8Array;
+  valueOffsets?: Int32Array;
+  nullBitmap?: Uint8Array;
+  nullCount: number;
+  type: { typeId: number };
+}
+type ArrowVector = { get(i: number): unknown; data: ArrowChunk[]; type: { typeId: number } };
+const UTF8 = 5;
+const decoder = new TextDecoder();
+
+/**
+ * A Utf8 column of one chunk, decoded in one call when it is ASCII (byte offsets are then character
+ * offsets): per-value decoding is most of the time a scan of 100,000 rows takes otherwise.
+ */
+function fastStrings(v: ArrowVector | null): Vec {
+  if (!v || v.type.typeId !== UTF8 || v.data.length !== 1) return v;
+  const d = v.data[0]!;
+  const offs = d.valueOffsets;
+  if (!offs || d.offset !== 0) return v;
+  const bytes = d.values.subarray(0, offs[d.length]!);
+  const text = decoder.decode(bytes);
+  // As many characters as bytes: all ASCII (a multi-byte character is fewer UTF-16 units than bytes).
+  if (text.length !== bytes.length) return v;
+  const bitmap = d.nullCount ? d.nullBitmap : undefined;
+  return { get: (i: number) => (bitmap && !(bitmap[i >> 3]! & (1 << (i & 7))) ? null : text.slice(offs[i]!, offs[i + 1]!)) };
 }
 
 const str = (v: Vec, i: number) => (v ? ((v.get(i) as string | null) ?? null) : null);
 const num = (v: Vec, i: number) => (v ? ((v.get(i) as number | null) ?? null) : null);
 export const ms = (s: string | null | undefined) => (s ? Date.parse(s) : NaN);
 
-/** Pair attributes by gid: growable columns. */
+/** Pair attributes by gid: typed columns grown by doubling. */
 export class PairAttrs {
   readonly map = new Map<string, number>();
   readonly ids: string[] = [];
-  kind: number[] = [];
-  category: number[] = [];
+  private cap = 0;
+  kind = new Int8Array(0);
+  category = new Int8Array(0);
   /** Quality (value) score, NaN when none. */
-  score: number[] = [];
+  score = new Float64Array(0);
   /** Index into VERDICTS, -1 when the judge did not see it. */
-  verdict: number[] = [];
+  verdict = new Int8Array(0);
   /** Judge score 1–5, 0 when none. */
-  judgeScore: number[] = [];
-  model: boolean[] = [];
+  judgeScore = new Int8Array(0);
+  model = new Uint8Array(0);
   dup: (string | null)[] = [];
   /** Index into HARDNESS_LABELS, -1 when unlabelled (set from the hardness table). */
-  hardness: number[] = [];
-  known: boolean[] = [];
+  hardness = new Int8Array(0);
+  known = new Uint8Array(0);
+
+  private grow(): void {
+    const cap = Math.max(1024, this.cap * 2);
+    const g = <T extends Int8Array | Uint8Array | Float64Array>(a: T, fill: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(cap);
+      b.fill(fill);
+      b.set(a);
+      return b;
+    };
+    this.kind = g(this.kind, -1);
+    this.category = g(this.category, -1);
+    this.score = g(this.score, NaN);
+    this.verdict = g(this.verdict, -1);
+    this.judgeScore = g(this.judgeScore, 0);
+    this.model = g(this.model, 0);
+    this.hardness = g(this.hardness, -1);
+    this.known = g(this.known, 0);
+    this.cap = cap;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
 
   gid(id: string): number {
     let g = this.map.get(id);
     if (g === undefined) {
       g = this.ids.length;
+      if (g >= this.cap) this.grow();
       this.map.set(id, g);
       this.ids.push(id);
-      this.kind.push(-1);
-      this.category.push(-1);
-      this.score.push(NaN);
-      this.verdict.push(-1);
-      this.judgeScore.push(0);
-      this.model.push(false);
       this.dup.push(null);
-      this.hardness.push(-1);
-      this.known.push(false);
     }
     return g;
+  }
+
+  /** Every pair unlabelled (before the hardness table is read again). */
+  clearHardness(): void {
+    this.hardness.fill(-1);
   }
 
   /** Sets a pair's attributes from its row (once: they are the same wherever it is stored). */
   fill(g: number, kind: string, category: string, record: string | null, dup: string | null): void {
     if (this.known[g]) return;
-    this.known[g] = true;
+    this.known[g] = 1;
     this.kind[g] = KINDS.indexOf(kind as never);
     this.category[g] = CATEGORIES.indexOf(category as never);
     this.dup[g] = dup;
@@ -82,7 +134,7 @@ export class PairAttrs {
       const q = (JSON.parse(record) as { quality?: { score?: number } }).quality;
       if (typeof q?.score === 'number') this.score[g] = q.score;
     }
-    this.model[g] = record.includes('"model":"');
+    this.model[g] = record.includes('"model":"') ? 1 : 0;
     if (record.includes('"judge"')) {
       const r = JSON.parse(record) as { passed?: string[]; verdicts?: { check: string; pass: boolean; detail: string | null }[] };
       const v = r.verdicts?.find((x) => x.check === 'judge');
@@ -118,6 +170,13 @@ const PAIR_COLS: Record<PairTable['name'], string[]> = {
   rejected: ['id', 'source_kind', 'category', 'updated_at', 'run_id', 'near_dup_cluster', 'record', 'reasons'],
 };
 
+const ATTR_COLS = ['id', 'source_kind', 'category', 'near_dup_cluster', 'record'];
+
+/**
+ * One pair table, row by row. The pair attributes (kind, category, scores) of ids already known — a
+ * staging row of a promoted pair, whose corpus row was read — are not read again: the light columns
+ * first, then the attribute columns of the unknown ids only (or everything in one pass when most are).
+ */
 export async function readPairTable(t: lancedb.Table, name: PairTable['name'], version: number, attrs: PairAttrs): Promise<PairTable> {
   const gid: number[] = [];
   const status: string[] = [];
@@ -126,11 +185,18 @@ export async function readPairTable(t: lancedb.Table, name: PairTable['name'], v
   const run: string[] = [];
   const reasons: string[][] = [];
   const atCol = name === 'corpus' ? 'promoted_at' : 'updated_at';
-  for await (const { n, c } of columnBatches(t, PAIR_COLS[name])) {
+  const rows = await t.countRows();
+  const light = PAIR_COLS[name].filter((c) => !ATTR_COLS.includes(c) || c === 'id');
+  const oneScan = attrs.size < rows / 2;
+  const unknown: string[] = [];
+  for await (const { n, c } of columnBatches(t, oneScan ? PAIR_COLS[name] : light)) {
     for (let i = 0; i < n; i++) {
       const id = str(c.id!, i)!;
       const g = attrs.gid(id);
-      if (!attrs.known[g]) attrs.fill(g, str(c.source_kind!, i) ?? '', str(c.category!, i) ?? '', str(c.record!, i), str(c.near_dup_cluster!, i));
+      if (!attrs.known[g]) {
+        if (oneScan) attrs.fill(g, str(c.source_kind!, i) ?? '', str(c.category!, i) ?? '', str(c.record!, i), str(c.near_dup_cluster!, i));
+        else unknown.push(id);
+      }
       gid.push(g);
       status.push(name === 'rejected' ? 'rejected' : (str(c.status!, i) ?? ''));
       at.push(ms(str(c[atCol]!, i)));
@@ -139,7 +205,17 @@ export async function readPairTable(t: lancedb.Table, name: PairTable['name'], v
       if (name === 'rejected') reasons.push((str(c.reasons!, i) ?? '').split(',').filter(Boolean));
     }
   }
+  await fillAttrs(t, unknown, attrs);
   return { name, version, n: gid.length, gid: Int32Array.from(gid), status, at: Float64Array.from(at), retiredAt: Float64Array.from(retiredAt), run, reasons };
+}
+
+/** Reads the attribute columns of the given ids (2,000 per filter). */
+async function fillAttrs(t: lancedb.Table, ids: string[], attrs: PairAttrs): Promise<void> {
+  for (let i = 0; i < ids.length; i += 2000) {
+    const part = ids.slice(i, i + 2000);
+    for await (const { n, c } of columnBatches(t, ATTR_COLS, `id IN (${part.map(sqlString).join(',')})`))
+      for (let j = 0; j < n; j++) attrs.fill(attrs.gid(str(c.id!, j)!), str(c.source_kind!, j) ?? '', str(c.category!, j) ?? '', str(c.record!, j), str(c.near_dup_cluster!, j));
+  }
 }
 
 /** The active and retired pairs of the corpus at one version. */
@@ -171,11 +247,7 @@ export async function readSnapshot(t: lancedb.Table, version: number, attrs: Pai
       else if (s === 'retired') retired.push(g);
     }
   }
-  for (let i = 0; i < unknown.length; i += 2000) {
-    const part = unknown.slice(i, i + 2000);
-    for await (const { n, c } of columnBatches(t, ['id', 'source_kind', 'category', 'near_dup_cluster', 'record'], `id IN (${part.map(sqlString).join(',')})`))
-      for (let j = 0; j < n; j++) attrs.fill(attrs.gid(str(c.id!, j)!), str(c.source_kind!, j) ?? '', str(c.category!, j) ?? '', str(c.record!, j), str(c.near_dup_cluster!, j));
-  }
+  await fillAttrs(t, unknown, attrs);
   return { version, active: Int32Array.from(active), retired: Int32Array.from(retired) };
 }
 

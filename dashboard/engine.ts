@@ -4,7 +4,7 @@
 // versions of the tables it reads) and dropped when one of those versions changes.
 import { listVersions, type DatasetVersion } from '../datasets/versions.js';
 import { sqlString, type Stores, type TableName } from '../datasets/store.js';
-import { METRICS, nearestRank } from '../evals/metrics.js';
+import { METRICS } from '../evals/metrics.js';
 import type { Embedder } from '../lib/models/types.js';
 import type { Logger } from '../lib/log.js';
 import {
@@ -43,7 +43,7 @@ import {
   type RowsResponse,
   type Trending,
 } from './schema.js';
-import { clusterTexts, MAX_DISTINCT, normalizeQuestion, QuestionVectors, CLUSTER_THRESHOLD } from './topics.js';
+import { MAX_DISTINCT, normalizeQuestion, QuestionVectors, TopicModel } from './topics.js';
 
 /** An error the caller's request caused (the API answers 400/404 with it). */
 export class DashboardRequestError extends Error {
@@ -110,15 +110,12 @@ export class Filter {
     return t === 'all' || (t === 'synthetic') === synthetic;
   }
 
-  /** The pair filters on a query: on its top citation. */
-  topCitation(pairId: string | null, kind: string | null): boolean {
+  /** The pair filters on a query: on its top citation (its pair's gid, -1 when unknown, and its source kind). */
+  topCitation(hasTop: boolean, gid: number, kind: string | null): boolean {
     if (!this.pairFilters) return true;
-    if (!pairId) return false;
+    if (!hasTop) return false;
     if (this.kindNames && !(kind && this.kindNames.has(kind))) return false;
-    if (this.raw.min_score !== undefined || this.raw.max_score !== undefined || this.hardness >= 0) {
-      const g = this.attrs.map.get(pairId);
-      return g !== undefined && this.pair(g, false);
-    }
+    if (this.raw.min_score !== undefined || this.raw.max_score !== undefined || this.hardness >= 0) return gid >= 0 && this.pair(gid, false);
     return true;
   }
 
@@ -153,9 +150,23 @@ const barsOf = (m: Map<string, number>, order?: readonly string[]) => {
   return items;
 };
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-const dayOf = (t: number) => (Number.isFinite(t) ? new Date(t).toISOString().slice(0, 10) : 'unknown');
+const DAYS = new Map<number, string>();
+/** The UTC day of a time, as YYYY-MM-DD. */
+const dayOf = (t: number) => {
+  if (!Number.isFinite(t)) return 'unknown';
+  const d = Math.floor(t / DAY);
+  let s = DAYS.get(d);
+  if (s === undefined) DAYS.set(d, (s = new Date(d * DAY).toISOString().slice(0, 10)));
+  return s;
+};
 const ratio = (a: number, b: number) => (b ? a / b : null);
-const pcts = (xs: number[]) => (xs.length ? { p50: round(nearestRank(xs, 0.5)), p95: round(nearestRank(xs, 0.95)) } : { p50: null, p95: null });
+/** Nearest-rank p50 and p95 (as evals/metrics.ts nearestRank), on one numeric sort. */
+const pcts = (xs: number[]) => {
+  if (!xs.length) return { p50: null, p95: null };
+  const a = Float64Array.from(xs).sort();
+  const at = (q: number) => round(a[Math.min(a.length - 1, Math.ceil(q * a.length) - 1)]!);
+  return { p50: at(0.5), p95: at(0.95) };
+};
 const round = (x: number) => Math.round(x * 1000) / 1000;
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -308,8 +319,12 @@ export class DashboardEngine {
     const v = await this.tables.version('hardness');
     if (v === this.hardnessVersion) return;
     const rows = await this.smallTable('hardness', ['id', 'label'], (r) => r);
-    this.attrs.hardness.fill(-1);
-    for (const r of rows) this.attrs.hardness[this.attrs.gid(r.id as string)] = HARDNESS_LABELS.indexOf(r.label as never);
+    this.attrs.clearHardness();
+    for (const r of rows) {
+      // The gid first: taking one may grow (replace) the columns.
+      const g = this.attrs.gid(r.id as string);
+      this.attrs.hardness[g] = HARDNESS_LABELS.indexOf(r.label as never);
+    }
     this.hardnessVersion = v;
   }
 
@@ -476,26 +491,70 @@ export class DashboardEngine {
     await this.hardness();
     if (f.pairFilters) await this.pairTable('corpus', null);
     const span = this.versionSpan(await this.versionList(), f.raw.version);
+    const r = this.resolve(q);
     const rows: number[] = [];
+    const all = (f.raw.traffic ?? 'all') === 'all' && !f.timed && !span && !f.pairFilters;
     for (let i = 0; i < q.n; i++) {
+      if (all) {
+        rows.push(i);
+        continue;
+      }
       if (!f.traffic(q.synthetic[i]!) || !f.time(q.at[i]!)) continue;
       if (span && !(q.corpusVersion[i]! >= span[0] && q.corpusVersion[i]! < span[1])) continue;
-      if (!f.topCitation(q.topPair[i]!, q.topKind[i]!)) continue;
+      if (!f.topCitation(q.topPair[i] !== null, r.topGid[i]!, q.topKind[i]!)) continue;
       rows.push(i);
     }
     return { q, rows };
   }
 
+  private resolved: { q: QueryIndex; n: number; attrs: number; topGid: Int32Array; textId: Int32Array } | null = null;
+  private textIds = new Map<string, number>();
+  private texts: string[] = [];
+  private examples: string[] = [];
+  private topics = new TopicModel();
+
+  /** Per query row: its top citation's gid and its normalised question's text id, resolved once per row. */
+  private resolve(q: QueryIndex): { topGid: Int32Array; textId: Int32Array } {
+    let r = this.resolved;
+    if (r && r.q === q && r.n === q.n && r.attrs === this.attrs.ids.length) return r;
+    const from = r && r.q === q && r.attrs === this.attrs.ids.length ? r.n : 0;
+    const topGid = new Int32Array(q.n);
+    const textId = new Int32Array(q.n);
+    if (from && r) {
+      topGid.set(r.topGid);
+      textId.set(r.textId);
+    }
+    for (let i = from; i < q.n; i++) {
+      const p = q.topPair[i];
+      topGid[i] = p ? (this.attrs.map.get(p) ?? -1) : -1;
+      const t = normalizeQuestion(q.question[i]!);
+      let id = this.textIds.get(t);
+      if (id === undefined) {
+        id = this.texts.length;
+        this.textIds.set(t, id);
+        this.texts.push(t);
+        this.examples.push(q.question[i]!);
+      }
+      textId[i] = id;
+    }
+    r = this.resolved = { q, n: q.n, attrs: this.attrs.ids.length, topGid, textId };
+    return r;
+  }
+
   /** Feedback rows passing every filter (query-based ones through the query it is on). */
   private async feedbackRows(f: Filter): Promise<{ fb: FeedbackIndex; rows: number[]; q: QueryIndex }> {
     const fb = await this.feedback();
-    const { q, rows: qrows } = await this.queryRows(new Filter({ ...f.raw, from: undefined, to: undefined, traffic: undefined }, this.attrs));
-    const ok = new Set(qrows.map((i) => q.qid[i]!));
     const needQuery = f.pairFilters || f.raw.version !== undefined;
+    const { q, rows: qrows } = needQuery ? await this.queryRows(new Filter({ ...f.raw, from: undefined, to: undefined, traffic: undefined }, this.attrs)) : { q: await this.queryIndex(), rows: [] };
+    const ok = new Uint8Array(q.n);
+    for (const i of qrows) ok[i] = 1;
     const rows: number[] = [];
     for (let i = 0; i < fb.n; i++) {
       if (!f.traffic(fb.synthetic[i]!) || !f.time(fb.at[i]!)) continue;
-      if (needQuery && !ok.has(fb.qid[i]!)) continue;
+      if (needQuery) {
+        const qi = q.byId.get(fb.qid[i]!);
+        if (qi === undefined || !ok[qi]) continue;
+      }
       rows.push(i);
     }
     return { fb, rows, q };
@@ -516,14 +575,19 @@ export class DashboardEngine {
       const byCat = new Map<string, number>();
       const byKC = new Map<string, number>();
       const byDay = new Map<string, number>();
+      const kc = new Map<number, number>();
       for (const i of active) {
         const g = v.corpus.gid[i]!;
-        const k = KINDS[this.attrs.kind[g]!] ?? 'unknown';
-        const c = CATEGORIES[this.attrs.category[g]!] ?? 'unknown';
-        inc(byKind, k);
-        inc(byCat, c);
-        inc(byKC, `${k}/${c}`);
+        const key = (this.attrs.kind[g]! + 1) * 1000 + this.attrs.category[g]! + 1;
+        kc.set(key, (kc.get(key) ?? 0) + 1);
         inc(byDay, dayOf(v.corpus.at[i]!));
+      }
+      for (const [key, n] of kc) {
+        const k = KINDS[Math.floor(key / 1000) - 1] ?? 'unknown';
+        const c = CATEGORIES[(key % 1000) - 1] ?? 'unknown';
+        inc(byKind, k, n);
+        inc(byCat, c, n);
+        inc(byKC, `${k}/${c}`, n);
       }
       let cum = 0;
       const days = [...byDay].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, count]) => ({ key, count, cumulative: (cum += count) }));
@@ -535,12 +599,9 @@ export class DashboardEngine {
         inc(byStatus, v.staging.status[i]!);
         if (v.staging.status[i] !== 'retired') inc(stagingByKind, KINDS[this.attrs.kind[v.staging.gid[i]!]!] ?? 'unknown');
       }
-      const runs = await this.runs(v);
-      const runItems = [];
-      for (const r of runs) {
-        if (!f.time(r.finished)) continue;
-        runItems.push({ key: r.run_id, run_id: r.run_id, command: r.command, finished_at: r.finished_at, ...this.runCounts(v, f, r) });
-      }
+      const runs = (await this.runs(v)).filter((r) => f.time(r.finished));
+      const totals = this.runTotals(v, f, runs);
+      const runItems = runs.map((r) => ({ key: r.run_id, run_id: r.run_id, command: r.command, finished_at: r.finished_at, ...totals.get(r.run_id)! }));
       return {
         rows: active.length + retired.length + staging.length,
         filters: f.raw,
@@ -590,8 +651,32 @@ export class DashboardEngine {
     return out;
   }
 
-  private runCounts(v: View, f: Filter, r: { run_id: string; started: number; finished: number }) {
-    return { added: this.runSel(v, f, r, 'added').rows.length, retired: this.runSel(v, f, r, 'retired').rows.length, rejected: this.runSel(v, f, r, 'rejected').rows.length };
+  /** Per run, in one pass over each table: what runSel selects, counted. */
+  private runTotals(v: View, f: Filter, runs: { run_id: string; started: number; finished: number }[]): Map<string, { added: number; retired: number; rejected: number }> {
+    const out = new Map(runs.map((r) => [r.run_id, { added: 0, retired: 0, rejected: 0 }]));
+    const st = v.staging;
+    for (let i = 0; i < st.n; i++) {
+      const o = out.get(st.run[i]!);
+      if (o && f.pair(st.gid[i]!)) o.added++;
+    }
+    const rj = v.rejected;
+    for (let i = 0; i < rj.n; i++) {
+      const o = out.get(rj.run[i]!);
+      if (o && f.pair(rj.gid[i]!)) o.rejected++;
+    }
+    const c = v.corpus;
+    for (let i = 0; i < c.n; i++) {
+      if (c.status[i] !== 'retired') continue;
+      const t = c.retiredAt[i]!;
+      let hit = false;
+      for (const r of runs)
+        if (t >= r.started && t <= r.finished) {
+          if (!hit && !f.pair(c.gid[i]!)) break;
+          hit = true;
+          out.get(r.run_id)!.retired++;
+        }
+    }
+    return out;
   }
 
   async quality(raw: DashboardFilters): Promise<QualityPanel> {
@@ -888,31 +973,70 @@ export class DashboardEngine {
       ap.add('traffic', 'version');
       ap.pair();
       const { size, of } = this.bucketing(q, rows, f);
-      type B = { requests: number; errors: number; abstained: number; synthetic: number; r: number[]; g: number[]; t: number[] };
-      const buckets = new Map<number, B>();
-      const all: B = { requests: 0, errors: 0, abstained: 0, synthetic: 0, r: [], g: [], t: [] };
+      // Rows grouped by bucket (a counting sort), then each bucket's latencies sorted once for its percentiles.
+      const bucketOf = new Float64Array(rows.length);
+      const counts = new Map<number, number>();
+      for (let j = 0; j < rows.length; j++) {
+        const k = of(rows[j]!);
+        bucketOf[j] = k;
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      const starts = [...counts.keys()].sort((a, b) => a - b);
+      const offset = new Map<number, number>();
+      let acc = 0;
+      for (const k of starts) {
+        offset.set(k, acc);
+        acc += counts.get(k)!;
+      }
+      const fill = new Map(offset);
+      const order = new Int32Array(rows.length);
+      for (let j = 0; j < rows.length; j++) {
+        const k = bucketOf[j]!;
+        const at = fill.get(k)!;
+        order[at] = rows[j]!;
+        fill.set(k, at + 1);
+      }
       const byStatus = new Map<string, number>();
       const byRoute = new Map<string, number>();
-      for (const i of rows) {
-        const k = of(i);
-        let b = buckets.get(k);
-        if (!b) buckets.set(k, (b = { requests: 0, errors: 0, abstained: 0, synthetic: 0, r: [], g: [], t: [] }));
-        for (const x of [b, all]) {
-          x.requests++;
-          if (q.status[i]! >= 400) x.errors++;
-          if (q.abstained[i]) x.abstained++;
-          if (q.synthetic[i]) x.synthetic++;
-          x.r.push(q.retrieve[i]!);
-          if (q.generate[i]! > 0) x.g.push(q.generate[i]!);
-          x.t.push(q.total[i]!);
+      const statusN = new Map<number, number>();
+      const routeN = new Map<string, number>();
+      const part = (lo: number, hi: number) => {
+        const n = hi - lo;
+        const r = new Float64Array(n);
+        const t = new Float64Array(n);
+        const g: number[] = [];
+        let errors = 0;
+        let abstained = 0;
+        let synthetic = 0;
+        for (let j = lo; j < hi; j++) {
+          const i = order[j]!;
+          r[j - lo] = q.retrieve[i]!;
+          t[j - lo] = q.total[i]!;
+          if (q.generate[i]! > 0) g.push(q.generate[i]!);
+          if (q.status[i]! >= 400) errors++;
+          if (q.abstained[i]) abstained++;
+          if (q.synthetic[i]) synthetic++;
         }
-        inc(byStatus, String(q.status[i]));
-        inc(byRoute, q.route[i]!);
+        const p = (a: Float64Array) => {
+          if (!a.length) return { p50: null, p95: null };
+          a.sort();
+          const at = (x: number) => round(a[Math.min(a.length - 1, Math.ceil(x * a.length) - 1)]!);
+          return { p50: at(0.5), p95: at(0.95) };
+        };
+        return { requests: n, errors, abstained, synthetic, latency: { retrieve: p(r), generate: p(Float64Array.from(g)), total: p(t) } };
+      };
+      for (const i of rows) {
+        statusN.set(q.status[i]!, (statusN.get(q.status[i]!) ?? 0) + 1);
+        routeN.set(q.route[i]!, (routeN.get(q.route[i]!) ?? 0) + 1);
       }
-      const lat = (b: B) => ({ retrieve: pcts(b.r), generate: pcts(b.g), total: pcts(b.t) });
-      const series = [...buckets]
-        .sort(([a], [b]) => a - b)
-        .map(([start, b]) => ({ key: iso(start), requests: b.requests, per_minute: round(b.requests / (size / 60_000)), errors: b.errors, abstained: b.abstained, synthetic: b.synthetic, real: b.requests - b.synthetic, latency: lat(b) }));
+      for (const [k, n] of statusN) byStatus.set(String(k), n);
+      for (const [k, n] of routeN) byRoute.set(k, n);
+      const series = starts.map((start) => {
+        const lo = offset.get(start)!;
+        const b = part(lo, lo + counts.get(start)!);
+        return { key: iso(start), requests: b.requests, per_minute: round(b.requests / (size / 60_000)), errors: b.errors, abstained: b.abstained, synthetic: b.synthetic, real: b.requests - b.synthetic, latency: b.latency };
+      });
+      const all = part(0, rows.length);
       const trending = await this.trending(f, q, rows);
       const { members: _m, previousCounts: _p, ...trend } = trending;
       return {
@@ -922,7 +1046,7 @@ export class DashboardEngine {
         table_versions: { queries: q.version },
         computed_ms: 0,
         cached: false,
-        totals: { requests: all.requests, errors: all.errors, error_rate: ratio(all.errors, all.requests), abstained: all.abstained, abstention_rate: ratio(all.abstained, all.requests), synthetic: all.synthetic, real: all.requests - all.synthetic, latency: lat(all) },
+        totals: { requests: all.requests, errors: all.errors, error_rate: ratio(all.errors, all.requests), abstained: all.abstained, abstention_rate: ratio(all.abstained, all.requests), synthetic: all.synthetic, real: all.requests - all.synthetic, latency: all.latency },
         bucket_ms: size,
         series: { rows: rows.length, drill: 'online.bucket', items: series },
         by_status: { rows: rows.length, drill: 'online.status', items: barsOf(byStatus) },
@@ -949,9 +1073,10 @@ export class DashboardEngine {
   private trendCache = new Map<string, TrendingResult>();
 
   async trending(f: Filter, q: QueryIndex, rows: number[]): Promise<TrendingResult> {
-    const key = `${q.version}|${JSON.stringify(f.raw)}`;
+    const key = `${q.version}|${q.n}|${JSON.stringify(f.raw)}`;
     const hit = this.trendCache.get(key);
     if (hit) return hit;
+    const { textId } = this.resolve(q);
     const win = this.windows(q, rows);
     const recent: number[] = [];
     const previous: number[] = [];
@@ -961,35 +1086,41 @@ export class DashboardEngine {
         if (t >= win.recent[0] && t < win.recent[1]) recent.push(i);
         else if (t >= win.previous[0] && t < win.previous[1]) previous.push(i);
       }
-    const freq = new Map<string, number>();
-    const example = new Map<string, string>();
-    for (const i of [...recent, ...previous]) {
-      const t = normalizeQuestion(q.question[i]!);
-      inc(freq, t);
-      if (!example.has(t)) example.set(t, q.question[i]!);
+    // The windows' questions not clustered yet, most asked first: embedded (cached by text) and added to the topics.
+    const freq = new Map<number, number>();
+    for (const i of recent) if (this.topics.clusterOf(textId[i]!) < 0) freq.set(textId[i]!, (freq.get(textId[i]!) ?? 0) + 1);
+    for (const i of previous) if (this.topics.clusterOf(textId[i]!) < 0) freq.set(textId[i]!, (freq.get(textId[i]!) ?? 0) + 1);
+    const fresh = [...freq].sort((a, b) => b[1] - a[1] || (this.texts[a[0]]! < this.texts[b[0]]! ? -1 : 1)).slice(0, MAX_DISTINCT).map(([t]) => t);
+    if (fresh.length) {
+      await this.vectors.ensure(fresh.map((t) => this.texts[t]!));
+      for (const t of fresh) if (this.topics.clusterOf(t) < 0) this.topics.assign(t, this.texts[t]!, this.vectors.get(this.texts[t]!)!);
     }
-    const texts = [...freq].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([t]) => t);
-    const kept = texts.slice(0, MAX_DISTINCT);
-    await this.vectors.ensure(kept);
-    const { clusters, of } = clusterTexts(kept, (t) => this.vectors.get(t)!);
-    const members = new Map<string, number[]>(clusters.map((c) => [c.key, []]));
+    const clusters = this.topics.clusters;
+    const members = new Map<string, number[]>();
     const prevCounts = new Map<string, number>();
     let unclustered = 0;
     for (const i of recent) {
-      const c = of.get(normalizeQuestion(q.question[i]!));
-      if (c === undefined) unclustered++;
-      else members.get(clusters[c]!.key)!.push(i);
+      const c = this.topics.clusterOf(textId[i]!);
+      if (c < 0) unclustered++;
+      else {
+        const k = clusters[c]!.key;
+        let m = members.get(k);
+        if (!m) members.set(k, (m = []));
+        m.push(i);
+      }
     }
     for (const i of previous) {
-      const c = of.get(normalizeQuestion(q.question[i]!));
-      if (c === undefined) unclustered++;
+      const c = this.topics.clusterOf(textId[i]!);
+      if (c < 0) unclustered++;
       else inc(prevCounts, clusters[c]!.key);
     }
-    const items = clusters
-      .map((c) => {
-        const count = members.get(c.key)!.length;
-        const prev = prevCounts.get(c.key) ?? 0;
-        return { key: c.key, count, previous: prev, growth: prev ? round((count - prev) / prev) : null, example: example.get(c.seed) ?? c.seed };
+    const seeds = new Map(clusters.map((c) => [c.key, c.seed]));
+    const items = [...new Set([...members.keys(), ...prevCounts.keys()])]
+      .map((k) => {
+        const count = members.get(k)?.length ?? 0;
+        const prev = prevCounts.get(k) ?? 0;
+        const seed = seeds.get(k)!;
+        return { key: k, count, previous: prev, growth: prev ? round((count - prev) / prev) : null, example: this.examples[this.textIds.get(seed)!] ?? seed };
       })
       .sort((a, b) => b.count - a.count || b.previous - a.previous || (a.key < b.key ? -1 : 1));
     const out: TrendingResult = {
@@ -998,7 +1129,7 @@ export class DashboardEngine {
       window: win ? { from: iso(win.recent[0]), to: iso(win.recent[1]) } : null,
       previous: win ? { from: iso(win.previous[0]), to: iso(win.previous[1]) } : null,
       embedder: this.vectors.model,
-      threshold: CLUSTER_THRESHOLD,
+      threshold: this.topics.threshold,
       unclustered,
       items,
       members,
@@ -1035,7 +1166,7 @@ export class DashboardEngine {
       ap.pair();
       ap.add('version');
       const b = await this.batch(v, f);
-      const mix = (gs: number[], names: readonly string[], col: number[]) => {
+      const mix = (gs: number[], names: readonly string[], col: ArrayLike<number>) => {
         const m = new Map<string, number>();
         for (const g of gs) inc(m, names[col[g]!] ?? 'unknown');
         return m;
@@ -1076,7 +1207,9 @@ export class DashboardEngine {
     }
     const sels = await this.pairSelection(f, panel, key);
     const all = sels.flatMap((s) => s.rows.map((i) => ({ table: s.table, i })));
-    all.sort((a, b) => (b.table.at[b.i] || 0) - (a.table.at[a.i] || 0) || (this.attrs.ids[a.table.gid[a.i]!]! < this.attrs.ids[b.table.gid[b.i]!]! ? -1 : 1));
+    // Newest first, then in the order the pairs were first read.
+    const atOf = (x: { table: PairTable; i: number }) => x.table.at[x.i] || 0;
+    all.sort((a, b) => atOf(b) - atOf(a) || a.table.gid[a.i]! - b.table.gid[b.i]!);
     return { ...base, kind: 'pairs', total: all.length, items: await this.pairItems(all.slice(offset, offset + limit)) };
   }
 
@@ -1135,7 +1268,7 @@ export class DashboardEngine {
       case 'quality.reject_reason':
         return [{ table: v.rejected, rows: this.tableRows(v.rejected, f, (i) => v.rejected.reasons[i]!.includes(key)) }];
       case 'quality.model_reject_reason':
-        return [{ table: v.rejected, rows: this.tableRows(v.rejected, f, (i) => A.model[v.rejected.gid[i]!]! && (key === '' || v.rejected.reasons[i]!.includes(key))) }];
+        return [{ table: v.rejected, rows: this.tableRows(v.rejected, f, (i) => A.model[v.rejected.gid[i]!] === 1 && (key === '' || v.rejected.reasons[i]!.includes(key))) }];
       case 'quality.near_dup':
         return [where(c, active(), (g) => A.dup[g] !== null && (key === '' || A.dup[g] === key))];
       case 'quality.hardness':

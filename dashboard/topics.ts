@@ -7,7 +7,7 @@ import type { Embedder } from '../lib/models/types.js';
 
 /** Cosine similarity at which a question joins a cluster. */
 export const CLUSTER_THRESHOLD = 0.8;
-/** At most this many distinct questions are embedded and clustered per request (the most asked). */
+/** At most this many new distinct questions are embedded and clustered per request (the most asked first); the background warm-up clusters the rest. */
 export const MAX_DISTINCT = 1500;
 export const MAX_CLUSTERS = 64;
 const LEXICAL_DIMS = 256;
@@ -55,51 +55,69 @@ export function lexicalVector(text: string): Float32Array {
     for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
     v[(h >>> 0) % LEXICAL_DIMS]! += 1;
   }
-  const n = Math.hypot(...v) || 1;
+  let n = 0;
+  for (let i = 0; i < v.length; i++) n += v[i]! * v[i]!;
+  n = Math.sqrt(n) || 1;
   for (let i = 0; i < v.length; i++) v[i]! /= n;
   return v;
 }
 
 export interface TopicCluster {
   key: string;
+  /** The question it was started from (its first, most asked question). */
   seed: string;
-  /** Distinct normalised questions in it. */
-  texts: Set<string>;
 }
 
-/** Greedy clustering of distinct texts (given most frequent first) into clusters by cosine similarity to each cluster's mean. */
-export function clusterTexts(texts: string[], vec: (t: string) => Float32Array, threshold = CLUSTER_THRESHOLD): { clusters: TopicCluster[]; of: Map<string, number> } {
-  const clusters: TopicCluster[] = [];
-  const sums: Float32Array[] = [];
-  const of = new Map<string, number>();
-  for (const t of texts) {
-    const v = vec(t);
+/**
+ * Topics of the query log, kept across requests and grown as questions arrive: a question (by text id)
+ * joins the cluster whose mean vector is nearest when the cosine similarity is at least the threshold,
+ * else starts a cluster (once MAX_CLUSTERS exist, it joins the nearest). Questions are given most asked
+ * first, so a cluster's seed is its most asked question when it was made, and keys stay stable.
+ */
+export class TopicModel {
+  readonly clusters: TopicCluster[] = [];
+  private sums: Float32Array[] = [];
+  private norms: number[] = [];
+  /** Cluster index by text id; -1: not clustered yet. */
+  readonly of: number[] = [];
+
+  constructor(readonly threshold = CLUSTER_THRESHOLD) {}
+
+  clusterOf(textId: number): number {
+    return this.of[textId] ?? -1;
+  }
+
+  assign(textId: number, text: string, v: Float32Array): number {
     let best = -1;
     let bestSim = -Infinity;
-    for (let c = 0; c < sums.length; c++) {
-      const s = sums[c]!;
+    for (let c = 0; c < this.sums.length; c++) {
+      const s = this.sums[c]!;
       let dot = 0;
-      let norm = 0;
-      for (let i = 0; i < v.length; i++) {
-        dot += v[i]! * s[i]!;
-        norm += s[i]! * s[i]!;
-      }
-      const sim = dot / (Math.sqrt(norm) || 1);
+      for (let i = 0; i < v.length; i++) dot += v[i]! * s[i]!;
+      const sim = dot / (this.norms[c]! || 1);
       if (sim > bestSim) {
         bestSim = sim;
         best = c;
       }
     }
-    if (best >= 0 && (bestSim >= threshold || clusters.length >= MAX_CLUSTERS)) {
-      const s = sums[best]!;
-      for (let i = 0; i < v.length; i++) s[i]! += v[i]!;
-      clusters[best]!.texts.add(t);
-      of.set(t, best);
+    if (best < 0 || (bestSim < this.threshold && this.clusters.length < MAX_CLUSTERS)) {
+      this.sums.push(Float32Array.from(v));
+      let n = 0;
+      for (let i = 0; i < v.length; i++) n += v[i]! * v[i]!;
+      this.norms.push(Math.sqrt(n));
+      this.clusters.push({ key: `t_${contentId('topic', text).slice(0, 12)}`, seed: text });
+      best = this.clusters.length - 1;
     } else {
-      sums.push(Float32Array.from(v));
-      clusters.push({ key: `t_${contentId('topic', t).slice(0, 12)}`, seed: t, texts: new Set([t]) });
-      of.set(t, clusters.length - 1);
+      const s = this.sums[best]!;
+      let n = 0;
+      for (let i = 0; i < v.length; i++) {
+        s[i]! += v[i]!;
+        n += s[i]! * s[i]!;
+      }
+      this.norms[best] = Math.sqrt(n);
     }
+    while (this.of.length <= textId) this.of.push(-1);
+    this.of[textId] = best;
+    return best;
   }
-  return { clusters, of };
 }

@@ -494,11 +494,22 @@ describe('dashboard API', () => {
     expect(d).toMatchObject({ table: 'corpus', status: 'active', source_kind: 'code_symbol', commit: repo.sha });
     const { start_line: start, end_line: end } = d.provenance;
     const file = readFileSync(join(repo.dir, 'pkg/shapes.py'), 'utf8').split('\n');
-    // The context is the symbol's header: its lines from start_line, numbered as in the file.
-    expect(d.lines.map((l) => l.n)).toEqual(Array.from({ length: d.lines.length }, (_, i) => start! + i));
-    expect(d.lines.length).toBeLessThanOrEqual(end! - start! + 1);
-    for (const l of d.lines) expect(l.text).toBe(file[l.n! - 1]);
+    // The context begins with the symbol's header: its lines from start_line, numbered as in the file at
+    // the commit (a class's context goes on with its methods' signatures, unnumbered).
+    const numbered = d.lines.filter((l) => l.n !== null);
+    expect(numbered.length).toBeGreaterThan(0);
+    expect(numbered.map((l) => l.n)).toEqual(Array.from({ length: numbered.length }, (_, i) => start! + i));
+    expect(numbered.at(-1)!.n!).toBeLessThanOrEqual(end!);
+    for (const l of numbered) expect(l.text).toBe(file[l.n! - 1]);
+    for (const l of d.lines.filter((x) => x.cited)) expect(l.n).not.toBeNull();
     expect(d.lines.some((l) => l.cited)).toBe(true);
+    // Every purpose pair of the file: its numbered lines are the file's.
+    for (const x of code.items as { id: string; path: string | null }[]) {
+      if (x.path !== 'pkg/shapes.py') continue;
+      const p = PairDetail.parse((await get(`/api/dashboard/pair/${x.id}`)).json);
+      for (const l of p.lines) if (l.n !== null) expect(l.text, `${p.provenance.qualname} line ${l.n}`).toBe(file[l.n - 1]);
+      expect(p.lines[0]!.n).toBe(p.provenance.start_line);
+    }
     const lines = start === end ? `#L${start}` : `#L${start}-L${end}`;
     expect(d.permalink).toBe(`https://github.com/acme/shapes/blob/${repo.sha}/pkg/shapes.py${lines}`);
     // A rejected model-written pair opens too, with its reasons.
