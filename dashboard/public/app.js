@@ -1,7 +1,7 @@
 // The dashboard: filters from the URL, the five panels from /api/dashboard/<panel> with those filters,
 // drill-down on every bar, point and figure that has rows behind it.
 import { ApiError, askForKey, forgetKey, getJson } from './api.js';
-import { disposeWithin, el, fmt } from './charts.js';
+import { disposeWithin, el, fmt, rowsText } from './charts.js';
 import { initDrill, openRows } from './drill.js';
 import { describe, fromForm, fromSearch, rangeFrom, toForm, toParams } from './filters.js';
 import * as render from './panels.js';
@@ -31,7 +31,7 @@ async function loadPanel(name, gen) {
     if (gen !== generation) return;
     disposeWithin(body);
     body.replaceChildren();
-    sec.querySelector('[data-rows]').textContent = `computed from ${fmt.n(d.rows)} rows`;
+    sec.querySelector('[data-rows]').textContent = `computed from ${rowsText(d.rows)}`;
     sec.dataset.rows = String(d.rows);
     const applied = d.applied ?? [];
     sec.querySelector('.applied').textContent = applied.length ? `filtered by ${applied.join(', ')}` : '';

@@ -44,6 +44,8 @@ export const fmt = {
   time: (iso) => (iso ? iso.replace('T', ' ').replace(/(\.\d+)?Z$/, 'Z') : '–'),
 };
 
+export const rowsText = (n) => `${fmt.n(n)} row${n === 1 ? '' : 's'}`;
+
 export function el(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -64,13 +66,14 @@ export function el(tag, attrs = {}, ...kids) {
  */
 export function chart(parent, spec) {
   const fig = el('figure', { class: `chart${spec.wide ? ' wide' : ''}`, 'data-chart': spec.name, 'data-rows': spec.rows });
-  fig.append(el('figcaption', {}, el('span', { text: spec.title }), el('small', { text: `${fmt.n(spec.rows)} rows` })));
+  fig.append(el('figcaption', {}, el('span', { text: spec.title }), el('small', { text: rowsText(spec.rows) })));
   parent.append(fig);
   const empty = !spec.x.length || spec.series.every((s) => s.data.every((v) => !v));
   if (empty) {
     fig.append(el('div', { class: 'empty', text: spec.rows ? 'nothing to show for these filters' : 'no rows for these filters' }));
   } else {
     const plot = el('div', { class: 'plot' });
+    if (spec.height) plot.style.height = `${spec.height}px`;
     fig.append(plot);
     const c = echarts.init(plot, null, { renderer: 'canvas' });
     c.setOption(optionOf(spec));
@@ -87,16 +90,16 @@ export function chart(parent, spec) {
 function optionOf(spec) {
   const labels = spec.labels ?? spec.x;
   const two = spec.series.some((s) => s.axis === 1);
-  const valueAxis = (i) => ({ type: 'value', minInterval: spec.pct ? undefined : 1, max: spec.pct && i === 0 ? 1 : undefined, axisLabel: { formatter: spec.pct && i === 0 ? (v) => `${Math.round(v * 100)}%` : undefined, fontSize: 10 }, splitLine: { show: i === 0 } });
+  const valueAxis = (i) => ({ type: 'value', minInterval: spec.pct ? undefined : 1, max: spec.pct && spec.pctMax && i === 0 ? spec.pctMax : undefined, axisLabel: { formatter: spec.pct && i === 0 ? (v) => `${Math.round(v * 100)}%` : undefined, fontSize: 10 }, splitLine: { show: i === 0 } });
   const times = spec.time ? spec.x.map((k) => Date.parse(k)) : [];
   const pad = spec.bucketMs ?? 60_000;
   const catAxis = spec.time
     ? { type: 'time', min: Math.min(...times) - pad, max: Math.max(...times) + pad, axisLabel: { fontSize: 10, hideOverlap: true } }
-    : { type: 'category', data: labels, axisLabel: { fontSize: 10, interval: 'auto', hideOverlap: true, width: spec.horizontal ? 110 : 80, overflow: 'truncate' } };
+    : { type: 'category', data: labels, axisLabel: { fontSize: 10, interval: 'auto', hideOverlap: true, width: spec.horizontal ? (spec.labelWidth ?? 110) : 80, overflow: 'truncate' } };
   return {
     animation: false,
     color: PALETTE,
-    grid: { left: spec.horizontal ? 120 : 44, right: two ? 44 : 14, top: spec.series.length > 1 ? 28 : 10, bottom: spec.time || spec.horizontal ? 24 : 44, containLabel: false },
+    grid: { left: spec.horizontal ? (spec.labelWidth ?? 110) + 10 : 44, right: two ? 44 : 14, top: spec.series.length > 1 ? 28 : 10, bottom: spec.time || spec.horizontal ? 24 : 44, containLabel: false },
     legend: spec.series.length > 1 ? { top: 0, type: 'scroll', textStyle: { fontSize: 10 }, itemWidth: 12, itemHeight: 8 } : undefined,
     tooltip: { trigger: 'item', renderMode: 'richText', confine: true },
     xAxis: spec.horizontal ? valueAxis(0) : catAxis,

@@ -136,7 +136,7 @@ export function retraining(body, d, ctx) {
   });
   const e = d.evals;
   chart(g, {
-    name: 'retraining.evals', title: 'Retrieval evals per version (recall@10, MRR, nDCG)', rows: e.rows, x: e.items.map((i) => i.key), labels: e.items.map((i) => `v${i.corpus_version} ${i.set_id}/${i.mode}`), wide: true, pct: true,
+    name: 'retraining.evals', title: 'Retrieval evals per version (recall@10, MRR, nDCG)', rows: e.rows, x: e.items.map((i) => i.key), labels: e.items.map((i) => `v${i.corpus_version} ${i.set_id}/${i.mode}`), wide: true, pct: true, pctMax: 1,
     series: [
       { name: 'recall@10', data: e.items.map((i) => i.recall_at_10), type: 'line' },
       { name: 'MRR@10', data: e.items.map((i) => i.mrr_at_10), type: 'line' },
@@ -223,9 +223,11 @@ export function online(body, d, ctx) {
   bars(g, ctx, 'online.by_status', 'Requests by status', d.by_status);
   bars(g, ctx, 'online.by_route', 'Requests by route', d.by_route);
   const tr = d.trending;
+  // The top clusters as the API orders them (the chart), every cluster in the table below it.
+  const top = tr.items.slice(0, TOP_CLUSTERS);
   chart(g, {
-    name: 'online.trending', title: 'Trending questions (clusters): this window and the previous one', rows: tr.rows, x: tr.items.map((i) => i.key), labels: tr.items.map((i) => clip(i.example, 40)), horizontal: true, wide: true,
-    series: [{ name: 'count', data: tr.items.map((i) => i.count), color: SERIES_COLOR.active }, { name: 'previous window', data: tr.items.map((i) => i.previous), color: '#9aa5b8' }],
+    name: 'online.trending', title: `Trending questions: the top ${top.length} of ${tr.items.length} clusters, this window and the previous one`, rows: tr.rows, x: top.map((i) => i.key), labels: top.map((i) => clip(i.example, 70)), horizontal: true, wide: true, height: 120 + 24 * top.length, labelWidth: 330,
+    series: [{ name: 'count', data: top.map((i) => i.count), color: SERIES_COLOR.active }, { name: 'previous window', data: top.map((i) => i.previous), color: '#9aa5b8' }],
     drill: (key) => ctx.drill(tr.drill, key, `Questions like “${clip(tr.items.find((i) => i.key === key)?.example ?? key, 60)}”`), xName: 'cluster',
     note: `${tr.window ? `window ${fmt.time(tr.window.from)} → ${fmt.time(tr.window.to)}` : 'no window'}${tr.previous ? `, against ${fmt.time(tr.previous.from)} → ${fmt.time(tr.previous.to)}` : ''}; embedded with ${tr.embedder}, joined at cosine ≥ ${tr.threshold}${tr.unclustered ? `; ${tr.unclustered} questions past the cap not clustered` : ''}`,
   });
@@ -238,25 +240,31 @@ export function online(body, d, ctx) {
     cb.append(row);
   }
   ct.append(cb);
-  if (tr.items.length) body.append(ct);
+  if (tr.items.length) body.append(el('details', { class: 'more', open: tr.items.length <= TOP_CLUSTERS }, el('summary', { text: `all ${tr.items.length} clusters (example, count, previous window, growth)` }), ct));
 }
 
+const TOP_CLUSTERS = 10;
+const MAX_NAMED = 5;
+const named = (list) => (list.length > MAX_NAMED ? `${list.slice(0, MAX_NAMED).join(', ')} and ${list.length - MAX_NAMED} more` : list.join(', '));
 const clip = (s, n) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 // -------------------------------------------------------------------------------------------- drift
-function psiChart(parent, ctx, name, title, psi, drill, labels = null) {
+/** Shares of each bin, new against reference; past `maxBins` bins, those contributing most to the PSI. */
+function psiChart(parent, ctx, name, title, psi, drill, labels = null, maxBins = 24) {
+  const bins = psi.bins.length > maxBins ? [...psi.bins].sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution)).slice(0, maxBins) : psi.bins;
   const fig = chart(parent, {
-    name, title, rows: psi.actual_rows + psi.expected_rows, x: psi.bins.map((b) => b.key), labels: labels ? psi.bins.map((b) => clip(labels[b.key] ?? b.key, 24)) : undefined, pct: true,
-    series: [{ name: 'new', data: psi.bins.map((b) => b.actual_share), color: '#e08a1e' }, { name: 'reference', data: psi.bins.map((b) => b.expected_share), color: '#2b5797' }],
+    name, title, rows: psi.actual_rows + psi.expected_rows, x: bins.map((b) => b.key), labels: labels ? bins.map((b) => clip(labels[b.key] ?? b.key, 24)) : undefined, pct: true,
+    series: [{ name: 'new', data: bins.map((b) => b.actual_share), color: '#e08a1e' }, { name: 'reference', data: bins.map((b) => b.expected_share), color: '#2b5797' }],
+    note: bins.length < psi.bins.length ? `the ${bins.length} of ${psi.bins.length} bins that contribute most to the PSI` : undefined,
     drill: drill ? (key) => ctx.drill(drill, key, `${title}: ${key}`) : null, xName: 'bin',
   });
   const flag = psi.psi === null ? 'no data' : psi.drifting ? 'drifting' : 'stable';
   fig.insertBefore(
     el('div', { class: 'psi', 'data-psi': psi.psi ?? '', 'data-drifting': psi.drifting },
       el('span', { text: `PSI ${psi.psi === null ? '–' : psi.psi.toFixed(3)}` }), el('span', { class: 'note', text: `threshold ${psi.threshold}` }),
-      el('span', { class: `flag ${psi.drifting ? 'drifting' : 'stable'}`, text: flag }),
+      el('span', { class: `flag ${psi.psi === null ? 'nodata' : psi.drifting ? 'drifting' : 'stable'}`, text: flag, title: psi.psi === null ? 'nothing to compare against' : undefined }),
       el('span', { class: 'note', text: `(${psi.actual_rows} new vs ${psi.expected_rows} reference rows)` }),
-      psi.drifting_keys.length ? el('span', { class: 'named', text: `drifting: ${psi.drifting_keys.map((k) => labels?.[k] ?? k).join(', ')}` }) : ''),
+      psi.drifting_keys.length ? el('span', { class: 'named', text: `drifting: ${named(psi.drifting_keys.map((k) => clip(labels?.[k] ?? k, 60)))}` }) : ''),
     fig.children[1],
   );
   return fig;
@@ -271,13 +279,13 @@ export function drift(body, d, ctx) {
     series: [{ name: 'PSI', data: all.map(([, p]) => p.psi ?? 0), color: '#7b4fa6' }],
     markLine: { value: all[0][1].threshold, label: `drift ≥ ${all[0][1].threshold}` }, xName: 'mix',
   });
-  const named = el('div', { class: 'drifting-named' },
-    el('p', { 'data-drifting-categories': b.drifting_categories.join(','), text: b.drifting_categories.length ? `Drifting categories in batch v${b.version}: ${b.drifting_categories.join(', ')}` : `No drifting category in ${b.version === null ? 'the latest batch' : `batch v${b.version}`} (against v${b.against_version ?? '–'}).` }),
-    el('p', { 'data-drifting-topics': d.topics.drifting_topics.map((t) => t.key).join(','), text: d.topics.drifting_topics.length ? `Drifting topics: ${d.topics.drifting_topics.map((t) => `“${clip(t.example, 50)}”`).join(', ')}` : 'No drifting query topic against the previous window.' }),
-  );
-  g.append(named);
-  psiChart(g, ctx, 'drift.source_kind', `Batch v${b.version ?? '–'} vs corpus v${b.against_version ?? '–'}: source kinds`, b.source_kind, 'drift.source_kind');
-  psiChart(g, ctx, 'drift.category', `Batch v${b.version ?? '–'} vs corpus v${b.against_version ?? '–'}: categories`, b.category, 'drift.category');
+  const against = b.against_version === null ? 'the first batch: no corpus before it to compare with' : `against the corpus at v${b.against_version}`;
+  g.append(el('div', { class: 'drifting-named' },
+    el('p', { 'data-drifting-categories': b.drifting_categories.join(','), text: b.drifting_categories.length ? `Drifting categories in batch v${b.version} (${against}): ${named(b.drifting_categories)}` : `No drifting category in ${b.version === null ? 'the latest batch' : `batch v${b.version}`} (${against}).` }),
+    el('p', { 'data-drifting-topics': d.topics.drifting_topics.map((t) => t.key).join(','), text: d.topics.drifting_topics.length ? `Drifting query topics: ${named(d.topics.drifting_topics.map((t) => `“${clip(t.example, 50)}”`))}` : 'No drifting query topic against the previous window.' }),
+  ));
+  psiChart(g, ctx, 'drift.source_kind', `Batch v${b.version ?? '–'} vs ${b.against_version === null ? 'nothing before it' : `corpus v${b.against_version}`}: source kinds`, b.source_kind, 'drift.source_kind');
+  psiChart(g, ctx, 'drift.category', `Batch v${b.version ?? '–'} vs ${b.against_version === null ? 'nothing before it' : `corpus v${b.against_version}`}: categories`, b.category, 'drift.category');
   const topicLabels = Object.fromEntries(d.topics.drifting_topics.map((t) => [t.key, t.example]));
-  psiChart(g, ctx, 'drift.topics', 'Query topics: recent vs previous window', d.topics.psi, 'online.cluster', topicLabels);
+  psiChart(g, ctx, 'drift.topics', 'Query topics: recent vs previous window', d.topics.psi, 'online.cluster', topicLabels, 16);
 }
