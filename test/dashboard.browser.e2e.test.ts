@@ -167,6 +167,18 @@ async function expectPanelsMatch(page: Page, filters: Record<string, string>): P
   expect(await chartOf(page, 'corpus.growth_by_day')).toEqual({ rows: c.growth_by_day.rows, values: Object.fromEntries(c.growth_by_day.items.map((i: any) => [i.key, { promoted: i.count, cumulative: i.cumulative }])) });
   expect(await chartOf(page, 'corpus.runs')).toEqual({ rows: c.runs.rows, values: Object.fromEntries(c.runs.items.map((i: any) => [i.key, { added: i.added, retired: i.retired, rejected: i.rejected }])) });
 
+  // One filtered set across the panel's figures and across panels.
+  const sum = (items: { count: number }[]) => items.reduce((a, i) => a + i.count, 0);
+  expect(sum(c.by_source_kind.items)).toBe(c.active);
+  expect(sum(c.by_category.items)).toBe(c.active);
+  expect(sum(c.by_kind_category.items)).toBe(c.active);
+  if (!filters.from && !filters.to && !filters.version) {
+    expect(d.retraining.versions.items.at(-1).active_filtered, 'active after the latest version').toBe(c.active);
+    expect(c.growth_by_version.items.at(-1).active).toBe(c.active);
+  }
+  expect(d.online.totals.requests).toBe(d.online.totals.real + d.online.totals.synthetic);
+  expect(sum(d.online.by_status.items)).toBe(d.online.totals.requests);
+
   const q = d.quality;
   expect(await metric(page, 'quality', 'judged')).toBe(String(q.judge.judged));
   expect(await metric(page, 'quality', 'model_written')).toBe(String(q.model_written.total));
