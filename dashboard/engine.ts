@@ -43,7 +43,7 @@ import {
   type RowsResponse,
   type Trending,
 } from './schema.js';
-import { MAX_DISTINCT, normalizeQuestion, QuestionVectors, TopicModel } from './topics.js';
+import { BACKLOG_BATCH, normalizeQuestion, QuestionVectors, REQUEST_EMBED, TopicModel } from './topics.js';
 
 /** An error the caller's request caused (the API answers 400/404 with it). */
 export class DashboardRequestError extends Error {
@@ -373,7 +373,9 @@ export class DashboardEngine {
   /** Cached per (panel, filters, versions of what it reads). */
   private async cached<T extends { computed_ms: number; cached: boolean }>(panel: string, f: Filter, deps: TableName[], fn: () => Promise<T>): Promise<T> {
     const tv = await this.versionsOf(deps);
-    const key = `${panel}|${JSON.stringify(f.raw)}|${JSON.stringify(tv)}`;
+    // Answers with trending topics depend on how many questions are clustered yet, too.
+    const topics = deps.includes('queries') ? this.topics.assigned : 0;
+    const key = `${panel}|${JSON.stringify(f.raw)}|${JSON.stringify(tv)}|${topics}`;
     const hit = this.cache.get(key);
     if (hit) return { ...(hit.value as T), cached: true };
     const t0 = performance.now();
@@ -1073,7 +1075,7 @@ export class DashboardEngine {
   private trendCache = new Map<string, TrendingResult>();
 
   async trending(f: Filter, q: QueryIndex, rows: number[]): Promise<TrendingResult> {
-    const key = `${q.version}|${q.n}|${JSON.stringify(f.raw)}`;
+    const key = `${q.version}|${q.n}|${this.topics.assigned}|${JSON.stringify(f.raw)}`;
     const hit = this.trendCache.get(key);
     if (hit) return hit;
     const { textId } = this.resolve(q);
@@ -1090,11 +1092,8 @@ export class DashboardEngine {
     const freq = new Map<number, number>();
     for (const i of recent) if (this.topics.clusterOf(textId[i]!) < 0) freq.set(textId[i]!, (freq.get(textId[i]!) ?? 0) + 1);
     for (const i of previous) if (this.topics.clusterOf(textId[i]!) < 0) freq.set(textId[i]!, (freq.get(textId[i]!) ?? 0) + 1);
-    const fresh = [...freq].sort((a, b) => b[1] - a[1] || (this.texts[a[0]]! < this.texts[b[0]]! ? -1 : 1)).slice(0, MAX_DISTINCT).map(([t]) => t);
-    if (fresh.length) {
-      await this.vectors.ensure(fresh.map((t) => this.texts[t]!));
-      for (const t of fresh) if (this.topics.clusterOf(t) < 0) this.topics.assign(t, this.texts[t]!, this.vectors.get(this.texts[t]!)!);
-    }
+    const fresh = [...freq].sort((a, b) => b[1] - a[1] || (this.texts[a[0]]! < this.texts[b[0]]! ? -1 : 1)).slice(0, REQUEST_EMBED).map(([t]) => t);
+    await this.cluster(fresh);
     const clusters = this.topics.clusters;
     const members = new Map<string, number[]>();
     const prevCounts = new Map<string, number>();
@@ -1382,7 +1381,30 @@ export class DashboardEngine {
     }));
   }
 
-  /** Builds what the panels read (the latest indexes and the default views), so a request after a promotion or a log flush finds them warm. */
+  /** Embeds (cached by text) and clusters the given text ids not clustered yet, in order. */
+  private async cluster(textIds: number[]): Promise<void> {
+    const todo = textIds.filter((t) => this.topics.clusterOf(t) < 0);
+    if (!todo.length) return;
+    await this.vectors.ensure(todo.map((t) => this.texts[t]!));
+    for (const t of todo) if (this.topics.clusterOf(t) < 0) this.topics.assign(t, this.texts[t]!, this.vectors.get(this.texts[t]!)!);
+  }
+
+  /** Clusters the log's questions not clustered yet, most asked first, a batch at a time (up to `max`). */
+  async clusterBacklog(max = 2048): Promise<number> {
+    const q = await this.queryIndex();
+    const { textId } = this.resolve(q);
+    const freq = new Map<number, number>();
+    for (let i = 0; i < q.n; i++) if (this.topics.clusterOf(textId[i]!) < 0) freq.set(textId[i]!, (freq.get(textId[i]!) ?? 0) + 1);
+    const todo = [...freq].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, max).map(([t]) => t);
+    for (let i = 0; i < todo.length; i += BACKLOG_BATCH) await this.cluster(todo.slice(i, i + BACKLOG_BATCH));
+    return todo.length;
+  }
+
+  /**
+   * Builds what the panels read (the latest indexes and the default views), so a request after a
+   * promotion or a log flush finds them warm; clusters the questions the requests left, then the
+   * default views again if that changed them.
+   */
   async warm(): Promise<void> {
     const none: DashboardFilters = {};
     await this.corpus(none);
@@ -1390,5 +1412,9 @@ export class DashboardEngine {
     await this.retraining(none);
     await this.online(none);
     await this.drift(none);
+    if (await this.clusterBacklog()) {
+      await this.online(none);
+      await this.drift(none);
+    }
   }
 }

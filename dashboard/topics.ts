@@ -7,8 +7,12 @@ import type { Embedder } from '../lib/models/types.js';
 
 /** Cosine similarity at which a question joins a cluster. */
 export const CLUSTER_THRESHOLD = 0.8;
-/** At most this many new distinct questions are embedded and clustered per request (the most asked first); the background warm-up clusters the rest. */
-export const MAX_DISTINCT = 1500;
+/**
+ * At most this many new distinct questions are embedded and clustered while a request waits (the most
+ * asked first); the background warm-up embeds the rest, most asked first, BACKLOG_BATCH at a time.
+ */
+export const REQUEST_EMBED = 32;
+export const BACKLOG_BATCH = 64;
 export const MAX_CLUSTERS = 64;
 const LEXICAL_DIMS = 256;
 
@@ -80,6 +84,8 @@ export class TopicModel {
   private norms: number[] = [];
   /** Cluster index by text id; -1: not clustered yet. */
   readonly of: number[] = [];
+  /** Texts clustered so far (answers that counted unclustered texts are recomputed when it grows). */
+  assigned = 0;
 
   constructor(readonly threshold = CLUSTER_THRESHOLD) {}
 
@@ -118,6 +124,7 @@ export class TopicModel {
     }
     while (this.of.length <= textId) this.of.push(-1);
     this.of[textId] = best;
+    this.assigned++;
     return best;
   }
 }

@@ -14,7 +14,7 @@
 // and, as the baseline in the same run, one full column-projected scan of the corpus (the columns the
 // dashboard reads) and of the query log, in this process. Prints JSON (milliseconds).
 //
-//   node --import tsx scripts/bench-dashboard.ts [--data <dir>] [--pairs 100000] [--queries 100000] [--repeat 30]
+//   node --import tsx scripts/bench-dashboard.ts [--data <dir>] [--pairs 100000] [--queries 100000] [--repeat 30] [--embed] [--keep]
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,15 +26,18 @@ import { nearestRank } from '../evals/metrics.js';
 import { contentId, seededRandom } from '../lib/hash.js';
 import { startServeProcess, stopServeProcess } from '../serve/durability.js';
 import { createKey } from '../serve/keys.js';
+import { loadConfig } from '../lib/config.js';
+import { openEmbedder } from '../lib/models/index.js';
 
 const opts = new Command()
   .option('--data <dir>', 'data dir with a corpus (copied; the original is not touched)')
   .option('--pairs <n>', 'pairs of the synthetic corpus when no --data is given', (v) => Number(v), 100_000)
   .option('--queries <n>', 'query-log rows to synthesize into the copy', (v) => Number(v), 100_000)
   .option('--repeat <n>', 'requests per endpoint and measure', (v) => Number(v), 30)
+  .option('--embed', 'the synthetic corpus says it was embedded by the configured embedder, so the service opens it and trending embeds the questions with it')
   .option('--keep', 'keep the copy (its path is printed)')
   .parse()
-  .opts<{ data?: string; pairs: number; queries: number; repeat: number; keep?: boolean }>();
+  .opts<{ data?: string; pairs: number; queries: number; repeat: number; keep?: boolean; embed?: boolean }>();
 
 const ENDPOINTS = ['corpus', 'quality', 'retraining', 'online', 'drift', 'rows'] as const;
 const DAY = 86_400_000;
@@ -144,6 +147,12 @@ async function main(): Promise<void> {
     if (!opts.data) {
       log(`writing a synthetic corpus of ${opts.pairs} pairs`);
       setup.synthesize_corpus_s = round((await timed(() => synthesizeCorpus(stores, opts.pairs)))[1] / 1000);
+      if (opts.embed) {
+        const cfg = loadConfig({});
+        const e = await openEmbedder(cfg);
+        await stores.setCorpusVectors({ model: e.model, text: cfg.models.embedder.text });
+        await e.close();
+      }
     }
     if (opts.queries) {
       log(`writing ${opts.queries} query-log rows`);
@@ -210,7 +219,9 @@ async function main(): Promise<void> {
       out.online!.append_1000_rows_ms = round(appendMs);
       const metrics = await (await fetch(`${served.url}/metrics`)).text();
       const rss = /process_resident_memory_bytes (\d+)/.exec(metrics);
+      const online = JSON.parse((await get(url('online', ''))).body) as { trending: { embedder: string; unclustered: number; items: unknown[]; rows: number } };
       const summary = {
+        trending: { embedder: online.trending.embedder, questions: online.trending.rows, clusters: online.trending.items.length, unclustered: online.trending.unclustered },
         data: opts.data ? 'copy of --data' : `synthetic corpus of ${opts.pairs} pairs`,
         sizes,
         setup,

@@ -183,7 +183,7 @@ beforeAll(async () => {
   expect(sr.status).toBe(200);
   sent.real++;
   sent.previous = 4;
-  await new Promise((ok) => setTimeout(ok, 2500));
+  await new Promise((ok) => setTimeout(ok, 1500));
   const f1 = await ask(Q_FETCH);
   const f2 = await ask(Q_FETCH);
   await ask(Q_FETCH);
