@@ -165,7 +165,8 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   feedback.start();
 
   const corpus = await stores.table('corpus');
-  const embedder: Embedder | null = (await stores.corpusVectors()) ? await openEmbedder(cfg) : null;
+  // In a thread of its own: query embedding would otherwise block the event loop (see lib/models/embed-thread.ts).
+  const embedder: Embedder | null = (await stores.corpusVectors()) ? await openEmbedder(cfg, { thread: true }) : null;
   let models: Models | null = null;
   // Only the generator answers here: the judge is set to it, so a judge with no endpoint and no token
   // (models.generator.endpointUrl alone configured) is never opened, which would fail every generative request.

@@ -97,7 +97,8 @@ export function openChatModels(cfg: Config): Models {
 export const EMBED_MAX_TOKENS = 128;
 
 /** The embedder promotion and search use. */
-export async function openEmbedder(cfg: Config): Promise<Embedder> {
+/** `thread`: a local model runs in a worker thread of its own (what a server wants: see embed-thread.ts). */
+export async function openEmbedder(cfg: Config, opts: { thread?: boolean } = {}): Promise<Embedder> {
   const e = chooseModels(cfg).embedder;
   const m = cfg.models;
   if (e.backend === 'hf') {
@@ -112,5 +113,11 @@ export async function openEmbedder(cfg: Config): Promise<Embedder> {
   const dir = modelsDir(cfg);
   // At most 128 tokens, as all-MiniLM-L6-v2 was trained: past that each text costs twice as much for little
   // gain. The same cap for every local model, so that they are compared on the same texts.
-  return createLocalEmbedder({ modelPath: join(dir, spec.file), tokenizerPath: join(dir, spec.tokenizer), maxTokens: Math.min(spec.maxTokens, EMBED_MAX_TOKENS), spec });
+  const files = { modelPath: join(dir, spec.file), tokenizerPath: join(dir, spec.tokenizer), maxTokens: Math.min(spec.maxTokens, EMBED_MAX_TOKENS), spec };
+  if (opts.thread) {
+    const { createThreadedEmbedder } = await import('./embed-thread.js');
+    // One ONNX thread: a one-query batch gains nothing from two, and the other core serves the rest.
+    return createThreadedEmbedder({ ...files, threads: 1 });
+  }
+  return createLocalEmbedder(files);
 }
