@@ -59,21 +59,27 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
 
   // Precompute: when a table changes (a promotion, a log flush), the default panels are rebuilt before anyone asks.
   // The first warm-up starts with the server: the indexes are read before the page first asks.
-  let warming = false;
+  let warming: Promise<void> | null = null;
+  let closing = false;
   const warmMs = opts.warmMs ?? 2000;
   const warm = () => {
-    if (warming) return;
-    warming = true;
-    engine
+    if (warming || closing) return;
+    warming = engine
       .warm()
-      .catch((e) => opts.log.warn({ err: (e as Error).message }, 'dashboard warm-up failed; the next request computes its figures'))
-      .finally(() => (warming = false));
+      .catch((e) => {
+        if (!closing) opts.log.warn({ err: (e as Error).message }, 'dashboard warm-up failed; the next request computes its figures');
+      })
+      .finally(() => (warming = null));
   };
   const timer = warmMs ? setInterval(warm, warmMs) : null;
   timer?.unref();
   if (warmMs) app.addHook('onReady', async () => void setTimeout(warm, 0).unref());
+  // Before the service closes its embedder: the warm-up stops between batches and is waited for.
   app.addHook('onClose', async () => {
+    closing = true;
     if (timer) clearInterval(timer);
+    engine.stop();
+    await warming;
     engine.close();
   });
 

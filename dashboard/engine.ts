@@ -239,7 +239,15 @@ export class DashboardEngine {
     this.vectors = new QuestionVectors(embedder);
   }
 
+  private stopped = false;
+
+  /** Stops background work: the backlog stops between batches, the warm-up before its next panel. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   close(): void {
+    this.stopped = true;
     this.tables.close();
   }
 
@@ -1396,7 +1404,11 @@ export class DashboardEngine {
     const freq = new Map<number, number>();
     for (let i = 0; i < q.n; i++) if (this.topics.clusterOf(textId[i]!) < 0) freq.set(textId[i]!, (freq.get(textId[i]!) ?? 0) + 1);
     const todo = [...freq].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, max).map(([t]) => t);
-    for (let i = 0; i < todo.length; i += BACKLOG_BATCH) await this.cluster(todo.slice(i, i + BACKLOG_BATCH));
+    for (let i = 0; i < todo.length && !this.stopped; i += BACKLOG_BATCH) {
+      await this.cluster(todo.slice(i, i + BACKLOG_BATCH));
+      // Room for requests between batches: the model takes every core while it runs.
+      await new Promise((ok) => setTimeout(ok, 25));
+    }
     return todo.length;
   }
 
@@ -1407,12 +1419,11 @@ export class DashboardEngine {
    */
   async warm(): Promise<void> {
     const none: DashboardFilters = {};
-    await this.corpus(none);
-    await this.quality(none);
-    await this.retraining(none);
-    await this.online(none);
-    await this.drift(none);
-    if (await this.clusterBacklog()) {
+    for (const panel of ['corpus', 'quality', 'retraining', 'online', 'drift'] as const) {
+      if (this.stopped) return;
+      await this[panel](none);
+    }
+    if (!this.stopped && (await this.clusterBacklog()) && !this.stopped) {
       await this.online(none);
       await this.drift(none);
     }

@@ -7,7 +7,8 @@
 //                     feedback on 2 % of them, spread over the last 7 days, questions drawn from the
 //                     corpus's, top citations from its pairs, 30 % marked synthetic.
 // Then `qaforge serve` as a child process, and over HTTP on 127.0.0.1 per endpoint:
-//   - cold: the first request after the start (the indexes are read then);
+//   - cold: the first request after the start (the indexes are read then); then the time until the
+//     background warm-up has embedded and clustered every question of the log (setup.backlog_embedded_s);
 //   - uncached: a new filter combination each request (indexes warm, the answer computed);
 //   - warm: the same request again (the cached answer);
 //   - after_append: the first online/drift request after rows were added to the query log;
@@ -194,6 +195,16 @@ async function main(): Promise<void> {
     try {
       // Cold: the first request of each endpoint after the start.
       for (const e of ENDPOINTS) out[e] = { cold_ms: round((await get(url(e, ''))).ms) };
+      // The background warm-up embeds the log's questions (all of them, most asked first): measured until none is left.
+      const [backlog, backlogMs] = await timed(async () => {
+        for (const end = Date.now() + 900_000; Date.now() < end; await new Promise((ok) => setTimeout(ok, 1000))) {
+          const t = (JSON.parse((await get(url('online', ''))).body) as { trending: { unclustered: number } }).trending;
+          if (t.unclustered === 0) return 0;
+        }
+        return -1;
+      });
+      setup.backlog_embedded_s = round(backlogMs / 1000);
+      if (backlog < 0) log('the trending backlog was not embedded within 15 min: measuring anyway');
       // Uncached: distinct filters each time (the answer is computed from warm indexes).
       const filters = (i: number) => {
         const f = [
