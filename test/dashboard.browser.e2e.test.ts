@@ -526,6 +526,19 @@ describe('the panels', () => {
     await page.locator('#drill-close').click();
     expect(await page.locator('#drill').getAttribute('open')).toBeNull();
 
+    // The middle bar of a group (pairs a run retired, beside those it added): the pairs the second run retired.
+    const run = corpus.runs.items.findIndex((r: any) => r.retired > 0);
+    expect(run).toBeGreaterThanOrEqual(0);
+    await page.locator('figure[data-chart="corpus.runs"]').scrollIntoViewIfNeeded();
+    const rp = await page.evaluate(([j]) => (globalThis as any).qaforgeDashboard.charts.pointOf('corpus.runs', 1, j), [run]);
+    await page.mouse.click(rp.x, rp.y);
+    await page.locator('#drill[open] table.rows-table[data-kind=pairs]').waitFor({ timeout: 10_000 });
+    const retired = await api('rows', { panel: 'corpus.run_retired', key: corpus.runs.items[run].key, limit: '50', offset: '0' });
+    expect(retired.total).toBe(corpus.runs.items[run].retired);
+    expect(Number(await page.locator('#drill-body [data-total]').getAttribute('data-total'))).toBe(retired.total);
+    expect(await page.locator('#drill table.rows-table tbody tr').evaluateAll((trs) => trs.map((tr) => (tr as any).dataset.pair))).toEqual(retired.items.map((r: any) => r.id));
+    await page.keyboard.press('Escape');
+
     // A bar on the time axis of the traffic chart: the real queries of that minute.
     const online = await api('online');
     const i = online.series.items.findIndex((b: any) => b.real > 0);

@@ -11,18 +11,15 @@ const instances = new Map();
 export const registry = {
   names: () => [...instances.keys()],
   option: (name) => instances.get(name)?.chart.getOption() ?? null,
-  /** Page coordinates of the middle of bar / point `index` of series `series` of chart `name`. */
+  /** Page coordinates of the middle of bar / point `index` of series `series` of chart `name` (as drawn). */
   pointOf(name, series, index) {
     const it = instances.get(name);
     if (!it) return null;
-    const { chart, spec } = it;
-    const s = spec.series[series];
-    const v = s.data[index] ?? 0;
-    let base = 0;
-    if (s.stack) for (const o of spec.series.slice(0, series)) if (o.stack === s.stack) base += o.data[index] ?? 0;
-    const mid = s.type === 'line' ? v : base + v / 2;
-    const x = spec.time ? Date.parse(spec.x[index]) : index;
-    const [px, py] = chart.convertToPixel({ seriesIndex: series }, spec.horizontal ? [mid, x] : [x, mid]);
+    const { chart } = it;
+    const layout = chart.getModel().getSeriesByIndex(series)?.getData().getItemLayout(index);
+    if (!layout) return null;
+    // A bar's layout is its rectangle; a line's point is [x, y].
+    const [px, py] = Array.isArray(layout) ? layout : [layout.x + layout.width / 2, layout.y + layout.height / 2];
     const r = chart.getDom().getBoundingClientRect();
     return { x: r.left + px, y: r.top + py };
   },
