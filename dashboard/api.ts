@@ -32,7 +32,7 @@ export function parseFilters(query: unknown, extra: string[] = []): DashboardFil
   for (const k of extra) delete q[k];
   for (const [k, v] of Object.entries(q)) {
     if (Array.isArray(v)) throw new ClientError(400, 'invalid_filter', `${k}: given more than once`);
-    if (v === '') delete q[k];
+    if (v === '' || v === undefined) delete q[k];
   }
   const r = DashboardFilters.safeParse(q);
   if (r.success) return r.data;

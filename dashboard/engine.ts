@@ -848,12 +848,19 @@ export class DashboardEngine {
       const fts = await this.smallTable('state', ['key', 'value'], (rows) => rows);
       const finetunes = new Map<number, { kind: string; detail: string; at: string | null }>();
       let lastRetrain: RetrainingPanel['last_retrain'] = null;
+      const gates: RetrainingPanel['gates'] = { promotion: null, eval: null };
       for (const r of fts) {
         const m = /^finetune:v(\d+)$/.exec(r.key as string);
         try {
           if (m) {
             const x = JSON.parse(r.value as string) as { kind?: string; detail?: string; at?: string };
             finetunes.set(Number(m[1]), { kind: x.kind ?? 'unknown', detail: x.detail ?? '', at: x.at ?? null });
+          } else if (r.key === 'gates:last') {
+            const x = JSON.parse(r.value as string) as { at?: string; passed?: boolean; reasons?: string[] };
+            gates.promotion = { at: x.at ?? null, passed: Boolean(x.passed), reasons: x.reasons ?? [] };
+          } else if (r.key === 'gates:eval:last') {
+            const x = JSON.parse(r.value as string) as { at?: string; passed?: boolean; version?: number; reason?: string | null; rollback?: unknown };
+            gates.eval = { at: x.at ?? null, passed: Boolean(x.passed), version: x.version ?? null, reason: x.reason ?? null, rolled_back: Boolean(x.rollback) };
           } else if (r.key === RETRAIN_STATE_KEY) {
             const x = JSON.parse(r.value as string) as { at: string; accepted: number; version: number | null };
             lastRetrain = { at: x.at, accepted: x.accepted, version: x.version };
@@ -903,6 +910,10 @@ export class DashboardEngine {
         cached: false,
         versions: { rows: figures.length, drill: 'corpus.version', items: versionItems },
         finetunes: { rows: ftItems.length, drill: null, items: ftItems },
+        gates: {
+          promotion: gates.promotion && f.time(ms(gates.promotion.at)) ? gates.promotion : null,
+          eval: gates.eval && (f.raw.version === undefined || (gates.eval.version ?? 0) <= f.raw.version) && f.time(ms(gates.eval.at)) ? gates.eval : null,
+        },
         last_retrain: lastRetrain && (f.raw.version === undefined || (lastRetrain.version ?? 0) <= f.raw.version) && f.time(ms(lastRetrain.at)) ? lastRetrain : null,
         evals: { rows: evals.rows, drill: null, items: evals.items },
       };
@@ -1209,7 +1220,7 @@ export class DashboardEngine {
     const base = { panel, key, offset, limit, filters: f.raw };
     if (kind === 'queries') {
       const sel = await this.querySelection(f, panel, key);
-      const page = sel.rows.sort((a, b) => sel.q.at[b]! - sel.q.at[a]! || (sel.q.qid[a]! < sel.q.qid[b]! ? -1 : 1)).slice(offset, offset + limit);
+      const page = sel.rows.sort((a, b) => sel.q.at[b]! - sel.q.at[a]! || a - b).slice(offset, offset + limit);
       return { ...base, kind: 'queries', total: sel.rows.length, items: await this.queryItems(sel.q, page) };
     }
     const sels = await this.pairSelection(f, panel, key);

@@ -204,6 +204,11 @@ export const RetrainingPanel = PanelBase.extend({
   /** Fine-tune triggers (state finetune:v<N>) and the feedback-retrain mark. */
   finetunes: chart(z.object({ key: z.string(), version: z.number().int(), kind: z.string(), outcome: z.enum(['triggered', 'not_configured']), detail: z.string(), at: z.string().nullable() })),
   last_retrain: z.object({ at: z.string(), accepted: z.number(), version: z.number().nullable() }).nullable(),
+  /** The last quality gate before a promotion (state gates:last) and the last eval gate after one (gates:eval:last), as recorded. */
+  gates: z.object({
+    promotion: z.object({ at: z.string().nullable(), passed: z.boolean(), reasons: z.array(z.string()) }).nullable(),
+    eval: z.object({ at: z.string().nullable(), passed: z.boolean(), version: z.number().int().nullable(), reason: z.string().nullable(), rolled_back: z.boolean() }).nullable(),
+  }),
   /** Eval rows (evals table), oldest first, with the change from the previous version's eval of the same set and mode. */
   evals: chart(
     EvalFigures.extend({

@@ -15,8 +15,9 @@ import type { QAPair } from '../datasets/schemas.js';
 import { contentId } from '../lib/hash.js';
 import { rowsToArrowTable } from '../datasets/arrow-rows.js';
 import { startServeProcess, stopServeProcess, type ServeProcess } from '../serve/durability.js';
+import { createKey } from '../serve/keys.js';
 import { CorpusPanel, DriftPanel, OnlinePanel, PairDetail, QualityPanel, RetrainingPanel, RowsResponse } from '../dashboard/schema.js';
-import { qaforge, qaforgeJson } from './cli.js';
+import { qaforgeJson } from './cli.js';
 import { makeRepo, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
 
 const GUIDE_MD = '# Guide\n\n## Install\n\nInstall the package with pip before you import anything from it.\n\n```bash\npip install shapes\n```\n\n## Configure\n\nSet the scale factor in the configuration file before you run anything.\n';
@@ -36,7 +37,11 @@ let v2: number;
 const keys = { root: '', alice: '' };
 const env = { HF_TOKEN: '', QAFORGE_ENDPOINT_URL: '', QAFORGE_LLM_SAMPLE: '0' };
 const cliJson = (...args: string[]) => qaforgeJson(['--config', config, '--data-dir', data, ...args], { env });
-const cli = (...args: string[]) => qaforge(['--config', config, '--data-dir', data, ...args], { env });
+/** `qaforge stats --json` and `qaforge versions --json`, once each: nothing changes the pairs after the setup. */
+let statsOnce: Promise<any> | null = null;
+let versionsOnce: Promise<any> | null = null;
+const stats = () => (statsOnce ??= cliJson('stats', '--json'));
+const versionsJson = () => (versionsOnce ??= cliJson('versions', '--json'));
 
 type Row = Record<string, any>;
 async function withStores<T>(fn: (s: Stores) => Promise<T>): Promise<T> {
@@ -159,13 +164,16 @@ beforeAll(async () => {
       detail: JSON.stringify({ byKind: Object.fromEntries(Object.entries(byKind).map(([k, m]) => [k, { questions: 2, recall_at_10: est(m), mrr_at_10: est(m - 0.1), ndcg_at_10: est(m - 0.05) }])) }),
     });
     await s.add('evals', [evalRow(v1, 0.5, { code: 0.5 }), evalRow(v2, 0.75, { code: 0.5, docs: 1 })]);
-    await s.setState({ [`finetune:v${v2}`]: JSON.stringify({ kind: 'command', detail: 'fine-tune job 7 queued', at: now }) });
+    await s.setState({
+      [`finetune:v${v2}`]: JSON.stringify({ kind: 'command', detail: 'fine-tune job 7 queued', at: now }),
+      'gates:eval:last': JSON.stringify({ passed: true, skipped: null, version: v2, reason: null, rollback: null, at: now }),
+    });
   });
-  for (const [name, role] of [['root', 'admin'], ['alice', 'query']] as const) {
-    const r = await cli('keys', 'create', '--name', name, '--role', role);
-    expect(r.code, r.stderr).toBe(0);
-    keys[name] = r.stdout.split('\n')[0]!;
-  }
+  // Keys as `qaforge keys create` makes them (the serve tests create them through the CLI).
+  await withStores(async (s) => {
+    keys.root = (await createKey(s, 'root', 'admin')).key;
+    keys.alice = (await createKey(s, 'alice', 'query')).key;
+  });
   served = await startServeProcess({ cliArgs: ['--config', config, '--data-dir', data], env });
 
   // The previous window: scale questions (two synthetic), an out-of-scope one, a search; then a pause; the recent window: fetch_shape three times.
@@ -256,15 +264,15 @@ describe('dashboard API', () => {
   });
 
   it('corpus: agrees with qaforge stats --json and with the tables; growth per version matches the versions table', async () => {
-    const stats = await cliJson('stats', '--json');
+    const st = await stats();
     const p = await panel('corpus');
-    expect(p.active).toBe(stats.corpus.active);
-    expect(p.retired).toBe(stats.corpus.retired);
-    expect(p.corpus_version).toBe(stats.corpus.version);
-    expect(barMap(p.by_category.items)).toEqual(stats.corpus.byCategory);
-    expect(barMap(p.staging_by_status.items)).toEqual(Object.fromEntries(Object.entries(stats.staging).filter(([, n]) => (n as number) > 0)));
-    expect(barMap(p.staging_by_source_kind.items)).toEqual(stats.pairsByKind);
-    expect(p.runs.items.slice(-5).map((r) => r.run_id)).toEqual(stats.runs.map((r: Row) => r.run_id));
+    expect(p.active).toBe(st.corpus.active);
+    expect(p.retired).toBe(st.corpus.retired);
+    expect(p.corpus_version).toBe(st.corpus.version);
+    expect(barMap(p.by_category.items)).toEqual(st.corpus.byCategory);
+    expect(barMap(p.staging_by_status.items)).toEqual(Object.fromEntries(Object.entries(st.staging).filter(([, n]) => (n as number) > 0)));
+    expect(barMap(p.staging_by_source_kind.items)).toEqual(st.pairsByKind);
+    expect(p.runs.items.slice(-5).map((r) => r.run_id)).toEqual(st.runs.map((r: Row) => r.run_id));
     const corpus = await tableRows('corpus', undefined, ['id', 'status', 'source_kind', 'category', 'promoted_at', 'retired_at', 'record']);
     const active = corpus.filter((r) => r.status === 'active');
     expect(barMap(p.by_source_kind.items)).toEqual(countBy(active, (r) => r.source_kind));
@@ -272,7 +280,7 @@ describe('dashboard API', () => {
     expect(p.by_source_kind.rows).toBe(active.length);
     expect(p.growth_by_day.items.at(-1)!.cumulative).toBe(active.length);
     // Versions: the pairs each added, retired and left active are the versions table's.
-    const versions = await cliJson('versions', '--json');
+    const versions = await versionsJson();
     expect(p.growth_by_version.items.map((x) => [x.version, x.added, x.retired, x.active])).toEqual(versions.map((x: Row) => [x.version, x.inserted, x.retired, x.active]));
     expect(p.growth_by_version.items.map((x) => x.version)).toEqual([v1, v2]);
     expect(p.growth_by_version.items[1]!.added).toBeGreaterThan(0);
@@ -290,14 +298,14 @@ describe('dashboard API', () => {
   });
 
   it('quality: judge verdicts and scores, model-written pass and hallucination-detection rates, reasons as qaforge stats counts them, feedback and corrections', async () => {
-    const stats = await cliJson('stats', '--json');
+    const st = await stats();
     const p = await panel('quality');
     expect(barMap(p.judge.verdicts.items)).toEqual({ supported: 2, partially: 1, unsupported: 1 });
     expect(barMap(p.judge.scores.items)).toEqual({ '1': 1, '3': 1, '4': 1, '5': 1 });
     expect(p.model_written).toMatchObject({ total: 4, passed: 1, pass_rate: 0.25, hallucinations_caught: 2, hallucination_detection_rate: 0.5 });
-    expect(barMap(p.reject_reasons.items)).toEqual(stats.rejected.byReason);
-    expect(p.reject_reasons.rows).toBe(stats.rejected.total);
-    expect(barMap(p.skip_reasons.items)).toEqual(stats.skipped);
+    expect(barMap(p.reject_reasons.items)).toEqual(st.rejected.byReason);
+    expect(p.reject_reasons.rows).toBe(st.rejected.total);
+    expect(barMap(p.skip_reasons.items)).toEqual(st.skipped);
     const active = (await tableRows('corpus', undefined, ['status', 'record', 'near_dup_cluster'])).filter((r) => r.status === 'active');
     const scores = active.map(qualityOf).filter((x): x is number => x !== null);
     expect(p.quality_scores.rows).toBe(scores.length);
@@ -320,6 +328,7 @@ describe('dashboard API', () => {
     expect(p.versions.items.map((v) => v.version)).toEqual([v1, v2]);
     expect(p.versions.items[1]!.finetune).toMatchObject({ kind: 'command', detail: 'fine-tune job 7 queued' });
     expect(p.finetunes.items).toMatchObject([{ version: v2, outcome: 'triggered' }]);
+    expect(p.gates).toEqual({ promotion: null, eval: { at: expect.any(String), passed: true, version: v2, reason: null, rolled_back: false } });
     expect(p.evals.items.map((e) => [e.corpus_version, e.recall_at_10, e.before_version])).toEqual([
       [v1, 0.5, null],
       [v2, 0.75, v1],
@@ -334,6 +343,7 @@ describe('dashboard API', () => {
     expect(at1.versions.items.map((v) => v.version)).toEqual([v1]);
     expect(at1.evals.items.map((e) => e.corpus_version)).toEqual([v1]);
     expect(at1.finetunes.items).toEqual([]);
+    expect(at1.gates.eval).toBeNull();
   });
 
   it('online: requests, errors, abstentions, synthetic vs real, latency percentiles; trending clusters of the recent window against the previous', async () => {
@@ -434,7 +444,7 @@ describe('dashboard API', () => {
     }
 
     // from / to: pairs by their promotion time, queries by theirs.
-    const versions = await cliJson('versions', '--json');
+    const versions = await versionsJson();
     const from = versions[1].at as string;
     const later = await panel('corpus', { from });
     expect(later.active).toBe(active.filter((r) => r.promoted_at >= from).length);
