@@ -388,6 +388,10 @@ describe('the panels', () => {
     let d = await expectPanelsMatch(page, { traffic: 'synthetic' });
     expect(d.online.totals).toMatchObject({ requests: SYNTHETIC_QUESTIONS.length, real: 0, synthetic: SYNTHETIC_QUESTIONS.length });
     expect(d.online.applied).toContain('traffic');
+    // A panel the filter does not concern says so.
+    expect(d.corpus.applied).not.toContain('traffic');
+    expect(await page.locator('#panel-corpus .applied').textContent()).toBe('traffic: not applicable here');
+    expect(await page.locator('#panel-online .applied').textContent()).toBe('filtered by traffic');
     // And code pairs only: both filters in the URL, every panel as the API gives it under both.
     g = await generation(page);
     await page.locator('input[name=source_kind][value=code_symbol]').check();

@@ -34,7 +34,11 @@ async function loadPanel(name, gen) {
     sec.querySelector('[data-rows]').textContent = `computed from ${rowsText(d.rows)}`;
     sec.dataset.rows = String(d.rows);
     const applied = d.applied ?? [];
-    sec.querySelector('.applied').textContent = applied.length ? `filtered by ${applied.join(', ')}` : '';
+    // Which of the set filters shaped this panel, and which do not concern its rows (said, not silently ignored).
+    const set = Object.keys(filters).map((n) => (n === 'min_score' || n === 'max_score' ? 'score' : n));
+    const used = applied.map((n) => (n === 'min_score' || n === 'max_score' ? 'score' : n));
+    const unused = [...new Set(set.filter((n) => !used.includes(n)))];
+    sec.querySelector('.applied').textContent = [used.length ? `filtered by ${[...new Set(used)].join(', ')}` : '', unused.length ? `${unused.join(', ')}: not applicable here` : ''].filter(Boolean).join(' · ');
     sec.dataset.applied = applied.join(',');
     if (!d.rows) body.append(el('p', { class: 'state empty', text: 'No rows for these filters.' }));
     render[name](body, d, ctx);
