@@ -13,8 +13,8 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 export const ARTIFACTS = join(process.cwd(), '.artifacts');
 
 export interface Recorded {
-  /** Every request the pages made: method and URL. */
-  requests: { method: string; url: string }[];
+  /** Every request the pages made: method, URL, and whether it carried an Authorization header. */
+  requests: { method: string; url: string; auth: boolean }[];
   /** Requests to any host but 127.0.0.1, which were aborted. */
   blocked: string[];
   /** console.error messages (and CSP violations, failed loads) with where they came from. */
@@ -49,7 +49,7 @@ export async function launchBrowser(o: { viewport?: { width: number; height: num
   const rec: Recorded = { requests: [], blocked: [], consoleErrors: [], pageErrors: [] };
   await context.route('**/*', async (route) => {
     const req = route.request();
-    rec.requests.push({ method: req.method(), url: req.url() });
+    rec.requests.push({ method: req.method(), url: req.url(), auth: req.headers().authorization !== undefined });
     let host = '';
     try {
       host = new URL(req.url()).hostname;

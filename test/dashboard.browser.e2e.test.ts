@@ -311,6 +311,10 @@ describe('the dashboard page', () => {
     expect(await page.evaluate(() => (globalThis as any).sessionStorage.getItem('qaforge.dashboard.key'))).toBe(adminKey);
     expect(await page.evaluate(() => (globalThis as any).localStorage.length)).toBe(0);
     for (const r of browser.requests) for (const k of [adminKey, queryKey]) expect(r.url).not.toContain(k.slice(3));
+    // Sent to the API only, never with the page's own files.
+    const withKey = browser.requests.filter((r) => r.auth);
+    expect(withKey.length).toBeGreaterThan(0);
+    for (const r of withKey) expect(new URL(r.url).pathname).toMatch(/^\/api\/dashboard\//);
     expect(await page.evaluate(() => (globalThis as any).qaforgeDashboard.charts.names().length)).toBeGreaterThan(0);
     expect(browser.requests.map((r) => new URL(r.url).pathname)).toContain('/dashboard/vendor/echarts.esm.min.mjs');
     // A reload of the tab keeps the key: no prompt.
