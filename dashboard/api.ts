@@ -2,7 +2,7 @@
 // quality, retraining, online, drift (one panel each), /rows?panel=&key= (the rows behind a bar or a
 // point, paged) and /pair/:id (a pair with its provenance and its cited lines). Every route needs an
 // admin key (or `serve --dev` on loopback); every route takes the same filters (dashboard/schema.ts).
-// Figures come from dashboard/engine.ts, warmed in the background when a table's version changes.
+// Figures come from dashboard/engine.ts, warmed in the background when a table's version changes while the dashboard is in use.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { findPair } from '../datasets/curation.js';
 import { squash } from '../datasets/verify.js';
@@ -15,6 +15,9 @@ import { HARDNESS_LABELS } from './data.js';
 import { DashboardEngine, DashboardRequestError } from './engine.js';
 import { DashboardFilters, FILTER_NAMES, RowsQuery, type PairDetail } from './schema.js';
 
+
+/** The background warm-up runs while a dashboard request came within this long. */
+const IDLE_MS = 10 * 60_000;
 export interface DashboardApiOptions {
   stores: Stores;
   embedder: Embedder | null;
@@ -49,6 +52,7 @@ const admin = { config: { role: 'admin' as const } };
 export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app: FastifyInstance, opts) => {
   const engine = new DashboardEngine(opts.stores, opts.embedder, opts.log);
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    lastAsked = Date.now();
     try {
       return await fn();
     } catch (e) {
@@ -57,13 +61,16 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
     }
   };
 
-  // Precompute: when a table changes (a promotion, a log flush), the default panels are rebuilt before anyone asks.
-  // The first warm-up starts with the server: the indexes are read before the page first asks.
+  // Precompute while the dashboard is in use (asked within IDLE_MS): when a table changes (a promotion, a
+  // log flush), the default panels are rebuilt before the page asks again. A service nobody watches
+  // pays nothing: under query load the log changes every flush, and a warm-up would re-read it and
+  // embed its questions on the cores that answer queries.
   let warming: Promise<void> | null = null;
   let closing = false;
+  let lastAsked = -Infinity;
   const warmMs = opts.warmMs ?? 2000;
   const warm = () => {
-    if (warming || closing) return;
+    if (warming || closing || Date.now() - lastAsked > IDLE_MS) return;
     warming = engine
       .warm()
       .catch((e) => {
@@ -73,7 +80,6 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
   };
   const timer = warmMs ? setInterval(warm, warmMs) : null;
   timer?.unref();
-  if (warmMs) app.addHook('onReady', async () => void setTimeout(warm, 0).unref());
   // Before the service closes its embedder: the warm-up stops between batches and is waited for.
   app.addHook('onClose', async () => {
     closing = true;
