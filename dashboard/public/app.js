@@ -21,13 +21,15 @@ function panelEl(name) {
   return document.getElementById(`panel-${name}`);
 }
 
-async function loadPanel(name, gen) {
+async function loadPanel(name, gen, fetched) {
   const sec = panelEl(name);
   const body = sec.querySelector('.body');
   sec.classList.add('loading');
   sec.removeAttribute('data-loaded');
   try {
-    const d = await getJson(name, toParams(filters));
+    const d = await fetched[name];
+    // The drift panel names query topics by the example questions of the online panel's clusters.
+    const more = name === 'drift' ? { clusterExamples: await fetched.online.then((o) => Object.fromEntries(o.trending.items.map((c) => [c.key, c.example])), () => ({})) } : {};
     if (gen !== generation) return;
     disposeWithin(body);
     body.replaceChildren();
@@ -41,7 +43,7 @@ async function loadPanel(name, gen) {
     sec.querySelector('.applied').textContent = [used.length ? `filtered by ${[...new Set(used)].join(', ')}` : '', unused.length ? `${unused.join(', ')}: not applicable here` : ''].filter(Boolean).join(' · ');
     sec.dataset.applied = applied.join(',');
     if (!d.rows) body.append(el('p', { class: 'state empty', text: 'No rows for these filters.' }));
-    render[name](body, d, ctx);
+    render[name](body, d, { ...ctx, ...more });
     sec.dataset.loaded = String(gen);
     return d;
   } catch (e) {
@@ -90,7 +92,9 @@ async function loadAll() {
   document.body.dataset.state = 'loading';
   status(`loading · ${describe(filters)}`);
   const t0 = performance.now();
-  const results = await Promise.all(PANELS.map((p) => loadPanel(p, gen)));
+  const params = toParams(filters);
+  const fetched = Object.fromEntries(PANELS.map((p) => [p, getJson(p, params)]));
+  const results = await Promise.all(PANELS.map((p) => loadPanel(p, gen, fetched)));
   if (gen !== generation) return;
   fillVersions(results[2]);
   const failed = results.filter((r) => r === null).length;

@@ -286,6 +286,6 @@ export function drift(body, d, ctx) {
   ));
   psiChart(g, ctx, 'drift.source_kind', `Batch v${b.version ?? '–'} vs ${b.against_version === null ? 'nothing before it' : `corpus v${b.against_version}`}: source kinds`, b.source_kind, 'drift.source_kind');
   psiChart(g, ctx, 'drift.category', `Batch v${b.version ?? '–'} vs ${b.against_version === null ? 'nothing before it' : `corpus v${b.against_version}`}: categories`, b.category, 'drift.category');
-  const topicLabels = Object.fromEntries(d.topics.drifting_topics.map((t) => [t.key, t.example]));
+  const topicLabels = { ...(ctx.clusterExamples ?? {}), ...Object.fromEntries(d.topics.drifting_topics.map((t) => [t.key, t.example])) };
   psiChart(g, ctx, 'drift.topics', 'Query topics: recent vs previous window', d.topics.psi, 'online.cluster', topicLabels, 16);
 }
