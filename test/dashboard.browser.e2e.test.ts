@@ -159,6 +159,7 @@ async function expectPanelsMatch(page: Page, filters: Record<string, string>): P
   expect(await chartOf(page, 'corpus.by_source_kind')).toEqual(bars(c.by_source_kind));
   expect(await chartOf(page, 'corpus.by_category')).toEqual(bars(c.by_category));
   expect(await chartOf(page, 'corpus.staging_by_status')).toEqual(bars(c.staging_by_status));
+  expect(await chartOf(page, 'corpus.staging_by_source_kind')).toEqual(bars(c.staging_by_source_kind));
   const kc = await chartOf(page, 'corpus.by_kind_category');
   expect(kc.rows).toBe(c.by_kind_category.rows);
   const drawn = Object.entries(kc.values).flatMap(([kind, cats]) => Object.entries(cats).filter(([, n]) => n > 0).map(([cat, n]) => [`${kind}/${cat}`, n]));
@@ -207,6 +208,9 @@ async function expectPanelsMatch(page: Page, filters: Record<string, string>): P
   expect(await chartOf(page, 'retraining.versions')).toEqual({ rows: r.versions.rows, values: Object.fromEntries(r.versions.items.map((i: any) => [i.key, { added: i.added_filtered, retired: i.retired_filtered, active: i.active_filtered }])) });
   expect(await chartOf(page, 'retraining.evals')).toEqual({ rows: r.evals.rows, values: Object.fromEntries(r.evals.items.map((i: any) => [i.key, { 'recall@10': i.recall_at_10, 'MRR@10': i.mrr_at_10, 'nDCG@10': i.ndcg_at_10 }])) });
   expect(await metric(page, 'retraining', 'versions')).toBe(String(r.versions.items.length));
+  const gate = (g: any) => (g ? (g.passed ? 'passed' : 'failed') : '');
+  expect(await metric(page, 'retraining', 'promotion_gate')).toBe(gate(r.gates.promotion));
+  expect(await metric(page, 'retraining', 'eval_gate')).toBe(gate(r.gates.eval));
   expect(await page.locator('#panel-retraining table[data-table=versions] tbody tr').count()).toBe(r.versions.items.length);
 
   const o = d.online;
@@ -348,6 +352,8 @@ describe('the panels', () => {
     expect(Number(await metric(page, 'corpus', 'corpus_version'))).toBe(stats.corpus.version);
     const byCategory = (await chartOf(page, 'corpus.by_category')).values;
     expect(Object.fromEntries(Object.entries(byCategory).filter(([, v]) => (v.count ?? 0) > 0).map(([k, v]) => [k, v.count ?? 0]))).toEqual(stats.corpus.byCategory);
+    const stagedKinds = (await chartOf(page, 'corpus.staging_by_source_kind')).values;
+    expect(Object.fromEntries(Object.entries(stagedKinds).filter(([, v]) => (v.count ?? 0) > 0).map(([k, v]) => [k, v.count ?? 0]))).toEqual(stats.pairsByKind);
     const staging = (await chartOf(page, 'corpus.staging_by_status')).values;
     for (const [s, n] of Object.entries(stats.staging as Record<string, number>)) expect(staging[s]?.count ?? 0, `staging ${s}`).toBe(n);
     const rejected = (await chartOf(page, 'quality.reject_reasons')).values;

@@ -57,6 +57,7 @@ export function corpus(body, d, ctx) {
   });
   bars(g, ctx, 'corpus.by_category', 'Active pairs by category', d.by_category, { horizontal: true });
   bars(g, ctx, 'corpus.staging_by_status', 'Staging by status', d.staging_by_status, { horizontal: true });
+  if (d.staging_by_source_kind) bars(g, ctx, 'corpus.staging_by_source_kind', 'Staged pairs (unretired) by source kind', d.staging_by_source_kind, { labels: (i) => KIND_LABEL[i.key] ?? i.key, horizontal: true });
   const gv = d.growth_by_version;
   chart(g, {
     name: 'corpus.growth_by_version', title: 'Growth per corpus version', rows: gv.rows, x: gv.items.map((i) => i.key), labels: gv.items.map((i) => `v${i.version}${i.kind === 'rollback' ? ' ↺' : ''}`),
@@ -116,6 +117,12 @@ export function quality(body, d, ctx) {
 }
 
 // --------------------------------------------------------------------------------------- retraining
+/** A gate as recorded: passed / failed, with when and why in its title. */
+function gateTile(label, gate, metric, why) {
+  const value = gate ? (gate.passed ? 'passed' : 'failed') : null;
+  return tile(label, value, { metric, format: (x) => x ?? '–', cls: gate ? (gate.passed ? 'good' : 'bad') : undefined, title: gate ? [fmt.time(gate.at), why(gate)].filter(Boolean).join(' · ') : 'not recorded yet' });
+}
+
 export function retraining(body, d, ctx) {
   const v = d.versions;
   tiles(body,
@@ -123,6 +130,8 @@ export function retraining(body, d, ctx) {
     tile('rollbacks', v.items.filter((i) => i.kind === 'rollback').length, { metric: 'rollbacks' }),
     tile('fine-tune triggers', d.finetunes.items.length, { metric: 'finetunes' }),
     tile('last feedback retrain', d.last_retrain ? fmt.time(d.last_retrain.at) : null, { metric: 'last_retrain', format: (x) => x ?? '–' }),
+    gateTile('last promotion gate', d.gates?.promotion, 'promotion_gate', (x) => x.reasons.join(', ')),
+    gateTile('last eval gate', d.gates?.eval, 'eval_gate', (x) => [x.version !== null ? `v${x.version}` : '', x.reason ?? '', x.rolled_back ? 'rolled back' : ''].filter(Boolean).join(' · ')),
   );
   const g = section(body);
   chart(g, {
