@@ -364,9 +364,9 @@ describe('the panels', () => {
     expect(d.quality.feedback.rows).toBe(2);
     expect(d.corpus.retired).toBeGreaterThan(0);
     for (const p of PANELS) await artifact(page, `dashboard-${p}`, { selector: `#panel-${p}` });
-    // The whole page for the README, drawn at 0.6 device pixels per CSS pixel to keep the file small, in
+    // The whole page for the README, drawn at half scale to keep the file small, in
     // a second browser (its own profile and tab: it asks for the key too).
-    const small = await launchBrowser({ deviceScaleFactor: 0.6 });
+    const small = await launchBrowser({ deviceScaleFactor: 0.5 });
     try {
       await openDashboard(small.page, served.url);
       await enterKey(small.page, adminKey);
