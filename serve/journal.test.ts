@@ -86,6 +86,20 @@ describe('Journal', () => {
     ]);
   });
 
+  it('close takes the rows appended while a flush was already running', async () => {
+    const { dir, journal, table } = await setup();
+    const j = journal();
+    await j.open();
+    await j.append(row('a1'));
+    // The timer's flush rotates first; the next row lands in the segment it opened, after its listing.
+    const running = j.flush();
+    await j.append(row('a2'));
+    await j.close();
+    await running;
+    expect((await table()).map((r) => r.feedback_id)).toEqual(['a1', 'a2']);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('appends durably before resolving, shows pending rows, and flushes them on close', async () => {
     const { dir, journal, table } = await setup();
     const j = journal();

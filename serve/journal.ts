@@ -195,6 +195,9 @@ export class Journal<Row extends Record<string, unknown>> {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.lock(async () => undefined);
+    // A flush already running (the timer's) may have rotated before the last rows came: let it end,
+    // then run one of our own, which takes the current segment too.
+    await this.flushing?.catch(() => undefined);
     await this.flush();
     await this.lock(async () => {
       await this.fh?.close();
