@@ -341,6 +341,9 @@ export class DashboardEngine {
     const key = `versions:${tv.versions}:${tv.tags}`;
     const hit = this.small.get(key);
     if (hit) return hit.value as DatasetVersion[];
+    // listVersions reads through the service's own handles: move them to the versions just seen, or a
+    // stale list would be cached under the new versions' key.
+    if (tv.versions) for (const name of ['versions', 'tags'] as const) await (await this.stores.table(name)).checkoutLatest();
     const value = tv.versions ? await listVersions(this.stores) : [];
     this.small.set(key, { version: tv.versions!, value });
     return value;

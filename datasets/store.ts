@@ -544,6 +544,11 @@ export class Stores {
     await this.addEach('skipped', skips, (s) => ({ run_id: runId, commit, ...s }));
   }
 
+  /** Moves every open table handle to the table's latest version: what another process (a promotion, a key command) wrote since. */
+  async refreshTables(): Promise<void> {
+    for (const t of this.tables.values()) await t.checkoutLatest();
+  }
+
   close(): void {
     for (const t of this.tables.values()) t.close();
     this.tables.clear();

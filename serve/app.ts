@@ -174,12 +174,11 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
   const state = { version: await corpus.version(), active: await corpus.countRows("status = 'active'"), threshold: await abstainThreshold(stores, cfg) };
   const refresh = setInterval(() => {
     void (async () => {
-      await corpus.checkoutLatest();
+      // Every table this process reads (the dashboard reads versions, evals, staging, …), not only these.
+      await stores.refreshTables();
       state.version = await corpus.version();
       state.active = await corpus.countRows("status = 'active'");
-      await (await stores.table('api_keys')).checkoutLatest();
       await keys.reload();
-      await (await stores.table('state')).checkoutLatest();
       state.threshold = await abstainThreshold(stores, cfg);
     })().catch((e) => log.warn({ err: (e as Error).message }, 'refresh of corpus and keys failed; will retry'));
   }, cfg.serve.refreshMs);

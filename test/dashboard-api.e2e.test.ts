@@ -528,4 +528,19 @@ describe('dashboard API', () => {
     const rd = PairDetail.parse((await get(`/api/dashboard/pair/${(rejected.items[0] as { id: string }).id}`)).json);
     expect(rd).toMatchObject({ table: 'rejected', reasons: ['judge'], generator: { model: MODEL } });
   });
+  it('a promotion while the server runs reaches every panel within serve.refreshMs', async () => {
+    const before = await panel('retraining');
+    expect(before.versions.items.map((v) => v.version).at(-1)).toBe(v2);
+    await repo.commit({ 'docs/more.md': '# More\n\nShapes can also be scaled by a factor given in the configuration file.\n' }, 'add more docs');
+    await cliJson('ingest', '--sources', 'docs', '--repo', repo.dir, '--json');
+    const v3 = (await cliJson('promote')).version as number;
+    expect(v3).toBeGreaterThan(v2);
+    const after = await until('the new version on the retraining panel', async () => {
+      const p = await panel('retraining');
+      return p.versions.items.some((v) => v.version === v3) ? p : null;
+    });
+    expect(after.versions.items.map((v) => v.version)).toEqual([...before.versions.items.map((v) => v.version), v3]);
+    const stats = (await cliJson('stats', '--json')) as { corpus: { active: number } };
+    await until('the corpus panel at the new version', async () => ((await panel('corpus')).active === stats.corpus.active ? true : null));
+  });
 });
