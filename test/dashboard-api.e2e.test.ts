@@ -18,7 +18,7 @@ import { startServeProcess, stopServeProcess, type ServeProcess } from '../serve
 import { createKey } from '../serve/keys.js';
 import { CorpusPanel, DriftPanel, OnlinePanel, PairDetail, QualityPanel, RetrainingPanel, RowsResponse } from '../dashboard/schema.js';
 import { qaforgeJson } from './cli.js';
-import { makeRepo, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
+import { type FixtureRepo, makeRepo, SHAPES_PY, tempDir, until } from './fixtures.js';
 
 const GUIDE_MD = '# Guide\n\n## Install\n\nInstall the package with pip before you import anything from it.\n\n```bash\npip install shapes\n```\n\n## Configure\n\nSet the scale factor in the configuration file before you run anything.\n';
 const SHIFTED_PY = `# comment one\n# comment two\n${SHAPES_PY}`.replace('Used by the fixture tests.', 'Used by the fixture tests and nothing else.').replace('Radius of the circle, in units.', 'Radius of the circle, in metres.');
@@ -104,15 +104,6 @@ async function post(path: string, body: unknown, synthetic = false): Promise<Res
     body: JSON.stringify(body),
   });
   return { status: r.status, json: await r.json() };
-}
-async function until<T>(what: string, fn: () => Promise<T | null | false | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
 }
 
 /** Model-written variants of a rule pair, as the self-instruct validators store them. */

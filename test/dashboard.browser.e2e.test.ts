@@ -15,7 +15,7 @@ import { DASHBOARD_CSP } from '../dashboard/static.js';
 import { createKey } from '../serve/keys.js';
 import { artifact, launchBrowser, type Browser } from './browser.js';
 import { BIN, qaforgeJson } from './cli.js';
-import { makeRepo, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
+import { type FixtureRepo, makeRepo, SHAPES_PY, tempDir, until } from './fixtures.js';
 
 const PANELS = ['corpus', 'quality', 'retraining', 'online', 'drift'] as const;
 type PanelName = (typeof PANELS)[number];
@@ -92,15 +92,6 @@ async function api(path: string, params: Record<string, string> | URLSearchParam
   return json;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-}
 
 async function tableCount(table: 'queries' | 'feedback'): Promise<number> {
   const stores = await Stores.open(data);

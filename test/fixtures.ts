@@ -253,3 +253,14 @@ export async function makeRepo(files: Record<string, string | Buffer>, origin = 
 export function tempDir(prefix = 'qaforge-data-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
+
+/** Polls `fn` every `every` ms until it gives a value, or throws after `ms` naming `what`. */
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000, every = 100): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((ok) => setTimeout(ok, every));
+  }
+}

@@ -19,7 +19,7 @@ import { ABSTAIN_ANSWER } from '../serve/answer.js';
 import { startQueryService, type QueryService } from '../serve/app.js';
 import { createKey } from '../serve/keys.js';
 import { BIN, qaforge, qaforgeJson } from './cli.js';
-import { makeRepo, SHAPES_PY, tempDir, type FixtureRepo } from './fixtures.js';
+import { type FixtureRepo, makeRepo, SHAPES_PY, tempDir, until } from './fixtures.js';
 import { startModelServer, type ChatCall, type ModelServer } from './openai/server.js';
 
 const THRESHOLD = 0.3;
@@ -190,15 +190,6 @@ async function rows(table: 'queries' | 'feedback', where?: string, dir = data): 
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 15_000, every = 100): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, every));
-  }
-}
 
 /** The numbered sources of the grounded prompt: [n] header, then the context. */
 function promptParts(c: ChatCall): { question: string; sources: Map<number, string> } {
