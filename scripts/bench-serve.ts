@@ -13,10 +13,8 @@
 // Prints JSON.
 //
 //   npm run bench:serve -- --data <dir> [--peft <clone> --diffusers <clone>] [--min-pairs 100000] [--seconds 10]
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -31,10 +29,10 @@ import { loadEvalSet } from '../evals/set.js';
 import { loadConfig, type ConfigInput } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { openEmbedder } from '../lib/models/index.js';
+import { killUnderLoad, startServeProcess, stopServeProcess } from '../serve/durability.js';
 import { createKey } from '../serve/keys.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '../..');
-const BIN = join(root, 'bin/qaforge.mjs');
 /** The older diffusers commit (2024-06) whose changed evidence adds pairs HEAD no longer has. */
 const DIFFUSERS_OLD = 'bc108e15333cb0e8a092647320cbb4d70d6d0f03';
 
@@ -146,15 +144,6 @@ const inProcess: Record<string, unknown> = {};
 out.in_process_search_ms = inProcess;
 
 // 3. The service.
-const freePort = () =>
-  new Promise<number>((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
 const key = await (async () => {
   const stores = await Stores.openFor(cfg);
   try {
@@ -163,35 +152,14 @@ const key = await (async () => {
     stores.close();
   }
 })();
-const port = await freePort();
-const url = `http://127.0.0.1:${port}`;
 const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-qaforge-synthetic': '1' };
-
-function startServer(): ChildProcess {
-  const child = spawn(process.execPath, [BIN, '--config', configFile, '--data-dir', dataDir, 'serve', '--port', String(port)], {
-    env: { ...process.env, QAFORGE_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  return child;
-}
-async function ready(timeoutMs = 120_000): Promise<number> {
-  const t = performance.now();
-  while (performance.now() - t < timeoutMs) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) return performance.now() - t;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`qaforge serve was not ready within ${timeoutMs / 1000} s`);
-}
-const stopped = (child: ChildProcess) => new Promise<void>((ok) => (child.exitCode !== null ? ok() : child.once('exit', () => ok())));
 
 // Generative answers are timed as generated, not from the reply cache of an earlier run.
 rmSync(join(dataDir, 'model-cache'), { recursive: true, force: true });
-const server = startServer();
-out.startup_ms = round(await ready());
+const t0 = performance.now();
+const server = await startServeProcess({ cliArgs: ['--config', configFile, '--data-dir', dataDir], timeoutMs: 120_000 });
+out.startup_ms = round(performance.now() - t0);
+const url = server.url;
 
 const post = async (body: Record<string, unknown>) => {
   const t = performance.now();
@@ -258,19 +226,15 @@ out.concurrency = concurrency;
   out.generative = { n, model: cfg.models.generator.model, total_ms_p50: round(nearestRank(total, 0.5)), generate_ms_p50: round(nearestRank(generate, 0.5)), abstained, verified_citations: verified };
 }
 
-server.kill('SIGTERM');
-await stopped(server);
+await stopServeProcess(server);
 
 // 4. Durability: SIGKILL under simulated load, restart, every acknowledged id in the log.
 if (!opts.skipDurability) {
-  const { killUnderLoad } = await import('../serve/durability.js');
   // Arrivals above what the service answers (so requests are in flight at the kill); killed once 150
   // answers and 20 feedbacks are acknowledged, or after 20 s.
   out.durability = await killUnderLoad({
-    bin: BIN,
     configFile,
     dataDir,
-    port,
     key,
     questions: join(root, 'evals/sets/peft.jsonl'),
     load: { rate: 60, max: 2000, durationMs: 40_000, feedbackRate: 0.3 },
