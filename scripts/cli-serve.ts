@@ -25,11 +25,16 @@ export function registerServeCommands(program: Command): void {
       // Handlers first: a SIGTERM while the service starts still closes it cleanly once it is up.
       let svc: Awaited<ReturnType<typeof startQueryService>> | null = null;
       let stopping = false;
+      let closing = false;
       const stop = () => {
         stopping = true;
-        if (svc) void svc.close().then(() => process.exit(0));
+        if (!svc || closing) return;
+        closing = true;
+        void svc.close().then(() => process.exit(0));
       };
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, stop);
+      // `on`, not `once`: signal-exit (loaded with the local chat model) re-raises a signal that has no
+      // other listener left, which killed the server mid-close after a generative answer.
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, stop);
       svc = await startQueryService(cfg, { dev: o.dev, log });
       if (stopping) return stop();
       if (key)
