@@ -154,11 +154,19 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
       verdicts: p.verdicts.map((v) => ({ check: v.check, pass: v.pass, reason: v.reason, detail: v.detail })),
       quality: p.quality ? { score: p.quality.score, reasons: p.quality.reasons } : null,
       hardness: h !== undefined && engine.attrs.hardness[h]! >= 0 ? HARDNESS_LABELS[engine.attrs.hardness[h]!]! : null,
+      provenance_check: await provenanceCheck(opts.stores, p.id),
       feedback: p.feedback ? { query_id: p.feedback.queryId, feedback_id: p.feedback.feedbackId, origin: p.feedback.origin, cited: p.feedback.cited } : null,
     };
     return detail;
   });
 };
+
+/** A pair's last recorded provenance check (`qaforge verify`, `qaforge report`), or null. */
+async function provenanceCheck(stores: Stores, id: string): Promise<PairDetail['provenance_check']> {
+  for await (const rows of stores.scan('provenance_checks', ['resolved', 'reason', 'commit', 'checked_at'], `id = ${sqlString(id)}`))
+    for (const r of rows) return { resolved: Boolean(r.resolved), reason: (r.reason as string | null) ?? null, commit: r.commit as string, checked_at: r.checked_at as string };
+  return null;
+}
 
 /**
  * The stored text of a pair's source record, and how many of its first lines are the file's lines from

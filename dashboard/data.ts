@@ -13,6 +13,8 @@ export const CATEGORIES = Category.options;
 export const REASONS = RejectReason.options;
 export const VERDICTS = ['supported', 'partially', 'unsupported'] as const;
 export const HARDNESS_LABELS = ['easy', 'medium', 'hard'] as const;
+/** Indexed by PairAttrs.provenance (0: the last check failed, 1: it resolved). */
+export const PROVENANCE_LABELS = ['not_resolved', 'resolved'] as const;
 
 type Vec = { get(i: number): unknown } | null;
 
@@ -78,6 +80,8 @@ export class PairAttrs {
   dup: (string | null)[] = [];
   /** Index into HARDNESS_LABELS, -1 when unlabelled (set from the hardness table). */
   hardness = new Int8Array(0);
+  /** The last provenance check (provenance_checks): 1 resolved, 0 did not, -1 not checked. */
+  provenance = new Int8Array(0);
   known = new Uint8Array(0);
 
   private grow(): void {
@@ -95,6 +99,7 @@ export class PairAttrs {
     this.judgeScore = g(this.judgeScore, 0);
     this.model = g(this.model, 0);
     this.hardness = g(this.hardness, -1);
+    this.provenance = g(this.provenance, -1);
     this.known = g(this.known, 0);
     this.cap = cap;
   }
@@ -118,6 +123,11 @@ export class PairAttrs {
   /** Every pair unlabelled (before the hardness table is read again). */
   clearHardness(): void {
     this.hardness.fill(-1);
+  }
+
+  /** Every pair unchecked (before the provenance_checks table is read again). */
+  clearProvenance(): void {
+    this.provenance.fill(-1);
   }
 
   /** Sets a pair's attributes from its row (once: they are the same wherever it is stored). */

@@ -14,6 +14,7 @@ import {
   KINDS,
   ms,
   PairAttrs,
+  PROVENANCE_LABELS,
   readAll,
   readFeedback,
   readPairTable,
@@ -226,6 +227,7 @@ export class DashboardEngine {
   private feedbackIdx: FeedbackIndex | null = null;
   private small = new Map<string, { version: number; value: unknown }>();
   private hardnessVersion = -1;
+  private provenanceVersion = -1;
   private cache = new Map<string, CacheEntry>();
   readonly vectors: QuestionVectors;
   private loading = new Map<string, Promise<unknown>>();
@@ -336,6 +338,18 @@ export class DashboardEngine {
     this.hardnessVersion = v;
   }
 
+  private async provenanceChecks(): Promise<void> {
+    const v = await this.tables.version('provenance_checks');
+    if (v === this.provenanceVersion) return;
+    const rows = await this.smallTable('provenance_checks', ['id', 'resolved'], (r) => r);
+    this.attrs.clearProvenance();
+    for (const r of rows) {
+      const g = this.attrs.gid(r.id as string);
+      this.attrs.provenance[g] = r.resolved ? 1 : 0;
+    }
+    this.provenanceVersion = v;
+  }
+
   private async versionList(): Promise<DatasetVersion[]> {
     const tv = await this.versionsOf(['versions', 'tags']);
     const key = `versions:${tv.versions}:${tv.tags}`;
@@ -362,6 +376,7 @@ export class DashboardEngine {
   private async view(f: Filter): Promise<View> {
     const versions = await this.versionList();
     await this.hardness();
+    await this.provenanceChecks();
     const V = f.raw.version;
     const rec = V === undefined ? null : versions.find((v) => v.version === V)!;
     const tablesAt = rec ? rec.tables : null;
@@ -370,7 +385,7 @@ export class DashboardEngine {
     const rejected = await this.pairTable('rejected', tablesAt?.rejected ?? null);
     const snap = await this.snapshot(corpus.version);
     return {
-      tv: { corpus: corpus.version, staging: staging.version, rejected: rejected.version, versions: await this.tables.version('versions'), hardness: this.hardnessVersion },
+      tv: { corpus: corpus.version, staging: staging.version, rejected: rejected.version, versions: await this.tables.version('versions'), hardness: this.hardnessVersion, provenance_checks: this.provenanceVersion },
       corpus,
       snap,
       staging,
@@ -694,7 +709,7 @@ export class DashboardEngine {
 
   async quality(raw: DashboardFilters): Promise<QualityPanel> {
     const f = await this.filter(raw);
-    return this.cached('quality', f, ['corpus', 'staging', 'rejected', 'skipped', 'runs', 'hardness', 'queries', 'feedback', 'corrections', 'versions'], async () => {
+    return this.cached('quality', f, ['corpus', 'staging', 'rejected', 'skipped', 'runs', 'hardness', 'provenance_checks', 'queries', 'feedback', 'corrections', 'versions'], async () => {
       const v = await this.view(f);
       const ap = new Applied(f);
       ap.pair();
@@ -705,6 +720,7 @@ export class DashboardEngine {
       const scores = new Map<string, number>();
       let judged = 0;
       let passed = 0;
+      const prov = new Map<string, number>();
       let modelRejected = 0;
       let caught = 0;
       const modelReasons = new Map<string, number>();
@@ -717,6 +733,7 @@ export class DashboardEngine {
           if (A.judgeScore[g]) inc(scores, String(A.judgeScore[g]));
         }
         if (A.model[g] && v.staging.status[i] !== 'retired') passed++;
+        if (A.provenance[g]! >= 0 && v.staging.status[i] !== 'retired') inc(prov, PROVENANCE_LABELS[A.provenance[g]!]!);
       }
       const rejectedRows = this.tableRows(v.rejected, f);
       const reasons = new Map<string, number>();
@@ -827,7 +844,19 @@ export class DashboardEngine {
         skip_reasons: { rows: skipRows, drill: null, items: barsOf(skipBars) },
         skip_reasons_by_day: { rows: skipRows, drill: null, items: overTime(skipDays) },
         near_duplicates: { rows: active.length, in_clusters: inClusters, clusters: clusters.size, rate: ratio(inClusters, active.length) },
-        provenance: { recorded: false, checked: 0, resolved: 0, rate: null, note: 'provenance resolution is not stored: qaforge report prints it for a sample' },
+        provenance: (() => {
+          const checked = sum(prov);
+          const resolved = prov.get('resolved') ?? 0;
+          return {
+            rows: checked,
+            drill: 'quality.provenance',
+            items: barsOf(prov, PROVENANCE_LABELS),
+            checked,
+            resolved,
+            rate: ratio(resolved, checked),
+            note: checked ? null : 'no checked pair among these: qaforge verify (or qaforge report) checks a sample and records it',
+          };
+        })(),
         hardness: { rows: sum(hard), drill: 'quality.hardness', items: barsOf(hard, HARDNESS_LABELS) },
         feedback: { rows: fbRows.length, by_rating: { rows: fbRows.length, drill: 'quality.feedback_rating', items: barsOf(byRating, ['up', 'down']) }, by_reason: { rows: fbRows.length, drill: 'quality.feedback_reason', items: barsOf(byReason) } },
         corrections: { rows: down, by_status: { rows: down, drill: 'quality.correction_status', items: barsOf(byStatus, ['pending', 'proposed', 'accepted', 'rejected']) }, proposed: byStatus.get('proposed') ?? 0, accepted: byStatus.get('accepted') ?? 0 },
@@ -1294,6 +1323,8 @@ export class DashboardEngine {
         return [where(c, active(), (g) => A.dup[g] !== null && (key === '' || A.dup[g] === key))];
       case 'quality.hardness':
         return [where(c, active(), (g) => A.hardness[g]! >= 0 && HARDNESS_LABELS[A.hardness[g]!] === key)];
+      case 'quality.provenance':
+        return [{ table: v.staging, rows: this.tableRows(v.staging, f, (i) => v.staging.status[i] !== 'retired' && A.provenance[v.staging.gid[i]!]! >= 0 && PROVENANCE_LABELS[A.provenance[v.staging.gid[i]!]!] === key) }];
       default:
         return [];
     }

@@ -155,8 +155,16 @@ export const QualityPanel = PanelBase.extend({
   skip_reasons: bars, // no drill (skips are files, not pairs)
   skip_reasons_by_day: OverTime,
   near_duplicates: z.object({ rows: z.number().int().min(0), in_clusters: z.number().int().min(0), clusters: z.number().int().min(0), rate }), // drill: quality.near_dup
-  /** Provenance resolution, when a report recorded one; else null with why. */
-  provenance: z.object({ recorded: z.boolean(), checked: z.number().int().min(0), resolved: z.number().int().min(0), rate, note: z.string().nullable() }),
+  /**
+   * The last recorded provenance check (qaforge verify / report) of the staged pairs shown: resolved or
+   * not_resolved; rate is null with a note when none of them was checked.
+   */
+  provenance: bars.extend({
+    checked: z.number().int().min(0),
+    resolved: z.number().int().min(0),
+    rate,
+    note: z.string().nullable(),
+  }), // drill: quality.provenance
   hardness: bars, // drill: quality.hardness
   feedback: z.object({
     rows: z.number().int().min(0),
@@ -385,6 +393,7 @@ export const DRILL_PANELS = {
   'quality.reject_reason': 'pairs',
   'quality.near_dup': 'pairs',
   'quality.hardness': 'pairs',
+  'quality.provenance': 'pairs',
   'quality.feedback_rating': 'queries',
   'quality.feedback_reason': 'queries',
   'quality.correction_status': 'queries',
@@ -434,6 +443,8 @@ export const PairDetail = z.object({
   verdicts: z.array(z.object({ check: z.string(), pass: z.boolean(), reason: z.string().nullable(), detail: z.string().nullable() })),
   quality: z.object({ score: z.number(), reasons: z.array(z.string()) }).nullable(),
   hardness: z.enum(HARDNESS).nullable(),
+  /** The pair's last recorded provenance check, null when never checked. */
+  provenance_check: z.object({ resolved: z.boolean(), reason: z.string().nullable(), commit: z.string(), checked_at: z.string() }).nullable(),
   feedback: z.object({ query_id: z.string(), feedback_id: z.string(), origin: z.string(), cited: z.array(z.string()) }).nullable(),
 });
 export type PairDetail = z.infer<typeof PairDetail>;

@@ -1,5 +1,5 @@
 // The LanceDB stores under the data dir: staging, rejected, corpus, sources, skipped, runs, versions, tags, evals, hardness,
-// github_items (raw API items, joined locally), state (cursors, ETags), and the online half: queries, feedback, corrections, api_keys.
+// provenance_checks, github_items (raw API items, joined locally), state (cursors, ETags), and the online half: queries, feedback, corrections, api_keys.
 // Pair ids are content hashes, so every write is idempotent: known ids are skipped, corpus writes merge on id.
 import { mkdirSync, accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
@@ -88,6 +88,8 @@ export const SCHEMAS = {
   state: new Schema([str('key'), str('value'), str('updated_at'), str('run_id', true)]),
   /** Retrieval hardness of sampled pairs (`qaforge report`): the rank of a pair's own source when its question is searched. */
   hardness: new Schema([str('id'), int('rank'), str('label'), str('mode'), new Field('corpus_version', new Int32(), false), str('computed_at')]),
+  /** Provenance checks of sampled pairs (`qaforge verify`, `qaforge report`): the last check of each pair, and why it failed. */
+  provenance_checks: new Schema([str('id'), str('source_kind'), new Field('resolved', new Bool(), false), str('reason', true), str('commit'), str('checked_at')]),
   /** One retrieval eval: a set (id + hash) run in one mode with one embedder on one corpus version. */
   evals: new Schema([
     new Field('corpus_version', new Int32(), false),

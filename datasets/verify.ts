@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { splitDocSections } from '../extractors/docs.js';
 import type { QAPair } from './schemas.js';
-import { columnsOf, pairFromRow, type Stores } from './store.js';
+import { rowsToArrowTable } from './arrow-rows.js';
+import { columnsOf, pairFromRow, SCHEMAS, type Stores } from './store.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -72,11 +73,16 @@ export async function checkProvenance(repoPath: string, p: QAPair): Promise<stri
   return 'not_checkable';
 }
 
-/** Checks `n` unretired staging pairs, spread evenly over the table. */
-export async function verifyProvenance(stores: Stores, repoPath: string, n: number): Promise<VerifyResult> {
+/**
+ * Checks `n` unretired staging pairs, spread evenly over the table. With `record`, each checked pair's
+ * outcome goes to `provenance_checks` (its last check wins), which the dashboard's quality panel reads.
+ */
+export async function verifyProvenance(stores: Stores, repoPath: string, n: number, opts: { record?: boolean } = {}): Promise<VerifyResult> {
   const total = await stores.count('staging', "status <> 'retired'");
   const every = Math.max(1, Math.floor(total / n));
   const out: VerifyResult = { checked: 0, resolved: 0, notCheckable: 0, failures: [], byKind: {} };
+  const checks: Record<string, unknown>[] = [];
+  const now = new Date().toISOString();
   let i = 0;
   for await (const rows of stores.scan('staging', columnsOf('staging'), "status <> 'retired'")) {
     for (const row of rows) {
@@ -88,6 +94,8 @@ export async function verifyProvenance(stores: Stores, repoPath: string, n: numb
         continue;
       }
       out.checked++;
+      const commit = p.sourceKind === 'commit' ? p.provenance.commitFirstSeen : p.provenance.commitLastVerified;
+      checks.push({ id: p.id, source_kind: p.sourceKind, resolved: why === null, reason: why, commit, checked_at: now });
       const k = (out.byKind[p.sourceKind] ??= { checked: 0, resolved: 0 });
       k.checked++;
       if (why === null) {
@@ -96,5 +104,7 @@ export async function verifyProvenance(stores: Stores, repoPath: string, n: numb
       } else out.failures.push({ id: p.id, kind: p.sourceKind, category: p.category, reason: why });
     }
   }
+  if (opts.record && checks.length)
+    await (await stores.table('provenance_checks')).mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rowsToArrowTable(checks, SCHEMAS.provenance_checks));
   return out;
 }

@@ -127,7 +127,7 @@ export async function qualityReport(stores: Stores, opts: ReportOptions, log: Lo
 
   const provenance: QualityReport['provenance'] = opts.repoPath
     ? await timed('provenance', async () => {
-        const v = await verifyProvenance(stores, opts.repoPath!, opts.verifySample);
+        const v = await verifyProvenance(stores, opts.repoPath!, opts.verifySample, { record: true });
         return { checked: v.checked, resolved: v.resolved, notCheckable: v.notCheckable, byKind: v.byKind, rate: v.checked ? v.resolved / v.checked : 0, failures: v.failures.slice(0, 10) };
       })
     : { skipped: 'no repository checkout' };

@@ -266,12 +266,14 @@ program
   .description('check that pairs resolve: their quoted evidence is at (commit, path, lines) in the repository; commit pairs in their commit')
   .option('--repo <path|url>', 'the repository the pairs were drawn from (default: the configured repo)')
   .option('--n <n>', 'pairs to check, spread evenly over staging', positiveInt('--n'), 500)
+  .option('--no-record', 'do not store the outcomes in provenance_checks (the dashboard reads them)')
   .option('--json', 'print JSON')
-  .action(async (o: { repo?: string; n: number; json?: boolean }, cmd: Command) => {
+  .action(async (o: { repo?: string; n: number; record: boolean; json?: boolean }, cmd: Command) => {
     const { cfg, log } = context(cmd, o.repo ? { repo: o.repo } : {});
     const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log);
     await withStores(cfg, async (stores) => {
-      const r = await verifyProvenance(stores, repo.path, o.n);
+      const r = await verifyProvenance(stores, repo.path, o.n, { record: o.record });
+      if (r.failures.length) process.exitCode = 1;
       if (o.json) return print(r);
       print(
         [
@@ -280,7 +282,6 @@ program
           ...r.failures.slice(0, 20).map((f) => `  ${f.id} ${f.kind}/${f.category}: ${f.reason}`),
         ].join('\n'),
       );
-      if (r.failures.length) process.exitCode = 1;
     });
   });
 

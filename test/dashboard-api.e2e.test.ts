@@ -17,7 +17,7 @@ import { rowsToArrowTable } from '../datasets/arrow-rows.js';
 import { startServeProcess, stopServeProcess, type ServeProcess } from '../serve/durability.js';
 import { createKey } from '../serve/keys.js';
 import { CorpusPanel, DriftPanel, OnlinePanel, PairDetail, QualityPanel, RetrainingPanel, RowsResponse } from '../dashboard/schema.js';
-import { qaforgeJson } from './cli.js';
+import { qaforge, qaforgeJson } from './cli.js';
 import { type FixtureRepo, makeRepo, SHAPES_PY, tempDir, until } from './fixtures.js';
 
 const GUIDE_MD = '# Guide\n\n## Install\n\nInstall the package with pip before you import anything from it.\n\n```bash\npip install shapes\n```\n\n## Configure\n\nSet the scale factor in the configuration file before you run anything.\n';
@@ -34,6 +34,8 @@ let config: string;
 let served: ServeProcess;
 let v1: number;
 let v2: number;
+let movedId: string;
+let verified: { checked: number; resolved: number; failures: { id: string; reason: string }[] };
 const keys = { root: '', alice: '' };
 const env = { HF_TOKEN: '', QAFORGE_ENDPOINT_URL: '', QAFORGE_LLM_SAMPLE: '0' };
 const cliJson = (...args: string[]) => qaforgeJson(['--config', config, '--data-dir', data, ...args], { env });
@@ -160,6 +162,17 @@ beforeAll(async () => {
       'gates:eval:last': JSON.stringify({ passed: true, skipped: null, version: v2, reason: null, rollback: null, at: now }),
     });
   });
+  // A staged pair whose lines moved away from its evidence, then `qaforge verify`, which records each check.
+  await withStores(async (s) => {
+    const rows: Row[] = [];
+    for await (const b of s.scan('staging', columnsOf('staging'), "category = 'purpose' AND qualname = 'fetch_shape' AND status <> 'retired'")) rows.push(...b);
+    const p = pairFromRow(rows.find((r) => r.generator === 'rules') ?? rows[0]!);
+    movedId = contentId('dashboard-moved-pair', 1);
+    await s.stage([{ ...p, id: movedId, question: `${p.question} (moved)`, provenance: { ...p.provenance, startLine: p.provenance.startLine! + 8, endLine: p.provenance.endLine! + 8 } }], 'moved-run');
+  });
+  const vr = await qaforge(['--config', config, '--data-dir', data, 'verify', '--repo', repo.dir, '--n', '1000', '--json'], { env });
+  expect(vr.code, vr.stderr).toBe(1); // a pair does not resolve
+  verified = JSON.parse(vr.stdout);
   // Keys as `qaforge keys create` makes them (the serve tests create them through the CLI).
   await withStores(async (s) => {
     keys.root = (await createKey(s, 'root', 'admin')).key;
@@ -303,6 +316,21 @@ describe('dashboard API', () => {
     expect(p.quality_scores.items.map((b) => b.count)).toEqual(Array.from({ length: 10 }, (_, b) => scores.filter((s) => Math.min(9, Math.floor(s * 10)) === b).length));
     expect(p.near_duplicates.in_clusters).toBe(active.filter((r) => r.near_dup_cluster).length);
     expect(barMap(p.hardness.items)).toEqual({ easy: 1, medium: 1, hard: 1 });
+    // Provenance: what `qaforge verify` checked and recorded, the moved pair the one that does not resolve.
+    expect(verified.failures.map((x) => x.id)).toEqual([movedId]);
+    const checks = await tableRows('provenance_checks');
+    expect(checks.length).toBe(verified.checked);
+    expect(checks.filter((c) => !c.resolved).map((c) => [c.id, c.reason])).toEqual([[movedId, verified.failures[0]!.reason]]);
+    expect(p.provenance).toMatchObject({ checked: verified.checked, resolved: verified.resolved, rate: verified.resolved / verified.checked, note: null });
+    expect(barMap(p.provenance.items)).toEqual({ resolved: verified.resolved, not_resolved: 1 });
+    const bad = await drill('quality.provenance', 'not_resolved');
+    expect(bad.kind === 'pairs' && bad.items.map((x) => x.id)).toEqual([movedId]);
+    const moved = PairDetail.parse((await get(`/api/dashboard/pair/${movedId}`)).json);
+    expect(moved.provenance_check).toMatchObject({ resolved: false, reason: verified.failures[0]!.reason });
+    // Filters apply: the moved pair is a code pair staged after v2, so neither docs nor staging at v1 hold it.
+    const notResolved = (q: { provenance: { items: { key: string; count: number }[] } }) => q.provenance.items.find((b) => b.key === 'not_resolved')?.count ?? 0;
+    expect(notResolved(await panel('quality', { source_kind: 'doc_section' }))).toBe(0);
+    expect(notResolved(await panel('quality', { version: v1 }))).toBe(0);
     expect(barMap(p.feedback.by_rating.items)).toEqual(countBy(sent.feedback, (f) => f.rating));
     expect(barMap(p.feedback.by_reason.items)).toEqual(countBy(sent.feedback, (f) => f.reason ?? 'none'));
     expect(barMap(p.corrections.by_status.items)).toEqual({ pending: 3 });

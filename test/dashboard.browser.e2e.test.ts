@@ -177,6 +177,7 @@ async function expectPanelsMatch(page: Page, filters: Record<string, string>): P
   expect(await metric(page, 'quality', 'pass_rate')).toBe(num(q.model_written.pass_rate));
   expect(await metric(page, 'quality', 'hallucination_detection_rate')).toBe(num(q.model_written.hallucination_detection_rate));
   expect(await metric(page, 'quality', 'near_duplicate_rate')).toBe(num(q.near_duplicates.rate));
+  expect(q.provenance.resolved).toBe(q.provenance.checked); // nothing in the fixture moved away from its lines
   expect(await metric(page, 'quality', 'provenance_rate')).toBe(num(q.provenance.rate));
   expect(await metric(page, 'quality', 'feedback')).toBe(String(q.feedback.rows));
   expect(await metric(page, 'quality', 'corrections_proposed')).toBe(String(q.corrections.proposed));
@@ -245,6 +246,8 @@ beforeAll(async () => {
   await repo.commit({ 'shapes/core.py': SHIFTED_PY }, 'Shift the module down and reword two docstrings');
   await cliJson('backfill', '--repo', repo.dir, '--sources', 'code,docs', '--json');
   await cliJson('promote');
+  // `qaforge verify` records a provenance check per staged pair; the quality panel shows the rate.
+  await cliJson('verify', '--repo', repo.dir, '--n', '1000', '--json');
   // Keys as `qaforge keys create` makes them (in-process: a CLI start costs seconds).
   const stores = await Stores.open(data);
   try {
@@ -336,6 +339,7 @@ describe('the panels', () => {
     await openDashboard(page, served.url);
     await settled(page);
     const d = await expectPanelsMatch(page, {});
+    expect(d.quality.provenance.checked).toBeGreaterThan(0);
     const stats = await cliJson('stats', '--json');
     expect(d.corpus.active).toBe(stats.corpus.active);
     expect(d.corpus.retired).toBe(stats.corpus.retired);

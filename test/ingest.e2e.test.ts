@@ -219,6 +219,10 @@ describe('ingest after a backfill', () => {
     const r = await qaforgeJson(['--data-dir', data, 'verify', '--repo', repo.dir, '--n', '1000', '--json']);
     expect(r.failures).toEqual([]);
     expect(r.checked).toBe(live(after).length);
+    // Each check is recorded (the dashboard's provenance rate reads them): one row per live pair, all resolved.
+    const checks = (await allRows(data)).provenance_checks;
+    expect(checks.map((c) => c.id).sort()).toEqual(live(after).map((x) => x.id).sort());
+    expect(checks.every((c) => c.resolved === true && c.reason === null)).toBe(true);
     const sig = pairFromRow(after.staging.find((x) => x.qualname === 'add' && x.category === 'purpose' && x.status !== 'retired')!);
     expect(await checkProvenance(repo.dir, sig)).toBeNull();
     const moved = { ...sig, provenance: { ...sig.provenance, startLine: sig.provenance.startLine! + 8, endLine: sig.provenance.endLine! + 8 } };

@@ -129,6 +129,7 @@ export async function openPair(id, back) {
       el('dt', { text: 'generator' }), el('dd', { text: [p.generator.name, p.generator.version, p.generator.model].filter(Boolean).join(' · ') }),
       el('dt', { text: 'quality' }), el('dd', { text: p.quality ? `${fmt.n(p.quality.score)}${p.quality.reasons.length ? ` (${p.quality.reasons.join(', ')})` : ''}` : '–' }),
       el('dt', { text: 'hardness' }), el('dd', { text: p.hardness ?? '–' }),
+      el('dt', { text: 'provenance check' }), el('dd', { class: 'provenance-check', text: p.provenance_check ? `${p.provenance_check.resolved ? 'resolves' : `does not resolve: ${p.provenance_check.reason}`} at ${p.provenance_check.commit.slice(0, 12)} · ${fmt.time(p.provenance_check.checked_at)}` : 'not checked' }),
       ...(p.feedback ? [el('dt', { text: 'from feedback' }), el('dd', { text: `query ${p.feedback.query_id} · feedback ${p.feedback.feedback_id}` })] : []),
     ),
   );

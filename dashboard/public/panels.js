@@ -96,7 +96,7 @@ export function quality(body, d, ctx) {
     tile('pass rate of model-written', m.pass_rate, { metric: 'pass_rate', format: fmt.pct }),
     tile('hallucination-detection rate', m.hallucination_detection_rate, { metric: 'hallucination_detection_rate', format: fmt.pct, title: `${m.hallucinations_caught} of ${m.total} model-written pairs rejected as unsupported, ungrounded or by the judge` }),
     tile('near-duplicate rate', d.near_duplicates.rate, { metric: 'near_duplicate_rate', format: fmt.pct, drill: () => ctx.drill('quality.near_dup', '', 'Near-duplicate pairs') }),
-    tile('provenance verified', d.provenance.rate, { metric: 'provenance_rate', format: fmt.pct, title: d.provenance.note ?? `${d.provenance.resolved} of ${d.provenance.checked} resolve` }),
+    tile('provenance verified', d.provenance.rate, { metric: 'provenance_rate', format: fmt.pct, title: d.provenance.note ?? `${d.provenance.resolved} of ${d.provenance.checked} checked pairs resolve`, drill: d.provenance.checked > d.provenance.resolved ? () => ctx.drill('quality.provenance', 'not_resolved', 'Pairs whose provenance did not resolve') : undefined }),
     tile('feedback', d.feedback.rows, { metric: 'feedback' }),
     tile('corrections proposed', d.corrections.proposed, { metric: 'corrections_proposed' }),
     tile('corrections accepted', d.corrections.accepted, { metric: 'corrections_accepted', cls: 'good' }),
@@ -106,6 +106,7 @@ export function quality(body, d, ctx) {
   bars(g, ctx, 'quality.judge_scores', 'Judge scores (1–5)', d.judge.scores);
   bars(g, ctx, 'quality.quality_scores', 'Quality score histogram (active)', d.quality_scores, { labels: (i) => `${i.lo.toFixed(1)}–${i.hi.toFixed(1)}`, xName: 'score' });
   bars(g, ctx, 'quality.hardness', 'Retrieval hardness', d.hardness);
+  bars(g, ctx, 'quality.provenance', 'Provenance checks (last check of each pair)', d.provenance, { note: d.provenance.note ?? undefined });
   bars(g, ctx, 'quality.model_reject_reasons', 'Model-written pairs rejected, by reason', m.reject_reasons, { horizontal: true, color: SERIES_COLOR.rejected });
   bars(g, ctx, 'quality.reject_reasons', 'Rejected pairs by reason', d.reject_reasons, { horizontal: true, color: SERIES_COLOR.rejected });
   overTime(g, 'quality.reject_reasons_by_day', 'Reject reasons by day', d.reject_reasons_by_day);
