@@ -40,8 +40,13 @@ export const RaiseSite = z.object({
   line: z.number().int().positive(),
   /** The raise statement verbatim (its first 300 characters). */
   text: z.string(),
-  /** The condition of the `if`/`elif` whose branch holds the raise, verbatim and on one line; else null (unconditional, `else`, multi-line). */
+  /**
+   * The condition of the `if`/`elif` whose branch holds the raise, verbatim and on one line; under
+   * nested ifs their conditions joined with `and`; else null (unconditional, `else`, multi-line).
+   */
   condition: z.string().nullable(),
+  /** Under nested ifs: each joined condition verbatim, outermost first (what a quote of the source may hold). */
+  parts: z.array(z.string()).optional(),
 });
 export type RaiseSite = z.infer<typeof RaiseSite>;
 

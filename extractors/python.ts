@@ -443,6 +443,6 @@ function attachRaises(root: Node, symbols: ExtractedSymbol[]): void {
     }
     // Joined conditions keep their own precedence: `a or b` under `c` is `(a or b) and c`.
     const condition = !known || !conditions.length ? null : conditions.length === 1 ? conditions[0]! : conditions.map((c) => (/\b(or|if|lambda)\b/.test(c) ? `(${c})` : c)).join(' and ');
-    (owner.raises ??= []).push({ name: target.text, line: n.startPosition.row + 1, text: n.text.slice(0, MAX_RAISE_CHARS), condition });
+    (owner.raises ??= []).push({ name: target.text, line: n.startPosition.row + 1, text: n.text.slice(0, MAX_RAISE_CHARS), condition, ...(condition && conditions.length > 1 ? { parts: conditions } : {}) });
   }
 }

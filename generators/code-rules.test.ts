@@ -122,6 +122,31 @@ describe('ruleQuestionsForSymbol', () => {
     expect(inner.raises).toEqual([{ name: 'KeyError', line: 12, text: 'raise KeyError("nested definitions keep their own raises")', condition: null }]);
   });
 
+  it('raises under nested ifs: the answer joins their conditions, the evidence quotes each as it stands in the source', () => {
+    const src = [
+      'def pick(field, plan):',
+      '    if field is not None:',
+      '        if len(field) != 2:',
+      '            raise ValueError("field must have two names")',
+      '    if plan is not None or field is None:',
+      '        if not plan.startswith("row"):',
+      '            raise RuntimeError("row plans only")',
+      '',
+    ].join('\n');
+    const sym = extractPythonSymbols(src, 'pkg/pick.py').symbols.find((s) => s.qualname === 'pick')!;
+    expect(sym.raises).toEqual([
+      { name: 'ValueError', line: 4, text: 'raise ValueError("field must have two names")', condition: 'field is not None and len(field) != 2', parts: ['field is not None', 'len(field) != 2'] },
+      { name: 'RuntimeError', line: 7, text: 'raise RuntimeError("row plans only")', condition: '(plan is not None or field is None) and not plan.startswith("row")', parts: ['plan is not None or field is None', 'not plan.startswith("row")'] },
+    ]);
+    const raises = checkedPairs('pkg/pick.py', src).find((p) => p.category === 'raises')!;
+    expect(raises.answer).toBe(['- `ValueError` when `field is not None and len(field) != 2`', '- `RuntimeError` when `(plan is not None or field is None) and not plan.startswith("row")`'].join('\n'));
+    expect(raises.evidence).toEqual(['ValueError', 'field is not None', 'len(field) != 2', 'RuntimeError', 'plan is not None or field is None', 'not plan.startswith("row")']);
+    expect(failedReasons(raises)).toEqual([]);
+    // Every piece of evidence is on the symbol's lines of the file, as `qaforge verify` checks.
+    const lines = src.split('\n').slice(raises.provenance.startLine! - 1, raises.provenance.endLine!).join('\n');
+    for (const e of raises.evidence) expect(lines).toContain(e);
+  });
+
   it('purpose adds the next informative sentence when the summary only restates the name; returns come from prose', () => {
     const src = [
       'class LoraLayer:',

@@ -1,5 +1,5 @@
 // Rule templates: code SourceRecord → extractive candidate QAPairs whose answers quote the evidence.
-import type { Category, CodeSymbol, GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
+import type { Category, CodeSymbol, GeneratorInfo, QAPair, RaiseSite, SourceRecord } from '../datasets/schemas.js';
 import { isBoilerplateSummary, parseDocstring, type DocSections } from '../extractors/docstring.js';
 import { contentId, unitInterval } from '../lib/hash.js';
 import { phrasing } from './pair.js';
@@ -235,6 +235,9 @@ function returnsFromProse(doc: DocSections): string | null {
 const dottedName = (c: CodeSymbol) => (c.module ? `${c.module}.${c.qualname}` : c.qualname);
 
 /** The raise sites of the body joined with the docstring's Raises entries, one line per exception. */
+/** The source text of a raise site's condition: each nested if's own, or none. */
+const verbatimConditions = (r: RaiseSite): string[] => r.parts ?? (r.condition ? [r.condition] : []);
+
 function raisesAnswer(rec: SourceRecord, c: CodeSymbol, doc: DocSections | null): { answer: string; evidence: string[]; context: string } | null {
   const documented = doc?.raises ?? [];
   // A bare `raise NotImplementedError` is an abstract stub: it says "subclasses implement this", which
@@ -246,11 +249,13 @@ function raisesAnswer(rec: SourceRecord, c: CodeSymbol, doc: DocSections | null)
   const lines = names.map((name) => {
     evidence.push(name);
     const d = documented.find((r) => r.name === name);
-    const conditions = [...new Set(sites.filter((r) => r.name === name && r.condition).map((r) => r.condition!))];
+    const conditioned = sites.filter((r) => r.name === name && r.condition);
+    const conditions = [...new Set(conditioned.map((r) => r.condition!))];
     let line = `- ${code(name)}`;
     if (conditions.length) {
       line += ` when ${conditions.map(code).join(' or ')}`;
-      evidence.push(...conditions);
+      // Evidence is verbatim source: the conditions of nested ifs each, not their joined form.
+      evidence.push(...new Set(conditioned.flatMap(verbatimConditions)));
     } else if (sites.some((r) => r.name === name)) line += d ? '' : ' (raised in the body)';
     if (d?.description) {
       line += `: ${d.description}`;
@@ -259,7 +264,7 @@ function raisesAnswer(rec: SourceRecord, c: CodeSymbol, doc: DocSections | null)
     return line;
   });
   // The raise statements are quoted after the header and docstring: verbatim pieces of the body.
-  const quoted = sites.flatMap((r) => (r.condition ? [r.condition, r.text] : [r.text]));
+  const quoted = sites.flatMap((r) => [...verbatimConditions(r), r.text]);
   return { answer: lines.join('\n'), evidence, context: quoted.length ? `${rec.text}\n${quoted.join('\n')}` : rec.text };
 }
 
