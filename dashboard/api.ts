@@ -3,6 +3,7 @@
 // point, paged) and /pair/:id (a pair with its provenance and its cited lines). Every route needs an
 // admin key (or `serve --dev` on loopback); every route takes the same filters (dashboard/schema.ts).
 // Figures come from dashboard/engine.ts, warmed in the background when a table's version changes while the dashboard is in use.
+import type { EventEmitter } from 'node:events';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { findPair } from '../datasets/curation.js';
 import { squash } from '../datasets/verify.js';
@@ -24,6 +25,8 @@ export interface DashboardApiOptions {
   log: Logger;
   /** How often the background warm-up looks for new table versions (ms); 0: never. */
   warmMs?: number;
+  /** Emits `open` when the page is served: the indexes are read then, ahead of the first request. */
+  opened?: EventEmitter;
 }
 
 /** An error the client caused, in the service's {error: {message, code}} shape. */
@@ -69,10 +72,15 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
   let closing = false;
   let lastAsked = -Infinity;
   const warmMs = opts.warmMs ?? 2000;
-  const warm = () => {
-    if (warming || closing || Date.now() - lastAsked > IDLE_MS) return;
+  let prefetched = false;
+  const warm = (opened = false) => {
+    if (warming || closing || (!opened && Date.now() - lastAsked > IDLE_MS)) return;
+    const t0 = performance.now();
     warming = engine
-      .warm()
+      .warm({ backlog: !opened })
+      .then(() => {
+        if (opened && !closing) opts.log.info({ ms: Math.round(performance.now() - t0) }, 'dashboard: panels computed on page open');
+      })
       .catch((e) => {
         if (!closing) opts.log.warn({ err: (e as Error).message }, 'dashboard warm-up failed; the next request computes its figures');
       })
@@ -80,9 +88,18 @@ export const dashboardApi: FastifyPluginAsync<DashboardApiOptions> = async (app:
   };
   const timer = warmMs ? setInterval(warm, warmMs) : null;
   timer?.unref();
+  // The first page load reads the indexes and computes the default panels, once, without embedding the
+  // log's questions: a page nobody logs into costs one read, never a warm-up loop.
+  const onOpen = () => {
+    if (prefetched || !warmMs) return;
+    prefetched = true;
+    warm(true);
+  };
+  opts.opened?.on('open', onOpen);
   // Before the service closes its embedder: the warm-up stops between batches and is waited for.
   app.addHook('onClose', async () => {
     closing = true;
+    opts.opened?.off('open', onOpen);
     if (timer) clearInterval(timer);
     engine.stop();
     await warming;

@@ -89,6 +89,7 @@ export class Filter {
 
   /** The pair filters (source kind, score, hardness) on a pair. */
   pair(g: number, kind = true): boolean {
+    if (!this.pairFilters) return true;
     const a = this.attrs;
     if (kind && this.kinds && !this.kinds.has(a.kind[g]!)) return false;
     if (this.raw.min_score !== undefined || this.raw.max_score !== undefined) {
@@ -263,9 +264,9 @@ export class DashboardEngine {
   }
 
   async versionsOf(names: TableName[]): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const n of names) out[n] = await this.tables.version(n);
-    return out;
+    // Together: each is a LanceDB manifest check when the handle is older than Tables' freshness window.
+    const vs = await Promise.all(names.map((n) => this.tables.version(n)));
+    return Object.fromEntries(names.map((n, i) => [n, vs[i]!]));
   }
 
   /** A pair table at a LanceDB version (the latest when version is null). */
@@ -1459,15 +1460,16 @@ export class DashboardEngine {
 
   /**
    * Builds what the panels read (the latest indexes and the default views), so a request after a
-   * promotion or a log flush finds them warm; clusters the questions the requests left, then the
-   * default views again if that changed them.
+   * promotion or a log flush finds them warm; clusters the questions the requests left (unless
+   * `backlog: false`), then the default views again if that changed them.
    */
-  async warm(): Promise<void> {
+  async warm(opts: { backlog?: boolean } = {}): Promise<void> {
     const none: DashboardFilters = {};
     for (const panel of ['corpus', 'quality', 'retraining', 'online', 'drift'] as const) {
       if (this.stopped) return;
       await this[panel](none);
     }
+    if (opts.backlog === false) return;
     if (!this.stopped && (await this.clusterBacklog()) && !this.stopped) {
       await this.online(none);
       await this.drift(none);

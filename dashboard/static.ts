@@ -25,9 +25,17 @@ function secure(reply: FastifyReply, cache: string): FastifyReply {
     .header('cache-control', cache);
 }
 
-export async function dashboardStatic(app: FastifyInstance): Promise<void> {
+export interface DashboardStaticOptions {
+  /** Called when the page is served: the API starts reading its indexes while the user types the key. */
+  onOpen?: () => void;
+}
+
+export async function dashboardStatic(app: FastifyInstance, opts: DashboardStaticOptions): Promise<void> {
   await app.register(fastifyStatic, { root: PUBLIC_DIR, serve: false, decorateReply: true });
-  const page = async (_req: unknown, reply: FastifyReply) => secure(reply, 'no-cache').type('text/html; charset=utf-8').sendFile('index.html', PUBLIC_DIR, { cacheControl: false });
+  const page = async (_req: unknown, reply: FastifyReply) => {
+    opts.onOpen?.();
+    return secure(reply, 'no-cache').type('text/html; charset=utf-8').sendFile('index.html', PUBLIC_DIR, { cacheControl: false });
+  };
   app.get('/dashboard', { config: { open: true } }, page);
   app.get('/dashboard/', { config: { open: true } }, page);
   app.get<{ Params: { name: string } }>('/dashboard/vendor/:name', { config: { open: true } }, async (req, reply) => {

@@ -4,6 +4,7 @@
 // limits: per-key rate, body size, field sizes, request time, event-loop lag. Every answered request
 // is journaled (fsync'd) before the response leaves, then moved into the `queries` table.
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
@@ -419,8 +420,11 @@ export async function startQueryService(cfg: Config, opts: ServeOptions): Promis
     throw new HttpError(404, 'unknown_query', `no query ${scrub(req.params.id)} in the query log`);
   });
 
-  await app.register((await import('../dashboard/static.js')).dashboardStatic);
-  await app.register((await import('../dashboard/api.js')).dashboardApi, { stores, embedder, log });
+  // The page being opened starts the API's first read of its indexes (once; the API's own warm-up
+  // window starts only with an authorized request).
+  const dashboardOpened = new EventEmitter();
+  await app.register((await import('../dashboard/static.js')).dashboardStatic, { onOpen: () => dashboardOpened.emit('open') });
+  await app.register((await import('../dashboard/api.js')).dashboardApi, { stores, embedder, log, opened: dashboardOpened });
   app.get('/healthz', { config: { open: true } }, async () => ({ ok: true }));
   app.get('/readyz', { config: { open: true } }, async (_req, reply) => {
     const ready = state.active > 0;

@@ -6,7 +6,7 @@
 // marked x-qaforge-synthetic). Every figure is checked against an independent read of the tables and
 // against `qaforge stats --json`; every drill-down against the count it opens. Embeddings come from the
 // local model: nothing here depends on their digits (only identical questions share a cluster for sure).
-import { rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -562,4 +562,32 @@ describe('dashboard API', () => {
     const stats = (await cliJson('stats', '--json')) as { corpus: { active: number } };
     await until('the corpus panel at the new version', async () => ((await panel('corpus')).active === stats.corpus.active ? true : null));
   });
+
+  it('opening the page computes the default panels before the first API request (once, no key needed)', async () => {
+    // A second server on a copy of the data dir, so its engine starts cold.
+    const copy = tempDir('qaforge-data-copy-');
+    cpSync(data, copy, { recursive: true });
+    rmSync(join(copy, 'serve'), { recursive: true, force: true });
+    const fresh = await startServeProcess({ cliArgs: ['--config', config, '--data-dir', copy], env });
+    try {
+      const opened = () => fresh.log().split('\n').filter((l) => l.includes('"dashboard: panels computed on page open"')).length;
+      expect(opened()).toBe(0);
+      const page = await fetch(`${fresh.url}/dashboard`);
+      expect(page.status).toBe(200);
+      await page.text();
+      await until('the page-open warm-up log line', async () => opened() === 1);
+      const res = await fetch(`${fresh.url}/api/dashboard/corpus`, { headers: { authorization: `Bearer ${keys.root}` } });
+      expect(res.status).toBe(200);
+      const warm = CorpusPanel.parse(await res.json());
+      expect(warm.cached).toBe(true);
+      expect(warm.active).toBe((await panel('corpus')).active);
+      // A second page load reads nothing again.
+      await (await fetch(`${fresh.url}/dashboard`)).text();
+      await new Promise((ok) => setTimeout(ok, 500));
+      expect(opened()).toBe(1);
+    } finally {
+      await stopServeProcess(fresh);
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
