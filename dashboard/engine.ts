@@ -227,8 +227,8 @@ export class DashboardEngine {
   private queries: QueryIndex | null = null;
   private feedbackIdx: FeedbackIndex | null = null;
   private small = new Map<string, { version: number; value: unknown }>();
-  private hardnessVersion = -1;
-  private provenanceVersion = -1;
+  /** The table versions the pair labels were loaded at (-1: not yet). */
+  private labelVersions = { hardness: -1, provenance_checks: -1 };
   private cache = new Map<string, CacheEntry>();
   readonly vectors: QuestionVectors;
   private loading = new Map<string, Promise<unknown>>();
@@ -326,29 +326,23 @@ export class DashboardEngine {
     });
   }
 
-  private async hardness(): Promise<void> {
-    const v = await this.tables.version('hardness');
-    if (v === this.hardnessVersion) return;
-    const rows = await this.smallTable('hardness', ['id', 'label'], (r) => r);
-    this.attrs.clearHardness();
-    for (const r of rows) {
-      // The gid first: taking one may grow (replace) the columns.
-      const g = this.attrs.gid(r.id as string);
-      this.attrs.hardness[g] = HARDNESS_LABELS.indexOf(r.label as never);
-    }
-    this.hardnessVersion = v;
+  /** Per-pair labels from a small table (id → value), reloaded when its version changes. */
+  private async pairLabels(name: 'hardness' | 'provenance_checks', column: string, reset: () => void, set: (g: number, value: unknown) => void): Promise<void> {
+    const v = await this.tables.version(name);
+    if (v === this.labelVersions[name]) return;
+    const rows = await this.smallTable(name, ['id', column], (r) => r);
+    reset();
+    // The gid first: taking one may grow (replace) the columns `set` writes.
+    for (const r of rows) set(this.attrs.gid(r.id as string), r[column]);
+    this.labelVersions[name] = v;
   }
 
-  private async provenanceChecks(): Promise<void> {
-    const v = await this.tables.version('provenance_checks');
-    if (v === this.provenanceVersion) return;
-    const rows = await this.smallTable('provenance_checks', ['id', 'resolved'], (r) => r);
-    this.attrs.clearProvenance();
-    for (const r of rows) {
-      const g = this.attrs.gid(r.id as string);
-      this.attrs.provenance[g] = r.resolved ? 1 : 0;
-    }
-    this.provenanceVersion = v;
+  private hardness(): Promise<void> {
+    return this.pairLabels('hardness', 'label', () => this.attrs.clearHardness(), (g, label) => (this.attrs.hardness[g] = HARDNESS_LABELS.indexOf(label as never)));
+  }
+
+  private provenanceChecks(): Promise<void> {
+    return this.pairLabels('provenance_checks', 'resolved', () => this.attrs.clearProvenance(), (g, resolved) => (this.attrs.provenance[g] = resolved ? 1 : 0));
   }
 
   private async versionList(): Promise<DatasetVersion[]> {
@@ -386,7 +380,7 @@ export class DashboardEngine {
     const rejected = await this.pairTable('rejected', tablesAt?.rejected ?? null);
     const snap = await this.snapshot(corpus.version);
     return {
-      tv: { corpus: corpus.version, staging: staging.version, rejected: rejected.version, versions: await this.tables.version('versions'), hardness: this.hardnessVersion, provenance_checks: this.provenanceVersion },
+      tv: { corpus: corpus.version, staging: staging.version, rejected: rejected.version, versions: await this.tables.version('versions'), ...this.labelVersions },
       corpus,
       snap,
       staging,
