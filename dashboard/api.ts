@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { findPair } from '../datasets/curation.js';
-import { squash } from '../datasets/verify.js';
+import { squash } from '../lib/text.js';
 import { sqlString, type Stores } from '../datasets/store.js';
 import type { Logger } from '../lib/log.js';
 import type { Embedder } from '../lib/models/types.js';

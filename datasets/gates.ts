@@ -3,28 +3,10 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { z } from 'zod';
+import type { FineTuneConfig, GateConfig } from '../lib/config.js';
 import type { Stores } from './store.js';
 
 const execFileAsync = promisify(execFile);
-
-export const GateConfig = z
-  .object({
-    /** At least this many validated pairs waiting. */
-    minValidated: z.number().int().nonnegative().default(1),
-    /** Rejected / (validated + rejected) of the batch at most this. */
-    maxRejectRate: z.number().min(0).max(1).default(0.5),
-    /** Exact duplicates / (validated + rejected) of the batch at most this. */
-    maxDuplicateRate: z.number().min(0).max(1).default(0.5),
-    /** After a promotion: the eval set scored (default: the one under evals/sets/ about the corpus's repository). */
-    evalSet: z.string().min(1).optional(),
-    /** Search mode the eval gate scores. */
-    evalMode: z.enum(['vector', 'fts', 'hybrid']).default('hybrid'),
-    /** A promotion whose recall@10 falls more than this below the last accepted version's is rolled back. */
-    maxEvalDrop: z.number().min(0).max(1).default(0.02),
-  })
-  .prefault({});
-export type GateConfig = z.infer<typeof GateConfig>;
 
 export interface GateResult {
   passed: boolean;
@@ -50,16 +32,6 @@ export async function checkGates(stores: Stores, gates: GateConfig): Promise<Gat
     reasons.push(`duplicate rate ${(duplicates / total).toFixed(3)} of the batch is above maxDuplicateRate ${gates.maxDuplicateRate}`);
   return { passed: reasons.length === 0, reasons, batch: { since, validated, rejected, duplicates } };
 }
-
-export const FineTuneConfig = z
-  .object({
-    /** POST the manifest here (JSON). */
-    webhook: z.url().optional(),
-    /** Or run this command with QAFORGE_MANIFEST=<manifest file> in its environment. */
-    command: z.string().min(1).optional(),
-  })
-  .prefault({});
-export type FineTuneConfig = z.infer<typeof FineTuneConfig>;
 
 export interface FineTuneManifest {
   repo: string | null;

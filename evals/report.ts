@@ -11,7 +11,7 @@ import { rowsToArrowTable } from '../datasets/arrow-rows.js';
 import { SCHEMAS, sqlString, type Stores } from '../datasets/store.js';
 import { SELF_INSTRUCT } from '../generators/self-instruct.js';
 import { nearestRank } from './metrics.js';
-import { verifyProvenance, type VerifyResult } from '../datasets/verify.js';
+import { verifyProvenance, type VerifyResult } from './verify.js';
 import type { Embedder } from '../lib/models/types.js';
 import type { Logger } from '../lib/log.js';
 

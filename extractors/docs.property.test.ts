@@ -10,7 +10,7 @@ const REF: RepoRef = { repo: 'o/r', sha: 'a'.repeat(40), webUrl: null };
 const RUNS = 300;
 
 /**
- * The file's lines as `git show sha:path | sed -n a,bp` numbers them (and as datasets/verify.ts
+ * The file's lines as `git show sha:path | sed -n a,bp` numbers them (and as evals/verify.ts
  * checks them): split on \n, a CR alone inside its line, a final \n ending the last line.
  */
 const fileLines = (text: string): string[] => {

@@ -6,6 +6,7 @@ import Python from 'tree-sitter-python';
 import type { CodeSymbol, Param } from '../datasets/schemas.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { cleandoc, evalStringLiteral } from './docstring.js';
+import { squash } from '../lib/text.js';
 
 type Node = Parser.SyntaxNode;
 
@@ -58,7 +59,6 @@ export function copiedFromTargets(source: string): string[] {
 
 // Every run of whitespace becomes one space. (One pass: `\s*\n\s*` took quadratic time on long runs
 // of spaces without a newline.)
-const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 const isPublicName = (name: string) => !name.startsWith('_') || (name.startsWith('__') && name.endsWith('__'));
 

@@ -8,6 +8,7 @@ import { redactSecrets } from '../validators/secrets.js';
 import { blobUrl, provenanceAt, type RepoRef } from './code-records.js';
 import { splitDocSections } from './docs.js';
 import { pythonParser } from './python.js';
+import { squash } from '../lib/text.js';
 
 type Node = Parser.SyntaxNode;
 
@@ -226,7 +227,6 @@ function resolveCalls(parsed: ParsedText, bindings: Bindings): UsageCall[] {
 
 const leadingSpace = (line: string) => /^[ \t]*/.exec(line)![0].length;
 
-const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** The keyword set of a call: its distinct keyword names, sorted. */
 export const keywordSet = (c: UsageCall) => [...new Set(c.keywords)].sort();

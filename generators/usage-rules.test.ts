@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { processCodeBatch, restoreContexts } from '../activities/code-batch.js';
 import { repoPackages } from '../activities/code-source.js';
 import type { SourceRecord } from '../datasets/schemas.js';
-import { checkProvenance } from '../datasets/verify.js';
+import { checkProvenance } from '../evals/verify.js';
 import { provenanceAt } from '../extractors/code-records.js';
 import { docSectionRecords } from '../extractors/docs.js';
 import { codeUsageExamples, docUsageExamples, type UsageCall, type UsageExample } from '../extractors/usage.js';

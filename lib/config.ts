@@ -4,8 +4,38 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UserError } from './errors.js';
-import { FineTuneConfig, GateConfig } from '../datasets/gates.js';
 import { ModelsConfig } from './models/config.js';
+
+/** Quality gates on the staged batch before a promotion, and the eval gate after it (datasets/gates.ts checks them). */
+export const GateConfig = z
+  .object({
+    /** At least this many validated pairs waiting. */
+    minValidated: z.number().int().nonnegative().default(1),
+    /** Rejected / (validated + rejected) of the batch at most this. */
+    maxRejectRate: z.number().min(0).max(1).default(0.5),
+    /** Exact duplicates / (validated + rejected) of the batch at most this. */
+    maxDuplicateRate: z.number().min(0).max(1).default(0.5),
+    /** After a promotion: the eval set scored (default: the one under evals/sets/ about the corpus's repository). */
+    evalSet: z.string().min(1).optional(),
+    /** Search mode the eval gate scores. */
+    evalMode: z.enum(['vector', 'fts', 'hybrid']).default('hybrid'),
+    /** A promotion whose recall@10 falls more than this below the last accepted version's is rolled back. */
+    maxEvalDrop: z.number().min(0).max(1).default(0.02),
+  })
+  .prefault({});
+export type GateConfig = z.infer<typeof GateConfig>;
+
+/** The fine-tune trigger after a promotion (datasets/gates.ts runs it). */
+export const FineTuneConfig = z
+  .object({
+    /** POST the manifest here (JSON). */
+    webhook: z.url().optional(),
+    /** Or run this command with QAFORGE_MANIFEST=<manifest file> in its environment. */
+    command: z.string().min(1).optional(),
+  })
+  .prefault({});
+export type FineTuneConfig = z.infer<typeof FineTuneConfig>;
+
 
 export const DEFAULT_REPO = 'https://github.com/huggingface/transformers';
 

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { runBackfill } from '../activities/backfill.js';
 import { resolveRepo } from '../activities/repo.js';
 import { promoteWithEmbeddings } from '../datasets/promote.js';
-import { verifyProvenance } from '../datasets/verify.js';
+import { verifyProvenance } from '../evals/verify.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { createKey, listKeys, revokeKey, Role } from '../serve/keys.js';

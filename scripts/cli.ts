@@ -12,7 +12,7 @@ import { searchCorpus, type SearchMode } from '../datasets/search.js';
 import { openEmbedder } from '../lib/models/index.js';
 import { Category } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
-import { verifyProvenance } from '../datasets/verify.js';
+import { verifyProvenance } from '../evals/verify.js';
 import { diffVersions, listVersions, resolveVersion, rollbackTo, tagVersion, TAG_NAME, type DatasetVersion, type DiffGroup } from '../datasets/versions.js';
 import { calibrateAbstention, formatAbstention, recordAbstention } from '../evals/abstention.js';
 import { evalRetrieval, formatEvalTable, SEARCH_MODES } from '../evals/retrieval.js';

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { SEARCH_MODE_NAMES, searchCorpus, type SearchHit } from '../datasets/search.js';
 import { SourceKind } from '../datasets/schemas.js';
 import type { Stores } from '../datasets/store.js';
-import { squash } from '../datasets/verify.js';
+import { squash } from '../lib/text.js';
 import { askForJson, type JsonReply } from '../lib/models/json-reply.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
 import { scrub } from './scrub.js';

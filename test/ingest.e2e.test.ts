@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pairFromRow, Stores, SCHEMAS, type TableName } from '../datasets/store.js';
-import { checkProvenance } from '../datasets/verify.js';
+import { checkProvenance } from '../evals/verify.js';
 import { qaforge, qaforgeJson } from './cli.js';
 import { makeRepo, tempDir, type FixtureRepo } from './fixtures.js';
 

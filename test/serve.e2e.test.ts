@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnsOf, Stores } from '../datasets/store.js';
-import { squash } from '../datasets/verify.js';
+import { squash } from '../lib/text.js';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/log.js';
 import { ABSTAIN_ANSWER } from '../serve/answer.js';

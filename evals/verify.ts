@@ -5,9 +5,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { splitDocSections } from '../extractors/docs.js';
-import type { QAPair } from './schemas.js';
-import { rowsToArrowTable } from './arrow-rows.js';
-import { columnsOf, pairFromRow, SCHEMAS, type Stores } from './store.js';
+import type { QAPair } from '../datasets/schemas.js';
+import { rowsToArrowTable } from '../datasets/arrow-rows.js';
+import { columnsOf, pairFromRow, SCHEMAS, type Stores } from '../datasets/store.js';
+import { squash } from '../lib/text.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -18,8 +19,6 @@ export interface VerifyResult {
   failures: { id: string; kind: string; category: string; reason: string }[];
   byKind: Record<string, { checked: number; resolved: number }>;
 }
-
-export const squash = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 async function git(repoPath: string, args: string[]): Promise<string | null> {
   try {
