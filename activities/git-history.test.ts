@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { changedPaths, headSha, readCommits, type RawCommit, type ReadCommitsOptions } from './git-history.js';
+import type { RawCommit } from '../extractors/git-log.js';
+import { changedPaths, headSha, readCommits, type ReadCommitsOptions } from './git-history.js';
 
 const BASE = 1704103200; // 2024-01-01T10:00:00Z
 const DAY = 86400;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { readCommits, type CommitFile, type RawCommit } from '../activities/git-history.js';
+import { readCommits } from '../activities/git-history.js';
+import type { CommitFile, RawCommit } from './git-log.js';
 import { SkipRecord, SourceRecord } from '../datasets/schemas.js';
 import { contentId } from '../lib/hash.js';
 import {

@@ -1,7 +1,7 @@
 // Commits → SourceRecords: which commits are worth learning from, the whole-commit record and one
 // record per changed text file, and the top-level Python definitions a commit added or removed.
 
-import type { CommitFile, FileStatus, RawCommit } from '../activities/git-history.js';
+import type { CommitFile, FileStatus, RawCommit } from './git-log.js';
 import type { SkipRecord, SourceRecord } from '../datasets/schemas.js';
 import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readCommits, type RawCommit } from '../activities/git-history.js';
+import { readCommits } from '../activities/git-history.js';
+import type { RawCommit } from '../extractors/git-log.js';
 import type { QAPair } from '../datasets/schemas.js';
 import { commitRecords, parseCommitRecord, symbolChanges } from '../extractors/commits.js';
 import { checkAnswerGrounded, validateCandidate } from '../validators/checks.js';
