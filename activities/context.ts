@@ -13,6 +13,7 @@ import { failpoint } from '../lib/failpoint.js';
 import { extractError } from './code-batch.js';
 import type { PairSink, SinkCounts } from './pair-sink.js';
 import type { ResolvedRepo } from './repo.js';
+import { cursorKey } from '../datasets/state-keys.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -60,7 +61,6 @@ export interface SourceOutcome {
   seconds: number;
 }
 
-export const cursorKey = (source: SourceName, repo: string) => `cursor:${source}:${repo}`;
 
 export async function readCursor(ctx: RunContext, source: SourceName): Promise<string | null> {
   return ctx.incremental ? ctx.stores.getState(cursorKey(source, ctx.repo.repo)) : null;

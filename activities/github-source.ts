@@ -13,6 +13,7 @@ import { issueQuestions, pullRequestQuestions } from '../generators/github-rules
 import { failpoint } from '../lib/failpoint.js';
 import { addRecordsAndPairs, sinkDelta, stage, watchGroups, reconcile, type RunContext, type SourceOutcome } from './context.js';
 import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, storedVersions, type FetchStats } from './github.js';
+import { githubBuiltSeqKey } from '../datasets/state-keys.js';
 
 const BUILD_CHUNK = 200;
 
@@ -131,7 +132,7 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
   failpoint('github.fetched');
 
   // Build: every number with an item stored after the last finished build.
-  const builtKey = `github:${slug}:built_seq`;
+  const builtKey = githubBuiltSeqKey(slug);
   const builtSeq = Number((await stores.getState(builtKey)) ?? '0');
   const touched = new Set<number>();
   for await (const rows of stores.scan('github_items', ['number'], `repo = ${sqlString(slug)} AND seq > ${builtSeq}`)) for (const r of rows) touched.add(r.number as number);

@@ -12,6 +12,7 @@ import { commentTargetNumber, GhIssue, GhIssueComment, GhReviewComment } from '.
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { failpoint } from '../lib/failpoint.js';
+import { githubEtagKey, listingCursorKey } from '../datasets/state-keys.js';
 
 const ThrottledOctokit = Octokit.plugin(throttling, retry);
 export type GithubClient = InstanceType<typeof ThrottledOctokit>;
@@ -108,8 +109,6 @@ export interface FetchContext {
   skip(s: SkipRecord): void;
 }
 
-export const listingCursorKey = (slug: string, listing: ListingName) => `github:${slug}:cursor:${listing}`;
-const etagKey = (slug: string, listing: ListingName, since: string) => `github:${slug}:etag:${listing}:${since}`;
 
 class MalformedPage extends Error {}
 
@@ -128,7 +127,7 @@ export async function drainListing(ctx: FetchContext, spec: ListingSpec): Promis
   let malformedRetries = 0;
   for (;;) {
     const since = cursor;
-    const etag = await ctx.stores.getState(etagKey(slug, spec.name, since));
+    const etag = await ctx.stores.getState(githubEtagKey(slug, spec.name, since));
     let changed = 0;
     let firstPage = true;
     let onePage = false;
@@ -190,7 +189,7 @@ export async function drainListing(ctx: FetchContext, spec: ListingSpec): Promis
     }
     if (!changed) {
       // Nothing new since the cursor: keep this response's ETag for a conditional request next time.
-      if (onePage && firstEtag) await ctx.stores.setState({ [etagKey(slug, spec.name, since)]: firstEtag }, ctx.runId);
+      if (onePage && firstEtag) await ctx.stores.setState({ [githubEtagKey(slug, spec.name, since)]: firstEtag }, ctx.runId);
       return stats;
     }
   }

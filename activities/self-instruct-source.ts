@@ -22,6 +22,7 @@ import { describeHits, screenInjection } from '../validators/injection.js';
 import { judgePair, judgeParaphrase, judgePrompt, paraphraseJudgePrompt, type JudgeResult } from '../validators/judge.js';
 import { checkModelPair, checkParaphrasePair } from '../validators/model-pair.js';
 import { sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
+import { modelDoneKey } from '../datasets/state-keys.js';
 
 const KINDS: SourceKind[] = ['code_symbol', 'doc_section', 'commit', 'pull_request', 'issue'];
 const MARK_EVERY = 8;
@@ -67,7 +68,6 @@ interface ModelStep<U extends Unit> {
   passed?(pair: QAPair, u: U): void;
 }
 
-const doneKey = (task: ModelTask, model: string, id: string) => `${task === 'paraphrase' ? 'paraphrase' : 'selfinstruct'}:${model}:${id}`;
 const rank = (id: string) => unitInterval(id, 'self-instruct-order');
 
 /**
@@ -86,7 +86,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
   let leftByBudget = 0;
   try {
     if (choice.sameModelNote) log.warn(choice.sameModelNote);
-    const key = (id: string) => doneKey(task, choice.generator.model, id);
+    const key = (id: string) => modelDoneKey(task, choice.generator.model, id);
     const done = new Set(Object.keys(await stores.stateWithPrefix(key(''))).map((k) => k.slice(k.lastIndexOf(':') + 1)));
     const step: ModelStep<Unit> = task === 'paraphrase' ? await paraphraseStep(ctx, models, done) : await selfInstructStep(ctx, models, done);
     const sample = step.units;

@@ -14,8 +14,8 @@ import { createLogger } from '../lib/log.js';
 import { openChatModels } from '../lib/models/index.js';
 import { acceptedCount, proposeCorrections, type ProposeResult } from '../serve/corrections.js';
 import { formatOutcomes, runBackfill, runIngest, runSources } from './backfill.js';
-import { cursorKey } from './context.js';
 import { listFiles, resolveRepo } from './repo.js';
+import { cursorKey, cursorPrefix, fineTuneKey, GATES_EVAL_LAST_KEY, GATES_LAST_KEY, RETRAIN_KEY } from '../datasets/state-keys.js';
 
 export interface SourcesInput {
   /** Config values on top of the worker's file and environment (repo, dataDir, sources…). */
@@ -44,7 +44,6 @@ export interface SourcesSummary {
 }
 
 /** The state key of the last retrain the feedback loop ran: when, and how many corrections were accepted by then. */
-export const RETRAIN_KEY = 'feedback:retrain:last';
 
 export interface RetrainMark {
   at: string;
@@ -137,7 +136,7 @@ export function createActivities(base: { configPath?: string } = {}) {
         const stores = await Stores.openFor(cfg);
         try {
           const r = await checkGates(stores, cfg.gates);
-          await stores.setState({ 'gates:last': JSON.stringify({ ...r, at: new Date().toISOString() }) });
+          await stores.setState({ [GATES_LAST_KEY]: JSON.stringify({ ...r, at: new Date().toISOString() }) });
           if (!r.passed) createLogger(cfg.logLevel).warn({ reasons: r.reasons }, 'quality gates failed: the batch stays staged');
           return r;
         } finally {
@@ -167,9 +166,9 @@ export function createActivities(base: { configPath?: string } = {}) {
         const cfg = config(input.flags);
         const stores = await Stores.openFor(cfg);
         try {
-          const repo = (await stores.stateWithPrefix('cursor:code:')) as Record<string, string>;
+          const repo = (await stores.stateWithPrefix(cursorPrefix('code'))) as Record<string, string>;
           const manifest: FineTuneManifest = {
-            repo: Object.keys(repo)[0]?.replace(/^cursor:code:/, '') ?? null,
+            repo: Object.keys(repo)[0]?.slice(cursorPrefix('code').length) ?? null,
             corpus_version: input.version,
             active_pairs: input.active,
             promoted: input.promoted,
@@ -178,7 +177,7 @@ export function createActivities(base: { configPath?: string } = {}) {
             promoted_at: new Date().toISOString(),
           };
           const r = await triggerFineTune(cfg.fineTune, manifest, resolve(input.snapshot.path, 'manifest.json'));
-          await stores.setState({ [`finetune:v${input.version}`]: JSON.stringify({ ...r, at: manifest.promoted_at }) });
+          await stores.setState({ [fineTuneKey(input.version)]: JSON.stringify({ ...r, at: manifest.promoted_at }) });
           return r;
         } finally {
           stores.close();
@@ -198,7 +197,7 @@ export function createActivities(base: { configPath?: string } = {}) {
         const beat = setInterval(() => Context.current().heartbeat(), 5000);
         try {
           const r = await runEvalGate(cfg, stores, createLogger(cfg.logLevel), input.version, input.runId);
-          await stores.setState({ 'gates:eval:last': JSON.stringify({ ...r, at: new Date().toISOString() }) });
+          await stores.setState({ [GATES_EVAL_LAST_KEY]: JSON.stringify({ ...r, at: new Date().toISOString() }) });
           return r;
         } finally {
           clearInterval(beat);

@@ -45,6 +45,7 @@ import {
   type Trending,
 } from './schema.js';
 import { BACKLOG_BATCH, normalizeQuestion, QuestionVectors, REQUEST_EMBED, TopicModel } from './topics.js';
+import { fineTuneVersionOf, GATES_EVAL_LAST_KEY, GATES_LAST_KEY, RETRAIN_KEY } from '../datasets/state-keys.js';
 
 /** An error the caller's request caused (the API answers 400/404 with it). */
 export class DashboardRequestError extends Error {
@@ -61,8 +62,6 @@ export class DashboardRequestError extends Error {
 export const PSI_EPSILON = 1e-4;
 const DAY = 86_400_000;
 const MODEL_HALLUCINATION = new Set(['unsupported_claim', 'ungrounded', 'judge']);
-/** State key of the feedback workflow's last retrain (activities/temporal.ts RETRAIN_KEY). */
-const RETRAIN_STATE_KEY = 'feedback:retrain:last';
 const EVAL_KIND: Record<string, string> = { code_symbol: 'code', doc_section: 'docs', commit: 'commit', pull_request: 'pr', issue: 'issue' };
 
 /** Filters as predicates. */
@@ -877,18 +876,18 @@ export class DashboardEngine {
       let lastRetrain: RetrainingPanel['last_retrain'] = null;
       const gates: RetrainingPanel['gates'] = { promotion: null, eval: null };
       for (const r of fts) {
-        const m = /^finetune:v(\d+)$/.exec(r.key as string);
+        const ftVersion = fineTuneVersionOf(r.key as string);
         try {
-          if (m) {
+          if (ftVersion !== null) {
             const x = JSON.parse(r.value as string) as { kind?: string; detail?: string; at?: string };
-            finetunes.set(Number(m[1]), { kind: x.kind ?? 'unknown', detail: x.detail ?? '', at: x.at ?? null });
-          } else if (r.key === 'gates:last') {
+            finetunes.set(ftVersion, { kind: x.kind ?? 'unknown', detail: x.detail ?? '', at: x.at ?? null });
+          } else if (r.key === GATES_LAST_KEY) {
             const x = JSON.parse(r.value as string) as { at?: string; passed?: boolean; reasons?: string[] };
             gates.promotion = { at: x.at ?? null, passed: Boolean(x.passed), reasons: x.reasons ?? [] };
-          } else if (r.key === 'gates:eval:last') {
+          } else if (r.key === GATES_EVAL_LAST_KEY) {
             const x = JSON.parse(r.value as string) as { at?: string; passed?: boolean; version?: number; reason?: string | null; rollback?: unknown };
             gates.eval = { at: x.at ?? null, passed: Boolean(x.passed), version: x.version ?? null, reason: x.reason ?? null, rolled_back: Boolean(x.rollback) };
-          } else if (r.key === RETRAIN_STATE_KEY) {
+          } else if (r.key === RETRAIN_KEY) {
             const x = JSON.parse(r.value as string) as { at: string; accepted: number; version: number | null };
             lastRetrain = { at: x.at, accepted: x.accepted, version: x.version };
           }

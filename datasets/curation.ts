@@ -3,7 +3,8 @@ import { UserError } from '../lib/errors.js';
 import { seededRandom } from '../lib/hash.js';
 import type { Category, QAPair } from './schemas.js';
 import { Category as CategoryEnum, RejectReason, SourceKind } from './schemas.js';
-import { columnsOf, isCursorKey, pairFromRow, sqlString, type Stores } from './store.js';
+import { columnsOf, pairFromRow, sqlString, type Stores } from './store.js';
+import { isCursorKey } from './state-keys.js';
 
 export interface StoreStats {
   symbols: Record<string, number>;

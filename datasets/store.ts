@@ -8,6 +8,7 @@ import { Bool, Field, FixedSizeList, Float32, Int32, Schema, Utf8, Float64 } fro
 import { UserError } from '../lib/errors.js';
 import { rowsToArrowTable } from './arrow-rows.js';
 import type { FeedbackProvenance, Quality, QAPair, RejectReason, SkipRecord, SourceRecord, StagingStatus, Verdict } from './schemas.js';
+import { CORPUS_VECTORS_KEY as CORPUS_VECTORS } from './state-keys.js';
 
 const str = (name: string, nullable = false) => new Field(name, new Utf8(), nullable);
 const int = (name: string) => new Field(name, new Int32(), true);
@@ -340,13 +341,10 @@ export function sourceFromRow(row: Record<string, unknown>): SourceRecord {
 
 export const skipKey = (commit: string, s: Pick<SkipRecord, 'path' | 'reason'>) => `${commit}\u0000${s.path}\u0000${s.reason}`;
 
-/** State keys that say where a source's next ingest starts: per-source cursors and the GitHub rebuild mark. */
-export const isCursorKey = (key: string) => /(^cursor:|:cursor:|:built_seq$)/.test(key);
 
 /** SQL string literal for LanceDB filters. */
 export const sqlString = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-const CORPUS_VECTORS = 'corpus:vectors';
 
 /** Rows per LanceDB add: what the pair sink flushes at (≈ 0.4 s of writing, a few MB of Arrow). */
 const ADD_ROWS = 5000;

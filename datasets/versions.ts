@@ -4,7 +4,8 @@
 import * as lancedb from '@lancedb/lancedb';
 import { z } from 'zod';
 import { UserError } from '../lib/errors.js';
-import { isCursorKey, sqlString, type Stores, type TableName } from './store.js';
+import { sqlString, type Stores, type TableName } from './store.js';
+import { isCursorKey } from './state-keys.js';
 
 /**
  * Tables whose LanceDB version a dataset version records. LanceDB keeps every version of a table until

@@ -10,9 +10,9 @@ import { UserError } from '../lib/errors.js';
 import type { Embedder } from '../lib/models/types.js';
 import { rankingOf } from './relevance.js';
 import type { EvalSet } from './set.js';
+import { ABSTAIN_KEY } from '../datasets/state-keys.js';
 
 /** The state key `qaforge serve` reads the calibrated threshold from (JSON: AbstentionCalibration). */
-export const ABSTAIN_STATE_KEY = 'serve:abstain';
 
 export interface ThresholdChoice {
   threshold: number;
@@ -100,7 +100,7 @@ export async function calibrateAbstention(stores: Stores, embedder: Embedder, se
 /** Stores the calibration where `qaforge serve` reads it (a running server picks it up on its next refresh). */
 export async function recordAbstention(stores: Stores, c: AbstentionCalibration): Promise<void> {
   const { questions: _questions, ...kept } = c;
-  await stores.setState({ [ABSTAIN_STATE_KEY]: JSON.stringify(kept) });
+  await stores.setState({ [ABSTAIN_KEY]: JSON.stringify(kept) });
 }
 
 export function formatAbstention(c: AbstentionCalibration): string {

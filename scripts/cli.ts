@@ -2,9 +2,9 @@
 import { resolve as resolvePath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
-import type { runViaTemporal } from '../activities/worker.js';
+import type { runViaTemporal } from './temporal-worker.js';
 // Temporal's native worker loads only for the commands that use it.
-const temporal = () => import('../activities/worker.js');
+const temporal = () => import('./temporal-worker.js');
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
 import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteWithEmbeddings } from '../datasets/promote.js';
@@ -176,7 +176,7 @@ withBackfillOptions(
     const actions = ['create', 'pause', 'unpause', 'trigger', 'describe', 'delete'];
     if (!actions.includes(action)) throw new UserError(`unknown schedule action ${action}: choose from ${actions.join(', ')}`);
     const { cfg } = context(cmd, backfillFlags(o));
-    const { defaultScheduleId, manageSchedule } = await import('../activities/schedule.js');
+    const { defaultScheduleId, manageSchedule } = await import('./temporal-schedule.js');
     const id = o.id ?? defaultScheduleId(o.workflow);
     // The schedule's workflows run on workers elsewhere: paths are made absolute here.
     const flags = { ...backfillFlags(o), dataDir: resolvePath(cfg.dataDir), ...(o.repo && !/^[a-z]+:\/\//.test(o.repo) ? { repo: resolvePath(o.repo) } : {}) };

@@ -19,12 +19,12 @@ import { contentId } from '../lib/hash.js';
 import type { Logger } from '../lib/log.js';
 import { openChatModels, openEmbedder, type Models } from '../lib/models/index.js';
 import type { ChatModel, Embedder } from '../lib/models/types.js';
-import { ABSTAIN_STATE_KEY } from '../evals/abstention.js';
 import { ModelCallFailed, ABSTAIN_ANSWER, answerQuery, DEFAULT_ABSTAIN_THRESHOLD, QueryBody, type Answered, type QueryRequest } from './answer.js';
 import { Journal } from './journal.js';
 import { KeyRing, type Role } from './keys.js';
 import { createMetrics } from './metrics.js';
 import { scrub, scrubOrNull } from './scrub.js';
+import { ABSTAIN_KEY } from '../datasets/state-keys.js';
 
 
 export interface QueryLogRow extends Record<string, unknown> {
@@ -459,7 +459,7 @@ const words = (s: string) => (s.trim() ? s.trim().split(/\s+/).length : 0);
 /** serve.abstainThreshold when set, else the calibrated one (`qaforge eval abstention`), else the default. */
 export async function abstainThreshold(stores: Stores, cfg: Config): Promise<number> {
   if (cfg.serve.abstainThreshold !== undefined) return cfg.serve.abstainThreshold;
-  const v = await stores.getState(ABSTAIN_STATE_KEY);
+  const v = await stores.getState(ABSTAIN_KEY);
   if (v) {
     const t = (JSON.parse(v) as { threshold?: number }).threshold;
     if (typeof t === 'number') return t;

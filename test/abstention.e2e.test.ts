@@ -6,11 +6,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Stores } from '../datasets/store.js';
-import { ABSTAIN_STATE_KEY, chooseThreshold, type AbstentionCalibration } from '../evals/abstention.js';
+import { chooseThreshold, type AbstentionCalibration } from '../evals/abstention.js';
 import { loadConfig } from '../lib/config.js';
 import { abstainThreshold } from '../serve/app.js';
 import { qaforge, qaforgeJson } from './cli.js';
 import { makeRepo, SHAPES_PY, tempDir } from './fixtures.js';
+import { ABSTAIN_KEY } from '../datasets/state-keys.js';
 
 const ZERO = '0'.repeat(40);
 const item = (id: string, question: string, gold: object[], extra: object = {}) => ({ id, repo: 'acme/shapes', question, answer: 'see the gold', kind: 'code', gold, difficulty: 'easy', commit: ZERO, ...extra });
@@ -70,7 +71,7 @@ describe('qaforge eval abstention', () => {
 
     const stores = await Stores.openFor(cfg);
     try {
-      const stored = JSON.parse((await stores.getState(ABSTAIN_STATE_KEY))!) as AbstentionCalibration;
+      const stored = JSON.parse((await stores.getState(ABSTAIN_KEY))!) as AbstentionCalibration;
       expect(stored.threshold).toBe(c.threshold);
       expect(stored).not.toHaveProperty('questions');
       expect(await abstainThreshold(stores, cfg)).toBe(c.threshold);

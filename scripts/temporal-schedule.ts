@@ -5,7 +5,7 @@ import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy } from
 import type { Config, ConfigInput } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import type { FeedbackInput, PipelineInput } from '../workflows/index.js';
-import { connectionOptions } from './worker.js';
+import { connectionOptions } from './temporal-worker.js';
 
 export type ScheduleAction = 'create' | 'pause' | 'unpause' | 'trigger' | 'describe' | 'delete';
 

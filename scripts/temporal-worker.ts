@@ -11,7 +11,7 @@ import type { Logger } from '../lib/log.js';
 import { portFree, startDevServer, type DevServer } from '../lib/temporal-server.js';
 import type { BackfillProgress, PipelineInput, PipelineResult, PromotionOutcome } from '../workflows/index.js';
 import { UserError } from '../lib/errors.js';
-import { createActivities } from './temporal.js';
+import { createActivities } from '../activities/temporal.js';
 
 const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 let runtimeQuiet = false;
