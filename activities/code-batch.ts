@@ -9,10 +9,9 @@ import { codeUsageExamples, isInsidePackage, type UsageExample } from '../extrac
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
 import { usageExamplePair } from '../generators/usage-rules.js';
 import { validateCandidate, type LengthLimits } from '../validators/checks.js';
-import { normalizeForMatch } from '../validators/checks.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { isTestPath } from '../validators/value.js';
-import { BANDS, bandKeys, NUM_PERM, qaKeyNormalized, qaSignatureNormalized, signatureText } from '../validators/dedup.js';
+import { BANDS, dedupKeys, NUM_PERM } from '../validators/dedup.js';
 
 export interface CodeBatchFile {
   path: string;
@@ -223,6 +222,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
     seconds: { extract: 0, generate: 0, validate: 0 },
   };
   const signatures: Uint32Array[] = [];
+  const bands: number[][] = [];
   for (const f of input.files) {
     const whole = reportsFile(f);
     if (whole) {
@@ -257,20 +257,22 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       t = now;
       const pairs: CheckedPair[] = [];
       const sigs: Uint32Array[] = [];
+      const bandRows: number[][] = [];
       for (const c of candidates) {
         const ri = recordIndex.get(c.sourceId) ?? -1;
         const checked = validateCandidate(c, input.limits, ri >= 0 ? records[ri]!.code : null);
-        const q = normalizeForMatch(checked.question);
-        const a = normalizeForMatch(checked.answer);
-        sigs.push(qaSignatureNormalized(signatureText(q, a)));
+        const keys = dedupKeys(checked.question, checked.answer);
+        sigs.push(keys.signature as Uint32Array);
+        bandRows.push(keys.bands as number[]);
         const shared = ri >= 0 && records[ri]!.text === checked.context;
-        pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? firstRecord + ri : -1, qaKey: qaKeyNormalized(q, a) });
+        pairs.push({ ...checked, context: shared ? '' : checked.context, contextRecord: shared ? firstRecord + ri : -1, qaKey: keys.qaKey });
       }
       if (whole) append(out.skips, skips);
       for (const s of symbols) out.symbols[s.symbolKind]++;
       append(out.records, records);
       append(out.pairs, pairs);
       append(signatures, sigs);
+      append(bands, bandRows);
     } catch (e) {
       out.skips.push(extractError(f.path, e));
     }
@@ -280,7 +282,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
   out.bands = new Int32Array(signatures.length * BANDS);
   signatures.forEach((sig, i) => {
     out.signatures.set(sig, i * NUM_PERM);
-    out.bands.set(bandKeys(sig), i * BANDS);
+    out.bands.set(bands[i]!, i * BANDS);
   });
   return out;
 }

@@ -63,7 +63,7 @@ export async function codeSource(ctx: RunContext, totals: CodeTotals): Promise<S
     stage(ctx, 'validate').seconds += out.seconds.validate;
     records += out.records.length;
     sink.addRecords(out.records);
-    out.pairs.forEach((p, i) => sink.addPair(p, out.signatures.subarray(i * NUM_PERM, (i + 1) * NUM_PERM), out.bands.subarray(i * BANDS, (i + 1) * BANDS)));
+    out.pairs.forEach((p, i) => sink.add(p, { qaKey: p.qaKey, signature: out.signatures.subarray(i * NUM_PERM, (i + 1) * NUM_PERM), bands: out.bands.subarray(i * BANDS, (i + 1) * BANDS) }));
     await sink.flush();
   };
 

@@ -11,6 +11,7 @@ import type { Logger } from '../lib/log.js';
 import { StageStats } from '../lib/progress.js';
 import { failpoint } from '../lib/failpoint.js';
 import { extractError } from './code-batch.js';
+import { validateCandidate } from '../validators/checks.js';
 import type { PairSink, SinkCounts } from './pair-sink.js';
 import type { ResolvedRepo } from './repo.js';
 import { cursorKey } from '../datasets/state-keys.js';
@@ -144,7 +145,7 @@ export function addRecordsAndPairs(
     stages.generate.seconds += (now - t) / 1000;
   }
   t = now;
-  ctx.sink.addCandidates(candidates, ctx.cfg.limits);
+  for (const c of candidates) ctx.sink.add(validateCandidate(c, ctx.cfg.limits));
   stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
   return recs.length;
 }

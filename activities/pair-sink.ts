@@ -5,9 +5,9 @@ import type { QAPair, RejectReason, SkipRecord, SourceRecord } from '../datasets
 import { locationKey, type LivePair } from '../datasets/reconcile.js';
 import { skipKey, type Stores } from '../datasets/store.js';
 import type { StageStats } from '../lib/progress.js';
-import { failedReasons, normalizeForMatch, validateCandidate, type LengthLimits } from '../validators/checks.js';
+import { failedReasons } from '../validators/checks.js';
 import { QuestionIndex } from '../validators/ambiguity.js';
-import { bandKeys, DuplicateIndex, qaKeyNormalized, qaSignatureNormalized, signatureText } from '../validators/dedup.js';
+import { dedupKeys, DuplicateIndex, type DedupKeys } from '../validators/dedup.js';
 
 const FLUSH_ROWS = 5000;
 
@@ -105,28 +105,21 @@ export class PairSink {
     this.skipBuf.push({ skip, commit });
   }
 
-  /** Candidates made on this thread: validated here, then handled like worker-checked pairs. */
-  addCandidates(candidates: QAPair[], limits: LengthLimits): void {
-    for (const c of candidates) this.addChecked(validateCandidate(c, limits));
-  }
-
   /** Whether a pair id is already stored (or was added in this run). */
   knows(id: string): boolean {
     this.assertReady();
     return this.knownIds.has(id);
   }
 
-  /** A candidate whose verdicts are in (the per-pair checks, and a judge's for model-written pairs). */
-  addChecked(checked: QAPair): void {
-    const q = normalizeForMatch(checked.question);
-    const a = normalizeForMatch(checked.answer);
-    const signature = qaSignatureNormalized(signatureText(q, a));
-    this.addPair({ ...checked, qaKey: qaKeyNormalized(q, a) }, signature, Int32Array.from(bandKeys(signature)));
-  }
-
-  /** One validated candidate with its MinHash signature and LSH band keys. */
-  addPair(p: QAPair & { qaKey: string }, signature: Uint32Array, bands: Int32Array): void {
+  /**
+   * The one way a pair enters the sink: a candidate whose verdicts are in (the per-pair checks, and a
+   * judge's for model-written pairs), with its duplicate keys if the thread that checked it computed
+   * them (code workers do), else they are computed here.
+   */
+  add(checked: QAPair, keys: DedupKeys = dedupKeys(checked.question, checked.answer)): void {
     this.assertReady();
+    const p = { ...checked, qaKey: keys.qaKey };
+    const { signature, bands } = keys;
     this.counts.candidates++;
     this.stValidate.seen++;
     this.stStage.seen++;

@@ -146,7 +146,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
           sink.addSkip({ path: u.locator, reason: 'model_output', detail: `${models.generator.model}: ${out.detail}` }, ctx.repo.sha);
         } else {
           st.reject(out.stat);
-          sink.addChecked(out.checked);
+          sink.add(out.checked);
         }
         st.seen++;
         processed++;
@@ -188,7 +188,7 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
 async function judgeAndAdd<U extends Unit>(ctx: RunContext, pair: QAPair, u: U, step: ModelStep<U>, stJudge: StageStats): Promise<boolean> {
   const checked = step.check(pair, u);
   if (ctx.sink.knows(checked.id) || failedReasons(checked).length) {
-    ctx.sink.addChecked(checked);
+    ctx.sink.add(checked);
     return false;
   }
   const t = performance.now();
@@ -199,7 +199,7 @@ async function judgeAndAdd<U extends Unit>(ctx: RunContext, pair: QAPair, u: U, 
   // A 'supported' under models.judgeMinScore is counted apart from the verdicts that fail on their own.
   else stJudge.reject(reply ? (reply.verdict === 'supported' ? 'low_score' : reply.verdict) : 'invalid_json');
   checked.verdicts.push(verdict);
-  ctx.sink.addChecked(checked);
+  ctx.sink.add(checked);
   return verdict.pass;
 }
 

@@ -81,6 +81,24 @@ export const qaSignature = (question: string, answer: string) => qaSignatureNorm
 /** The key exact duplicates share, from already-normalised question and answer. */
 export const qaKeyNormalized = (question: string, answer: string) => contentId(question, answer);
 
+/** What the duplicate checks need of a pair: its exact key, MinHash signature and LSH band keys. */
+export interface DedupKeys {
+  qaKey: string;
+  signature: ArrayLike<number>;
+  bands: ArrayLike<number>;
+}
+
+/**
+ * The one place a pair's duplicate keys are computed, on whichever thread checked the pair (a code
+ * worker, or the main thread for the other sources); the sink takes them as they are.
+ */
+export function dedupKeys(question: string, answer: string): DedupKeys {
+  const q = normalizeForMatch(question);
+  const a = normalizeForMatch(answer);
+  const signature = qaSignatureNormalized(signatureText(q, a));
+  return { qaKey: qaKeyNormalized(q, a), signature, bands: bandKeys(signature) };
+}
+
 /**
  * LSH band keys of a signature: one number per band of BAND_SIZE values, the band index mixed in.
  * Computed where the signature is, so the index only compares numbers; a rare collision between
