@@ -3,19 +3,18 @@
 // source's cursor and keeps the corpus current (retires pairs whose evidence changed or vanished).
 // Either way, ids already stored are skipped, so re-running adds nothing.
 import { randomBytes } from 'node:crypto';
-import type { SymbolKind } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats } from '../lib/progress.js';
-import { codeSource, type CodeTotals } from './code-source.js';
+import { codeSource, emptyCodeTotals, type CodeTotals } from './code-source.js';
 import { commitSource } from './commit-source.js';
 import type { RunContext, SourceOutcome } from './context.js';
 import { docsSource } from './docs-source.js';
-import type { FetchStats } from './github.js';
-import { githubSource } from './github-source.js';
+import { githubSource, type GithubFetch } from './github-source.js';
 import { PairSink, type SinkCounts } from './pair-sink.js';
 import { selfInstructSource, type ModelRun } from './self-instruct-source.js';
+import { runSource, type Source } from './source.js';
 import { detectLicense, resolveRepo, type ResolvedRepo } from './repo.js';
 
 /** A run's result: code totals, the sink's counts over all sources, and a line per source. */
@@ -26,7 +25,7 @@ export interface BackfillResult extends CodeTotals, SinkCounts {
   repo: ResolvedRepo;
   license: string;
   sources: SourceOutcome[];
-  github: { requests: number; listings: Record<string, FetchStats> } | null;
+  github: GithubFetch | null;
   /** The model step: which models, tokens and calls (null when no record was sampled for it). */
   models: ModelRun | null;
   retired: number;
@@ -43,7 +42,14 @@ export const runIngest = (cfg: Config, log: Logger, command = 'ingest') => runSo
 export async function runSources(
   cfg: Config,
   log: Logger,
-  opts: { command: string; incremental: boolean; slice?: { index: number; count: number }; holdCursors?: boolean },
+  opts: {
+    command: string;
+    incremental: boolean;
+    slice?: { index: number; count: number };
+    holdCursors?: boolean;
+    /** Where the run's pairs go instead of the stores' sink (a fan-out batch writes a staging fragment: activities/fragments.ts). */
+    sink?: (stores: Stores, runId: string, validate: StageStats, stage: StageStats) => PairSink;
+  },
 ): Promise<BackfillResult> {
   const t0 = performance.now();
   const runId = `run-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
@@ -56,29 +62,25 @@ export async function runSources(
     const { license } = await detectLicense(repo.path, repo.sha);
     log.info({ runId, repo: repo.repo, commit: repo.sha, license, sources: cfg.sources, incremental: opts.incremental }, `${opts.command} started`);
     const stages = [new StageStats('validate'), new StageStats('stage')];
-    const sink = new PairSink(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
+    const sink = opts.sink?.(stores, runId, stages[0]!, stages[1]!) ?? new PairSink(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
     const ctx: RunContext = { cfg, log, stores, sink, repo, runId, incremental: opts.incremental, stages, slice: opts.slice, holdCursors: opts.holdCursors };
-    const totals: CodeTotals = { files: 0, bytes: 0, symbols: { module: 0, class: 0, function: 0, method: 0 } as Record<SymbolKind, number>, sourceRecords: 0 };
-    const outcomes: SourceOutcome[] = [];
-    let github: BackfillResult['github'] = null;
-    if (want.has('code')) outcomes.push(await codeSource(ctx, totals));
-    if (want.has('docs')) outcomes.push(await docsSource(ctx));
-    if (want.has('commits')) outcomes.push(await commitSource(ctx));
-    if (want.has('prs') || want.has('issues')) {
-      const g = await githubSource(ctx, { prs: want.has('prs'), issues: want.has('issues') });
-      outcomes.push(...g.outcomes);
-      github = { requests: g.requests, listings: g.fetch };
-    }
-    await sink.flush(true);
+    const totals = emptyCodeTotals();
+    // The pipeline: a list of sources, each run through the one runner (activities/source.ts).
     // Model-written pairs come after the rule-based ones, from the records now stored; a batch of a
     // cut-up backfill leaves them to the run that reads the other sources.
-    let models: ModelRun | null = null;
-    if (!opts.slice && cfg.models.llmSample !== 0) {
-      const m = await selfInstructSource(ctx);
-      outcomes.push(m.outcome);
-      models = m.models;
-      await sink.flush(true);
-    }
+    const github = want.has('prs') || want.has('issues') ? githubSource({ prs: want.has('prs'), issues: want.has('issues') }) : null;
+    const model = !opts.slice && cfg.models.llmSample !== 0 ? selfInstructSource() : null;
+    const pipeline: Source<any>[] = [
+      ...(want.has('code') ? [codeSource(totals)] : []),
+      ...(want.has('docs') ? [docsSource] : []),
+      ...(want.has('commits') ? [commitSource] : []),
+      ...(github ? [github] : []),
+      ...(model ? [model] : []),
+    ];
+    const outcomes: SourceOutcome[] = [];
+    for (const source of pipeline) outcomes.push(...(await runSource(ctx, source)));
+    await sink.flush(true);
+    const models = model?.modelRun() ?? null;
 
     const sum = (k: keyof SourceOutcome) => outcomes.reduce((a, o) => a + (o[k] as number), 0);
     const result: BackfillResult = {
@@ -89,7 +91,7 @@ export async function runSources(
       license,
       ...totals,
       sources: outcomes,
-      github,
+      github: github?.fetched() ?? null,
       models,
       ...sink.counts,
       retired: sum('retired'),

@@ -135,27 +135,48 @@ export interface InOrderOptions<T> {
   unreadable(file: TreeEntry, error: Error): void;
 }
 
-/** Reads and runs every batch; returns the seconds spent reading blobs. */
-export async function runBatchesInOrder<T>(batches: FileTask[][], reader: BlobReader, o: InOrderOptions<T>): Promise<number> {
-  let readSeconds = 0;
-  const inFlight: Promise<T>[] = [];
+/** One batch's result, in submission order, with the files whose blobs could not be read and the seconds reading took. */
+export interface BatchDone<T> {
+  out: T;
+  unreadable: { file: TreeEntry; error: Error }[];
+  readSeconds: number;
+}
+
+/** Reads and runs every batch, `window` in flight; yields each result in submission order. */
+export async function* batchesInOrder<T>(batches: FileTask[][], reader: BlobReader, o: Pick<InOrderOptions<T>, 'window' | 'submit'>): AsyncGenerator<BatchDone<T>> {
+  const inFlight: { task: Promise<T>; unreadable: BatchDone<T>['unreadable']; readSeconds: number }[] = [];
+  const next = async () => {
+    const b = inFlight.shift()!;
+    return { out: await b.task, unreadable: b.unreadable, readSeconds: b.readSeconds };
+  };
   for (const batch of batches) {
     const t = performance.now();
     const data = await Promise.all(batch.map((f) => reader.read(f.oid).catch((e: Error) => e)));
-    readSeconds += (performance.now() - t) / 1000;
+    const readSeconds = (performance.now() - t) / 1000;
     const files: CodeBatchFile[] = [];
+    const unreadable: BatchDone<T>['unreadable'] = [];
     batch.forEach((f, i) => {
       const d = data[i]!;
-      if (d instanceof Error) o.unreadable(f, d);
+      if (d instanceof Error) unreadable.push({ file: f, error: d });
       // Its own ArrayBuffer (small Buffers share a pool), so it can be transferred to a worker.
       else files.push({ path: f.path, data: new Uint8Array(d), ...(f.part ? { part: f.part } : {}) });
     });
     const task = o.submit(files);
     // Awaited in order below; until then a failure must not count as an unhandled rejection.
     task.catch(() => undefined);
-    inFlight.push(task);
-    if (inFlight.length >= o.window) await o.consume(await inFlight.shift()!);
+    inFlight.push({ task, unreadable, readSeconds });
+    if (inFlight.length >= o.window) yield await next();
   }
-  for (const task of inFlight.splice(0)) await o.consume(await task);
+  while (inFlight.length) yield await next();
+}
+
+/** Reads and runs every batch; returns the seconds spent reading blobs. */
+export async function runBatchesInOrder<T>(batches: FileTask[][], reader: BlobReader, o: InOrderOptions<T>): Promise<number> {
+  let readSeconds = 0;
+  for await (const b of batchesInOrder(batches, reader, o)) {
+    readSeconds += b.readSeconds;
+    for (const u of b.unreadable) o.unreadable(u.file, u.error);
+    await o.consume(b.out);
+  }
   return readSeconds;
 }

@@ -1,17 +1,15 @@
-// What every source step of a run shares: config, stores, the pair sink, the repository, stage
-// stats; and the one way a step keeps the corpus current (retire what vanished, refresh what moved)
-// and then moves its cursor.
+// What every source of a run shares: config, stores, the pair sink, the repository, stage stats;
+// and the steps the runner (activities/source.ts) takes for each: how a git source reads (from its
+// cursor or whole), watching groups, retiring what vanished and refreshing what moved, moving the cursor.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { QAPair, SourceKind, SourceRecord } from '../datasets/schemas.js';
+import type { QAPair, SourceKind } from '../datasets/schemas.js';
 import { livePairsOf, refreshPairs, retirePairs, type LivePair } from '../datasets/reconcile.js';
 import type { Stores } from '../datasets/store.js';
 import type { Config, SourceName } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { StageStats } from '../lib/progress.js';
 import { failpoint } from '../lib/failpoint.js';
-import { extractError } from './code-batch.js';
-import { validateCandidate } from '../validators/checks.js';
 import type { PairSink, SinkCounts } from './pair-sink.js';
 import type { ResolvedRepo } from './repo.js';
 import { cursorKey } from '../datasets/state-keys.js';
@@ -103,51 +101,6 @@ export function sinkDelta(sink: PairSink, before: SinkCounts): Pick<SourceOutcom
     alreadyKnown: c.alreadyKnown - before.alreadyKnown,
     refreshed: c.refreshed - before.refreshed,
   };
-}
-
-/**
- * One unit of a main-thread source (a doc, a commit, a PR, an issue): `records` makes its records and
- * `questions` draws pairs from each; both go to the sink, and the extract (since `since`), generate
- * and validate stages get their counts and times. A unit whose extraction or rules throw is recorded
- * as an `extract_error` skip under `unit.path` and adds nothing: it never ends the run. Returns how
- * many records it added, or null for such a skip.
- */
-export function addRecordsAndPairs(
-  ctx: RunContext,
-  stages: { extract?: StageStats; generate?: StageStats },
-  unit: { path: string; commit: string },
-  records: () => SourceRecord[],
-  questions: (r: SourceRecord) => QAPair[],
-  since: number,
-): number | null {
-  let recs: SourceRecord[];
-  let candidates: QAPair[];
-  let t = performance.now();
-  try {
-    recs = records();
-    t = performance.now();
-    candidates = recs.flatMap(questions);
-  } catch (e) {
-    const skip = extractError(unit.path, e);
-    ctx.sink.addSkip({ ...skip, detail: skip.detail.slice(0, 300) }, unit.commit);
-    stages.extract?.reject('extract_error');
-    return null;
-  }
-  if (stages.extract) {
-    stages.extract.seconds += (t - since) / 1000;
-    stages.extract.kept += recs.length;
-  }
-  ctx.sink.addRecords(recs);
-  const now = performance.now();
-  if (stages.generate) {
-    stages.generate.seen += recs.length;
-    stages.generate.kept += candidates.length;
-    stages.generate.seconds += (now - t) / 1000;
-  }
-  t = now;
-  for (const c of candidates) ctx.sink.add(validateCandidate(c, ctx.cfg.limits));
-  stage(ctx, 'validate').seconds += (performance.now() - t) / 1000;
-  return recs.length;
 }
 
 /** Starts watching the live pairs of the groups a step is about to process again. */

@@ -1,11 +1,9 @@
 // What the file sources (code, docs) share: which files a run reads — all of them, or those changed
-// since the source's cursor — which groups (paths) it watches for retirement, and how it ends:
-// retire what vanished, refresh what moved, move the cursor, say what it did.
+// since the source's cursor — and which groups (paths) it watches for retirement.
 import picomatch from 'picomatch';
 import type { SourceKind } from '../datasets/schemas.js';
-import type { SinkCounts } from './pair-sink.js';
-import type { StageStats } from '../lib/progress.js';
-import { advanceCursor, readMode, reconcile, sinkDelta, watchGroups, type RunContext, type SourceOutcome } from './context.js';
+import { readMode, type RunContext } from './context.js';
+import type { SourcePlan, UnitResult } from './source.js';
 import { changedPaths } from './git-history.js';
 import { listTree, type NotAFile, type TreeEntry } from './repo.js';
 
@@ -45,25 +43,22 @@ export async function changeSet(repoPath: string, from: string, to: string, matc
   return { paths, groups, why: (g) => reasons.get(g) ?? `evidence changed in ${short}` };
 }
 
-export interface FilePlan {
+export interface FilePlan extends SourcePlan {
   source: 'code' | 'docs';
   kind: SourceKind;
-  /** The cursor read from, or null for a full read. */
-  from: string | null;
   /** A backfill of a revision older than the cursor: nothing is retired, the cursor stays. */
   behind: boolean;
   files: TreeEntry[];
   /** Matching symlinks and submodules: recorded as skipped, never read. */
   notFiles: NotAFile[];
   changes: ChangeSet | null;
-  /** The groups whose live pairs are watched: the changes' groups, or every file read. */
-  groups: Set<string>;
-  t0: number;
-  before: SinkCounts;
 }
 
+/**
+ * Which files a file source reads this run, the groups (paths) it watches — the changes' groups, or
+ * every file read — and the cursor it moves when done.
+ */
 export async function planFiles(ctx: RunContext, source: 'code' | 'docs', kind: SourceKind, include: string[]): Promise<FilePlan> {
-  const t0 = performance.now();
   const { cfg, repo } = ctx;
   const { mode, cursor, behind } = await readMode(ctx, source);
   const from = mode === 'diff' ? cursor : null;
@@ -87,36 +82,35 @@ export async function planFiles(ctx: RunContext, source: 'code' | 'docs', kind: 
     notFiles = notFiles.filter((_, i) => i % ctx.slice!.count === ctx.slice!.index);
   }
   const groups = changes ? changes.groups : new Set(files.map((f) => f.path));
-  return { source, kind, from, behind, files, notFiles, changes, groups, t0, before: { ...ctx.sink.counts } };
-}
-
-/** Loads what the stores hold (if there is anything to do) and watches the plan's groups. */
-export async function watchPlan(ctx: RunContext, plan: FilePlan): Promise<void> {
-  if (!plan.groups.size) return;
-  await ctx.sink.ready();
-  if (!plan.behind) await watchGroups(ctx, [plan.kind], plan.groups);
-}
-
-/** After the files are read: record the entries that were no files, retire, refresh, move the cursor, and the outcome line. */
-export async function finishFiles(ctx: RunContext, plan: FilePlan, records: number, stRead: StageStats): Promise<SourceOutcome> {
-  const { repo } = ctx;
-  if (plan.notFiles.length) await ctx.sink.ready();
-  for (const n of plan.notFiles) {
-    ctx.sink.addSkip({ path: n.path, reason: n.reason, detail: n.detail }, repo.sha);
-    stRead.seen++;
-    stRead.reject(n.reason);
-  }
-  const retired = await reconcile(ctx, repo.sha, plan.changes ? plan.changes.why : () => `evidence changed in ${repo.sha.slice(0, 12)}`);
-  if (!plan.behind) await advanceCursor(ctx, plan.source, repo.sha);
+  const short = repo.sha.slice(0, 12);
   return {
-    source: plan.source,
-    from: plan.from,
+    source,
+    kind,
+    from,
     to: repo.sha,
-    units: plan.files.length,
-    records,
-    ...sinkDelta(ctx.sink, plan.before),
-    retired,
-    note: plan.from === repo.sha ? 'nothing new' : plan.from ? `${plan.files.length} changed files` : null,
-    seconds: (performance.now() - plan.t0) / 1000,
+    behind,
+    files,
+    notFiles,
+    changes,
+    total: files.length + notFiles.length,
+    unitName: 'files',
+    watch: behind ? undefined : { kinds: [kind], groups },
+    retire: { commit: repo.sha, why: changes ? changes.why : () => `evidence changed in ${short}` },
+    cursor: behind ? null : { name: source, value: repo.sha },
   };
+}
+
+/** The outcome line's note of a file source. */
+export const filePlanNote = (plan: FilePlan): string | null =>
+  plan.from === plan.to ? 'nothing new' : plan.from ? `${plan.files.length} changed files` : null;
+
+/** A file over maxFileBytes: recorded, never read. */
+export const tooLargeSkip = (f: TreeEntry, max: number) => ({
+  stage: 'read' as const,
+  skip: { path: f.path, reason: 'too_large' as const, detail: `${f.size} bytes > maxFileBytes ${max}` },
+});
+
+/** The entries that match the source paths but are no files (symlinks, submodules): one skip each. */
+export function* notFileSkips(plan: FilePlan): Iterable<UnitResult> {
+  for (const n of plan.notFiles) yield { skips: [{ stage: 'read', skip: { path: n.path, reason: n.reason, detail: n.detail } }] };
 }

@@ -190,6 +190,15 @@ async function firstCommitAfter(repoPath: string, from: string | null, opts: Rea
   return out.slice(0, out.indexOf('\n')) || null;
 }
 
+/** How many first-parent commits of from..to readCommits reads (the progress bar's total). */
+export async function countCommits(repoPath: string, opts: Pick<ReadCommitsOptions, 'from' | 'to' | 'since'>): Promise<number> {
+  const args = ['rev-list', '--count', '--first-parent'];
+  if (opts.since) args.push(`--since=${opts.since.toISOString()}`);
+  args.push('--end-of-options', checkRev(opts.to));
+  if (opts.from) args.push(`^${checkRev(opts.from)}`);
+  return Number((await simpleGit(repoPath).raw([...args, '--'])).trim()) || 0;
+}
+
 /**
  * First-parent commits of from..to, oldest first, each with a diff against its first parent,
  * parsed from one streaming `git log -p` process. Breaking out of the loop ends the process.

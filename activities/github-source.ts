@@ -5,23 +5,17 @@
 // PR that says "Fixes #n", a merged PR or a commit the thread names as the fix, or an answer the
 // thread settles on); the others are recorded as `unresolved` skips with why.
 import { simpleGit } from 'simple-git';
-import type { SourceRecord } from '../datasets/schemas.js';
 import { sqlString } from '../datasets/store.js';
 import { prNumberFromSubject } from '../extractors/commits.js';
 import { fixReferences, GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumbers, pullRequestRecords, type ClosingPr, type FixCommit } from '../extractors/github.js';
 import { issueQuestions, pullRequestQuestions } from '../generators/github-rules.js';
 import { failpoint } from '../lib/failpoint.js';
-import { addRecordsAndPairs, sinkDelta, stage, watchGroups, reconcile, type RunContext, type SourceOutcome } from './context.js';
+import { stage, type RunContext } from './context.js';
+import { extractUnit, type Source, type SourcePlan, type UnitResult } from './source.js';
 import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, storedVersions, type FetchStats } from './github.js';
 import { githubBuiltSeqKey } from '../datasets/state-keys.js';
 
 const BUILD_CHUNK = 200;
-
-export interface GithubOutcome {
-  outcomes: SourceOutcome[];
-  fetch: Record<string, FetchStats>;
-  requests: number;
-}
 
 /** Merge commit of each squash-merged PR, from "(#n)" at the end of first-parent subjects. */
 async function mergeShas(repoPath: string, sha: string): Promise<Map<number, string>> {
@@ -55,53 +49,92 @@ async function fixCommits(repoPath: string, head: string, shas: Iterable<string>
   return out;
 }
 
-const emptyOutcome = (source: 'prs' | 'issues', note: string): SourceOutcome => ({
-  source,
-  from: null,
-  to: null,
-  units: 0,
-  records: 0,
-  candidates: 0,
-  staged: 0,
-  rejected: 0,
-  alreadyKnown: 0,
-  retired: 0,
-  refreshed: 0,
-  note,
-  seconds: 0,
-});
+interface GithubPlan extends SourcePlan {
+  /** The owner/name the listings come from, or null (with `note` saying why) when there is none. */
+  target: { owner: string; repo: string } | null;
+  want: { prs: boolean; issues: boolean };
+  note: string | null;
+  seq: number;
+  fetch: Record<string, FetchStats>;
+  requests: number;
+}
 
-export async function githubSource(ctx: RunContext, want: { prs: boolean; issues: boolean }): Promise<GithubOutcome> {
-  const t0 = performance.now();
-  const { cfg, repo, sink, log, stores } = ctx;
-  const target = githubRepoOf(cfg, repo.repo);
-  const sources = (['prs', 'issues'] as const).filter((s) => want[s]);
-  if (!target) {
-    const note = 'no GitHub repository: the origin remote is not on github.com; pass --github <owner/name>';
-    log.warn(`PRs and issues skipped: ${note}`);
-    return { outcomes: sources.map((s) => emptyOutcome(s, note)), fetch: {}, requests: 0 };
-  }
+/** What the last run of a GitHub source fetched. */
+export interface GithubFetch {
+  requests: number;
+  listings: Record<string, FetchStats>;
+}
+
+/**
+ * The PR and issue source: one source with two outcome rows (`prs`, `issues`), because the PRs
+ * built first link the issues they fix. `fetched()` says what its last run fetched.
+ */
+export function githubSource(want: { prs: boolean; issues: boolean }): Source<GithubPlan> & { fetched(): GithubFetch | null } {
+  let last: GithubPlan | null = null;
+  const rows = (['prs', 'issues'] as const).filter((s) => want[s]);
+  return {
+    name: 'prs',
+    fetched: () => (last ? { requests: last.requests, listings: last.fetch } : null),
+    async plan(run) {
+      const { cfg, repo, stores } = run;
+      const target = githubRepoOf(cfg, repo.repo);
+      const slug = target ? `${target.owner}/${target.repo}` : null;
+      const cursor = slug ? ((await stores.getState(`github:${slug}:cursor:issues`)) ?? null) : null;
+      last = {
+        from: cursor,
+        to: cursor,
+        total: 0,
+        unitName: 'items',
+        rows,
+        target,
+        want,
+        note: target ? null : 'no GitHub repository: the origin remote is not on github.com; pass --github <owner/name>',
+        seq: Date.now(),
+        fetch: {},
+        requests: 0,
+        retire: target ? { commit: repo.sha, why: (g) => `discussion of ${g.replace(':', ' #')} changed` } : undefined,
+        cursor: null,
+      };
+      if (!target) run.log.warn(`PRs and issues skipped: ${last.note}`);
+      return last;
+    },
+    read: (run, plan) => readGithub(run, plan),
+    async finish(run, plan) {
+      if (!plan.target || plan.requests === 0) return;
+      failpoint('github.before-built');
+      await run.stores.setState({ [githubBuiltSeqKey(`${plan.target.owner}/${plan.target.repo}`)]: String(plan.seq) }, run.runId);
+    },
+    // The pair counts are for both rows together: PR and issue pairs go through one sink pass.
+    note: (plan, _done, row) => plan.note ?? (row === rows[0] ? `${plan.requests} API requests${rows.length > 1 ? '; pair counts for PRs and issues together' : ''}` : null),
+  };
+}
+
+async function* readGithub(run: RunContext, plan: GithubPlan): AsyncGenerator<UnitResult> {
+  const { cfg, repo, log, stores } = run;
+  const { target, want } = plan;
+  if (!target) return;
   const slug = `${target.owner}/${target.repo}`;
-  await sink.ready();
   const octokit = githubClient(cfg, log);
   if (!cfg.githubToken)
     log.warn('no GITHUB_TOKEN: GitHub allows 60 requests per hour without one (304s included); qaforge waits for the reset when the limit is reached. Set GITHUB_TOKEN for 5,000 per hour.');
   const limit = await rateLimit(octokit);
+  plan.requests = 1;
   if (limit && 'unreachable' in limit) {
-    const note = `GitHub API ${cfg.githubApiUrl} unreachable (${limit.unreachable}); set --github-api-url or leave prs,issues out of --sources`;
-    log.warn(`PRs and issues skipped: ${note}`);
-    sink.addSkip({ path: `github:${slug}`, reason: 'api_error', detail: note }, repo.sha);
-    await sink.flush(true);
-    return { outcomes: sources.map((s) => emptyOutcome(s, note)), fetch: {}, requests: 1 };
+    plan.note = `GitHub API ${cfg.githubApiUrl} unreachable (${limit.unreachable}); set --github-api-url or leave prs,issues out of --sources`;
+    plan.retire = undefined;
+    plan.requests = 0;
+    log.warn(`PRs and issues skipped: ${plan.note}`);
+    yield { units: 0, skips: [{ stage: null, skip: { path: `github:${slug}`, reason: 'api_error', detail: plan.note } }], checkpoint: {} };
+    return;
   }
   if (limit) log.info({ api: cfg.githubApiUrl, repo: slug, ...limit }, `GitHub rate limit: ${limit.remaining}/${limit.limit} left`);
 
-  // Fetch: each listing stores its pages and moves its own cursor.
-  const stFetch = stage(ctx, 'github.fetch');
-  const seq = Date.now();
-  const fetch: Record<string, FetchStats> = {};
-  const cursorsBefore = await stores.stateWithPrefix(`github:${slug}:cursor:`);
+  // Fetch: each listing stores its pages and moves its own cursor. The fetch is shared by both rows,
+  // so its stage is `github.fetch`; a page or item that failed is recorded as a skip.
+  const stFetch = stage(run, 'github.fetch');
+  const seq = plan.seq;
   const versions = await storedVersions(stores, slug);
+  const fetchSkips: UnitResult['skips'] = [];
   for (const spec of LISTINGS) {
     const t = performance.now();
     const s = await drainListing(
@@ -111,16 +144,16 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
         log,
         owner: target.owner,
         repo: target.repo,
-        runId: ctx.runId,
+        runId: run.runId,
         seq,
         versions,
         since: cfg.since ? new Date(cfg.since).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined,
-        fromCursor: ctx.incremental,
-        skip: (k) => sink.addSkip(k, repo.sha),
+        fromCursor: run.incremental,
+        skip: (skip) => fetchSkips.push({ stage: null, skip }),
       },
       spec,
     );
-    fetch[spec.name] = s;
+    plan.fetch[spec.name] = s;
     stFetch.seen += s.items;
     stFetch.kept += s.newOrChanged;
     if (s.malformedItems) stFetch.reject('malformed_item', s.malformedItems);
@@ -128,20 +161,17 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
     stFetch.seconds += (performance.now() - t) / 1000;
     log.info({ listing: spec.name, ...s }, `GitHub ${spec.name}: ${s.newOrChanged} new or changed of ${s.items} items in ${s.requests} requests`);
   }
-  await sink.flush(true);
+  plan.requests = Object.values(plan.fetch).reduce((a, s) => a + s.requests, 0);
+  plan.to = (await stores.getState(`github:${slug}:cursor:issues`)) ?? null;
+  if (fetchSkips.length) yield { units: 0, skips: fetchSkips, checkpoint: {} };
   failpoint('github.fetched');
 
   // Build: every number with an item stored after the last finished build.
-  const builtKey = githubBuiltSeqKey(slug);
-  const builtSeq = Number((await stores.getState(builtKey)) ?? '0');
+  const builtSeq = Number((await stores.getState(githubBuiltSeqKey(slug))) ?? '0');
   const touched = new Set<number>();
   for await (const rows of stores.scan('github_items', ['number'], `repo = ${sqlString(slug)} AND seq > ${builtSeq}`)) for (const r of rows) touched.add(r.number as number);
   const shas = touched.size ? await mergeShas(repo.path, repo.sha) : new Map<number, string>();
   const ref = { repo: slug, sha: repo.sha, webUrl: `https://github.com/${slug}` };
-  const stPrs = stage(ctx, 'prs.extract');
-  const stIssues = stage(ctx, 'issues.extract');
-  const before = { ...sink.counts };
-  const counts = { prs: { units: 0, records: 0 }, issues: { units: 0, records: 0 } };
 
   const load = async (numbers: number[]) => {
     const byNumber = new Map<number, { issue: GhIssue | null; comments: GhIssueComment[]; reviews: GhReviewComment[]; links: ClosingPr[] }>();
@@ -158,8 +188,6 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
       }
     return byNumber;
   };
-  const addRecords = (unit: string, recs: () => SourceRecord[], questions: (r: SourceRecord) => ReturnType<typeof pullRequestQuestions>) =>
-    addRecordsAndPairs(ctx, {}, { path: unit, commit: repo.sha }, recs, questions, performance.now());
 
   // PRs first: a merged PR that says "Fixes #n" links issue n, which is then rebuilt too.
   const issueNumbers = new Set<number>();
@@ -167,17 +195,16 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
   for (let i = 0; i < numbers.length; i += BUILD_CHUNK) {
     const chunk = await load(numbers.slice(i, i + BUILD_CHUNK));
     const links: Parameters<typeof stores.upsertGithubItems>[0] = [];
+    const built: UnitResult[] = [];
     for (const [n, e] of chunk) {
       if (!e.issue) continue; // comments of an open issue or PR: kept until it closes
       if (!e.issue.pull_request) {
         issueNumbers.add(n);
         continue;
       }
-      counts.prs.units++;
-      stPrs.seen++;
       const mergedAt = e.issue.pull_request.merged_at ?? null;
       if (!mergedAt) {
-        stPrs.reject('not_merged');
+        if (want.prs) built.push({ row: 'prs', skips: [{ stage: 'read', skip: { path: `github:${slug}/pull/${n}`, reason: 'not_merged', detail: `PR #${n} was closed without a merge` } }] });
         continue;
       }
       const mergeSha = shas.get(n) ?? null;
@@ -186,89 +213,61 @@ export async function githubSource(ctx: RunContext, want: { prs: boolean; issues
         issueNumbers.add(issue);
         links.push({ key: `link:${n}:${issue}`, kind: 'link', repo: slug, number: issue, updated_at: e.issue.updated_at, seq, json: JSON.stringify(info) });
       }
-      if (want.prs) {
-        await watchGroups(ctx, ['pull_request'], [`pr:${n}`]);
-        const added = addRecords(`pr:${n}`, () => pullRequestRecords({ pr: e.issue!, comments: e.comments, reviewComments: e.reviews, mergeSha, ref }), pullRequestQuestions);
-        if (added === null) continue;
-        stPrs.kept++;
-        counts.prs.records += added;
-      }
+      if (want.prs)
+        built.push({
+          row: 'prs',
+          watch: { kind: 'pull_request', group: `pr:${n}` },
+          ...extractUnit(`pr:${n}`, repo.sha, () => pullRequestRecords({ pr: e.issue!, comments: e.comments, reviewComments: e.reviews, mergeSha, ref }), pullRequestQuestions),
+        });
     }
     await stores.upsertGithubItems(links);
-    await sink.flush();
+    yield* built;
   }
-  if (want.issues) {
-    const list = [...issueNumbers].sort((a, b) => a - b);
-    const repoName = { owner: target.owner, name: target.repo };
-    for (let i = 0; i < list.length; i += BUILD_CHUNK) {
-      const chunk = await load(list.slice(i, i + BUILD_CHUNK));
-      // What the threads name as their fix ("fixed in #N", "closed by <sha>"): the merged PRs the
-      // source has stored, and the commits of HEAD's history.
-      const refs = new Map([...chunk].map(([n, e]) => [n, fixReferences(e.comments, repoName)]));
-      const prNumbers = [...new Set([...refs.values()].flatMap((r) => r.prs))];
-      const knownPrs = new Map<number, ClosingPr>();
-      for (const [n, e] of prNumbers.length ? await load(prNumbers) : []) {
-        const mergedAt = e.issue?.pull_request?.merged_at;
-        if (e.issue && mergedAt) knownPrs.set(n, { number: n, title: e.issue.title, body: e.issue.body ?? null, mergeSha: shas.get(n) ?? null, mergedAt });
+  if (!want.issues) return;
+  const list = [...issueNumbers].sort((a, b) => a - b);
+  const repoName = { owner: target.owner, name: target.repo };
+  for (let i = 0; i < list.length; i += BUILD_CHUNK) {
+    const chunk = await load(list.slice(i, i + BUILD_CHUNK));
+    // What the threads name as their fix ("fixed in #N", "closed by <sha>"): the merged PRs the
+    // source has stored, and the commits of HEAD's history.
+    const refs = new Map([...chunk].map(([n, e]) => [n, fixReferences(e.comments, repoName)]));
+    const prNumbers = [...new Set([...refs.values()].flatMap((r) => r.prs))];
+    const knownPrs = new Map<number, ClosingPr>();
+    for (const [n, e] of prNumbers.length ? await load(prNumbers) : []) {
+      const mergedAt = e.issue?.pull_request?.merged_at;
+      if (e.issue && mergedAt) knownPrs.set(n, { number: n, title: e.issue.title, body: e.issue.body ?? null, mergeSha: shas.get(n) ?? null, mergedAt });
+    }
+    const knownCommits = await fixCommits(repo.path, repo.sha, new Set([...refs.values()].flatMap((r) => r.shas)));
+    for (const [n, e] of chunk) {
+      if (!e.issue || e.issue.pull_request) continue;
+      // Watched whatever its state: a reopened issue's pairs are retired.
+      const watch = { kind: 'issue' as const, group: `issue:${n}` };
+      const path = `github:${slug}/issue/${n}`;
+      if (e.issue.state !== 'closed') {
+        yield { row: 'issues', watch, skips: [{ stage: 'read', skip: { path, reason: 'open', detail: `issue #${n} is open` } }] };
+        continue;
       }
-      const knownCommits = await fixCommits(repo.path, repo.sha, new Set([...refs.values()].flatMap((r) => r.shas)));
-      for (const [n, e] of chunk) {
-        if (!e.issue || e.issue.pull_request) continue;
-        counts.issues.units++;
-        stIssues.seen++;
-        await watchGroups(ctx, ['issue'], [`issue:${n}`]);
-        let unresolved: string | null = null;
-        const r = refs.get(n)!;
-        const added = addRecords(
-          `issue:${n}`,
-          () => {
-            const out = issueRecords({
-              issue: e.issue!,
-              comments: e.comments,
-              closingPrs: e.links,
-              referencedPrs: r.prs.flatMap((p) => knownPrs.get(p) ?? []),
-              referencedCommits: knownCommits.filter((c) => r.shas.some((s) => c.sha.startsWith(s))),
-              ref,
-            });
-            unresolved = out.unresolved;
-            return out.records;
-          },
-          issueQuestions,
-        );
-        if (e.issue.state !== 'closed') {
-          stIssues.reject('open');
-          continue;
-        }
-        if (unresolved !== null) {
-          stIssues.reject('unresolved');
-          sink.addSkip({ path: `github:${slug}/issue/${n}`, reason: 'unresolved', detail: unresolved }, repo.sha);
-          continue;
-        }
-        if (added === null) continue;
-        stIssues.kept++;
-        counts.issues.records += added;
-      }
-      await sink.flush();
+      let unresolved: string | null = null;
+      const r = refs.get(n)!;
+      const out = extractUnit(
+        `issue:${n}`,
+        repo.sha,
+        () => {
+          const x = issueRecords({
+            issue: e.issue!,
+            comments: e.comments,
+            closingPrs: e.links,
+            referencedPrs: r.prs.flatMap((p) => knownPrs.get(p) ?? []),
+            referencedCommits: knownCommits.filter((c) => r.shas.some((s) => c.sha.startsWith(s))),
+            ref,
+          });
+          unresolved = x.unresolved;
+          return x.records;
+        },
+        issueQuestions,
+      );
+      if (unresolved !== null) out.skips = [...(out.skips ?? []), { stage: 'extract', skip: { path, reason: 'unresolved', detail: unresolved } }];
+      yield { row: 'issues', watch, ...out };
     }
   }
-  const retired = await reconcile(ctx, repo.sha, (g) => `discussion of ${g.replace(':', ' #')} changed`);
-  failpoint('github.before-built');
-  await stores.setState({ [builtKey]: String(seq) }, ctx.runId);
-  const cursorsAfter = await stores.stateWithPrefix(`github:${slug}:cursor:`);
-  const delta = sinkDelta(sink, before);
-  const requests = Object.values(fetch).reduce((a, s) => a + s.requests, 0);
-  const seconds = (performance.now() - t0) / 1000;
-  const cursor = (m: Record<string, string>) => m[`github:${slug}:cursor:issues`] ?? null;
-  const outcomes = sources.map((s) => ({
-    source: s,
-    from: cursor(cursorsBefore),
-    to: cursor(cursorsAfter),
-    units: counts[s].units,
-    records: counts[s].records,
-    // The pair counts are for both together: PR and issue pairs go through one sink pass.
-    ...(s === sources[0] ? { ...delta, retired } : { candidates: 0, staged: 0, rejected: 0, alreadyKnown: 0, refreshed: 0, retired: 0 }),
-    note: s === sources[0] ? `${requests} API requests${sources.length > 1 ? '; pair counts for PRs and issues together' : ''}` : null,
-    seconds: s === sources[0] ? seconds : 0,
-  }));
-  return { outcomes, fetch, requests };
 }

@@ -16,12 +16,12 @@ import { unitInterval } from '../lib/hash.js';
 import { BudgetExhausted, type Usage } from '../lib/models/cache.js';
 import type { ModelTask } from '../lib/models/config.js';
 import { openChatModels, type ModelChoice, type Models } from '../lib/models/index.js';
-import { startProgress, type StageStats } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
 import { describeHits, screenInjection } from '../validators/injection.js';
 import { judgePair, judgeParaphrase, judgePrompt, paraphraseJudgePrompt, type JudgeResult } from '../validators/judge.js';
 import { checkModelPair, checkParaphrasePair } from '../validators/model-pair.js';
-import { sinkDelta, stage, type RunContext, type SourceOutcome } from './context.js';
+import type { RunContext } from './context.js';
+import type { Source, SourcePlan, UnitResult } from './source.js';
 import { modelDoneKey } from '../datasets/state-keys.js';
 
 const KINDS: SourceKind[] = ['code_symbol', 'doc_section', 'commit', 'pull_request', 'issue'];
@@ -70,40 +70,71 @@ interface ModelStep<U extends Unit> {
 
 const rank = (id: string) => unitInterval(id, 'self-instruct-order');
 
+interface ModelPlan extends SourcePlan {
+  models: Models;
+  step: ModelStep<Unit>;
+  key: (id: string) => string;
+  leftByBudget: number;
+}
+
 /**
  * The model step of a run: self-instruct or paraphrase (models.task; on the local backend `auto` is
- * paraphrase), each written pair checked, then judged, then handed to the sink.
+ * paraphrase), each written pair checked, then judged, then handed to the sink. `modelRun()` says
+ * which models it used and what that cost.
  */
-export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: SourceOutcome; models: ModelRun }> {
-  const t0 = performance.now();
-  const { cfg, log, stores, sink } = ctx;
-  const before = { ...sink.counts };
-  const models = openChatModels(cfg);
+export function selfInstructSource(): Source<ModelPlan> & { modelRun(): ModelRun | null } {
+  let last: ModelPlan | null = null;
+  return {
+    name: 'self-instruct',
+    modelRun: () => (last ? { choice: last.models.choice, task: last.models.choice.task, usage: last.models.meter.usage, leftByBudget: last.leftByBudget } : null),
+    async plan(run) {
+      const { cfg, log, stores } = run;
+      const models = openChatModels(cfg);
+      try {
+        const { choice } = models;
+        const task = choice.task;
+        if (choice.sameModelNote) log.warn(choice.sameModelNote);
+        const key = (id: string) => modelDoneKey(task, choice.generator.model, id);
+        const done = new Set(Object.keys(await stores.stateWithPrefix(key(''))).map((k) => k.slice(k.lastIndexOf(':') + 1)));
+        const step: ModelStep<Unit> = task === 'paraphrase' ? await paraphraseStep(run, models, done) : await selfInstructStep(run, models, done);
+        const unitName = task === 'paraphrase' ? 'pairs' : 'records';
+        log.info({ task, units: step.units.length, generator: choice.generator.model, judge: choice.judge.model, backend: choice.backend }, `${step.name}: ${step.units.length} ${task === 'paraphrase' ? 'rule pairs' : 'records'}`);
+        last = { from: null, to: null, total: step.units.length, unitName, stageNames: { read: null, extract: null, generate: step.name, judge: 'judge' }, models, step, key, leftByBudget: 0, cursor: null };
+        return last;
+      } catch (e) {
+        await models.close();
+        throw e;
+      }
+    },
+    read: (run, plan) => readModelStep(run, plan),
+    note(plan) {
+      const { choice, meter } = plan.models;
+      const u = meter.usage;
+      return `${plan.step.name}, ${choice.backend}: ${choice.generator.model} writes, ${choice.judge.model} judges; ${u.calls} calls, ${u.cacheHits} cached, ${u.promptTokens + u.completionTokens} tokens${plan.leftByBudget ? `; budget reached, ${plan.leftByBudget} left` : ''}${choice.sameModelNote ? `; ${choice.sameModelNote}` : ''}`;
+    },
+  };
+}
+
+/** Each unit screened, written, checked and judged, in order; its done-mark written once its pairs are staged. */
+async function* readModelStep(run: RunContext, plan: ModelPlan): AsyncGenerator<UnitResult> {
+  const { cfg, log } = run;
+  const { models, step, key } = plan;
   const { choice } = models;
-  const task = choice.task;
-  const st = stage(ctx, task === 'paraphrase' ? 'paraphrase' : 'self-instruct');
-  const stJudge = stage(ctx, 'judge');
-  let leftByBudget = 0;
+  const sample = step.units;
+  const width = choice.backend === 'local' ? 1 : cfg.models.concurrency;
+  let marks: Record<string, string> = {};
+  // The pairs first, then the marks that say they are in: the runner flushes before it writes them.
+  const withMark = (u: Unit, out: UnitResult): UnitResult => {
+    marks[key(u.id)] = run.runId;
+    if (Object.keys(marks).length < MARK_EVERY) return out;
+    const state = marks;
+    marks = {};
+    return { ...out, checkpoint: { state } };
+  };
+  let processed = 0;
+  let budgetHit = false;
   try {
-    if (choice.sameModelNote) log.warn(choice.sameModelNote);
-    const key = (id: string) => modelDoneKey(task, choice.generator.model, id);
-    const done = new Set(Object.keys(await stores.stateWithPrefix(key(''))).map((k) => k.slice(k.lastIndexOf(':') + 1)));
-    const step: ModelStep<Unit> = task === 'paraphrase' ? await paraphraseStep(ctx, models, done) : await selfInstructStep(ctx, models, done);
-    const sample = step.units;
-    log.info({ task, units: sample.length, generator: choice.generator.model, judge: choice.judge.model, backend: choice.backend }, `${step.name}: ${sample.length} ${task === 'paraphrase' ? 'rule pairs' : 'records'}`);
-    await sink.ready();
-    const progress = startProgress(step.name, sample.length, log, task === 'paraphrase' ? 'pairs' : 'records');
-    const width = choice.backend === 'local' ? 1 : cfg.models.concurrency;
-    let marks: Record<string, string> = {};
-    const mark = async (force: boolean) => {
-      if (!force && Object.keys(marks).length < MARK_EVERY) return;
-      await sink.flush(true); // the pairs first, then the marks that say they are in
-      failpoint('self-instruct.before-marks');
-      await stores.setState(marks, ctx.runId);
-      marks = {};
-    };
-    let processed = 0;
-    let budgetHit = false;
+    await run.sink.ready();
     for (let i = 0; i < sample.length && !budgetHit; i += width) {
       const batch: Unit[] = [];
       for (const u of sample.slice(i, i + width)) {
@@ -113,14 +144,13 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
           batch.push(u);
           continue;
         }
-        st.seen++;
-        st.reject('prompt_injection');
         processed++;
-        sink.addSkip({ path: u.locator, reason: 'prompt_injection', detail: `${screen.version}: not sent to ${models.generator.model}: ${describeHits(screen.hits)}`.slice(0, 400) }, ctx.repo.sha);
-        marks[key(u.id)] = ctx.runId;
-        progress.tick(1);
+        const detail = `${screen.version}: not sent to ${models.generator.model}: ${describeHits(screen.hits)}`.slice(0, 400);
+        yield withMark(u, { skips: [{ stage: 'generate', skip: { path: u.locator, reason: 'prompt_injection', detail } }] });
       }
+      const t = performance.now();
       const results = await Promise.allSettled(batch.map(async (u) => ({ u, out: await step.write(u, batch) })));
+      const generate = (performance.now() - t) / 1000 / Math.max(1, batch.length);
       for (const r of results) {
         if (r.status === 'rejected') {
           if (!(r.reason instanceof BudgetExhausted)) throw r.reason;
@@ -128,54 +158,32 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
           continue;
         }
         const { u, out } = r.value;
+        let result: UnitResult;
         if (out.kind === 'pair') {
           // Judged before it counts: a budget that runs out here leaves the unit for the next run.
-          const passed = await judgeAndAdd(ctx, out.pair, u, step, stJudge).catch((e: unknown) => {
+          const judged = await judgeWritten(run, out.pair, u, step).catch((e: unknown) => {
             if (e instanceof BudgetExhausted) return null;
             throw e;
           });
-          if (passed === null) {
+          if (judged === null) {
             budgetHit = true;
             continue;
           }
-          st.kept++;
-          if (passed) step.passed?.(out.pair, u);
-        } else if (out.kind === 'none') st.reject(out.stat);
-        else if (out.kind === 'skip') {
-          st.reject(out.stat);
-          sink.addSkip({ path: u.locator, reason: 'model_output', detail: `${models.generator.model}: ${out.detail}` }, ctx.repo.sha);
-        } else {
-          st.reject(out.stat);
-          sink.add(out.checked);
-        }
-        st.seen++;
+          if (judged.passed) step.passed?.(out.pair, u);
+          result = judged.result;
+        } else if (out.kind === 'none') result = { rejects: [{ stage: 'generate', reason: out.stat }] };
+        else if (out.kind === 'skip') result = { skips: [{ stage: 'generate', skip: { path: u.locator, reason: 'model_output', detail: `${models.generator.model}: ${out.detail}` } }] };
+        else result = { checked: [{ pair: out.checked, rejected: out.stat }] };
         processed++;
-        marks[key(u.id)] = ctx.runId;
-        progress.tick(1);
+        yield withMark(u, { ...result, seconds: { ...result.seconds, generate } });
       }
-      await mark(false);
     }
-    if (budgetHit) leftByBudget = sample.length - processed;
-    await mark(true);
-    progress.stop();
-    if (leftByBudget) {
-      st.reject('budget', leftByBudget);
-      log.warn({ budget: cfg.models.budgetTokens, spent: models.meter.spent, left: leftByBudget }, `${step.name} stopped: token budget of ${cfg.models.budgetTokens} reached; ${leftByBudget} left for the next run`);
+    if (budgetHit) {
+      plan.leftByBudget = sample.length - processed;
+      log.warn({ budget: cfg.models.budgetTokens, spent: models.meter.spent, left: plan.leftByBudget }, `${step.name} stopped: token budget of ${cfg.models.budgetTokens} reached; ${plan.leftByBudget} left for the next run`);
+      yield { units: plan.leftByBudget, rejects: [{ stage: 'generate', reason: 'budget', n: plan.leftByBudget }] };
     }
-    st.seconds += (performance.now() - t0) / 1000;
-    const u = models.meter.usage;
-    const outcome: SourceOutcome = {
-      source: 'self-instruct',
-      from: null,
-      to: null,
-      units: sample.length,
-      records: st.seen,
-      ...sinkDelta(sink, before),
-      retired: 0,
-      note: `${step.name}, ${choice.backend}: ${choice.generator.model} writes, ${choice.judge.model} judges; ${u.calls} calls, ${u.cacheHits} cached, ${u.promptTokens + u.completionTokens} tokens${leftByBudget ? `; budget reached, ${leftByBudget} left` : ''}${choice.sameModelNote ? `; ${choice.sameModelNote}` : ''}`,
-      seconds: (performance.now() - t0) / 1000,
-    };
-    return { outcome, models: { choice, task, usage: u, leftByBudget } };
+    if (Object.keys(marks).length) yield { units: 0, checkpoint: { state: marks } };
   } finally {
     await models.close();
   }
@@ -185,22 +193,24 @@ export async function selfInstructSource(ctx: RunContext): Promise<{ outcome: So
  * Deterministic layers first (cheap); only a pair that passes them all costs a judge call, and the
  * judge's pass alone never stages a pair.
  */
-async function judgeAndAdd<U extends Unit>(ctx: RunContext, pair: QAPair, u: U, step: ModelStep<U>, stJudge: StageStats): Promise<boolean> {
+async function judgeWritten<U extends Unit>(run: RunContext, pair: QAPair, u: U, step: ModelStep<U>): Promise<{ passed: boolean; result: UnitResult }> {
   const checked = step.check(pair, u);
-  if (ctx.sink.knows(checked.id) || failedReasons(checked).length) {
-    ctx.sink.add(checked);
-    return false;
-  }
+  // A pair already stored costs no judge call either.
+  if (run.sink.knows(checked.id) || failedReasons(checked).length) return { passed: false, result: { checked: [{ pair: checked }] } };
   const t = performance.now();
   const { verdict, reply } = await step.judge(checked, u);
-  stJudge.seen++;
-  stJudge.seconds += (performance.now() - t) / 1000;
-  if (verdict.pass) stJudge.kept++;
-  // A 'supported' under models.judgeMinScore is counted apart from the verdicts that fail on their own.
-  else stJudge.reject(reply ? (reply.verdict === 'supported' ? 'low_score' : reply.verdict) : 'invalid_json');
   checked.verdicts.push(verdict);
-  ctx.sink.add(checked);
-  return verdict.pass;
+  // A 'supported' under models.judgeMinScore is counted apart from the verdicts that fail on their own.
+  const why = verdict.pass ? null : reply ? (reply.verdict === 'supported' ? 'low_score' : reply.verdict) : 'invalid_json';
+  return {
+    passed: verdict.pass,
+    result: {
+      checked: [{ pair: checked }],
+      judged: { seen: 1, kept: verdict.pass ? 1 : 0 },
+      rejects: why ? [{ stage: 'judge', reason: why }] : [],
+      seconds: { judge: (performance.now() - t) / 1000 },
+    },
+  };
 }
 
 type RecordUnit = Unit & { rec: SourceRecord };

@@ -252,6 +252,17 @@ export const SkipRecord = z.object({
     'citation',
     // issues closed without a resolution the thread states
     'unresolved',
+    // commits the filter leaves out (extractors/commits.ts commitFilter), each with why
+    'merge',
+    'bot',
+    'merge_message',
+    'version_bump',
+    'revert',
+    'short_message',
+    'empty_diff',
+    // PRs closed without a merge, issues still open
+    'not_merged',
+    'open',
   ]),
   detail: z.string(),
 });

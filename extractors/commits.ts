@@ -83,6 +83,22 @@ export function commitFilter(c: RawCommit): CommitFilterResult {
   return { keep: true };
 }
 
+/** The skip a filtered commit is recorded as: the filter's own (style_only), or its reason and why. */
+export function commitFilterSkip(c: RawCommit, verdict: Extract<CommitFilterResult, { keep: false }>): SkipRecord {
+  if (verdict.skip) return verdict.skip;
+  const subject = JSON.stringify(redactSecrets(c.subject.slice(0, 160)).text);
+  const detail: Record<Exclude<CommitSkipReason, 'style_only'>, string> = {
+    merge: `a merge commit (${c.parents.length} parents): its first-parent diff is read with the commit it merges`,
+    bot: 'written by a bot account',
+    merge_message: `the subject ${subject} is a merge message`,
+    version_bump: `the subject ${subject} only moves a version number`,
+    revert: `a revert that does not say why: ${subject}`,
+    short_message: `the subject ${subject} says nothing on its own and there is no body`,
+    empty_diff: 'no text file changed',
+  };
+  return { path: `commit:${c.sha}`, reason: verdict.reason, detail: detail[verdict.reason as Exclude<CommitSkipReason, 'style_only'>] };
+}
+
 /** The PR a squash-merged subject names: "Fix X (#12345)", or "Merge pull request #12 from …". */
 export function prNumberFromSubject(subject: string): number | null {
   const m = /\(#(\d+)\)\s*$/.exec(subject) ?? /^Merge pull request #(\d+)\b/.exec(subject);
