@@ -86,6 +86,53 @@ export const CodeSymbol = z.object({
 });
 export type CodeSymbol = z.infer<typeof CodeSymbol>;
 
+/** One hunk of a file's diff: its `@@` line, git's enclosing-definition guess, where it starts, its lines. */
+export const DiffHunk = z.object({
+  header: z.string(),
+  section: z.string(),
+  newStart: z.number().int(),
+  lines: z.array(z.string()),
+});
+
+/** What a whole-commit record states: header, message (emails left out) and the files it lists. */
+export const CommitFacts = z.object({
+  type: z.literal('commit'),
+  sha: z.string(),
+  author: z.string(),
+  date: z.string(),
+  subject: z.string(),
+  body: z.string(),
+  files: z.array(z.object({ status: z.enum(['A', 'M', 'D', 'R', 'C', 'T']), path: z.string(), oldPath: z.string().nullable() })),
+  /** All files the commit changed (the list stops at a bound). */
+  fileCount: z.number().int().nonnegative(),
+});
+export type CommitFacts = z.infer<typeof CommitFacts>;
+
+/** What a per-file commit record states: the change's header and its kept hunks. */
+export const CommitFileFacts = z.object({
+  type: z.literal('commit_file'),
+  sha: z.string(),
+  verb: z.string(),
+  /** The source of a rename or copy. */
+  oldPath: z.string().nullable(),
+  additions: z.number().int().nonnegative(),
+  deletions: z.number().int().nonnegative(),
+  date: z.string(),
+  subject: z.string(),
+  hunks: z.array(DiffHunk),
+  /** The diff was cut (at the per-file cap or the record's size bound). */
+  truncated: z.boolean(),
+});
+export type CommitFileFacts = z.infer<typeof CommitFileFacts>;
+
+/**
+ * The per-kind structure of a record, as its extractor knew it, so generators read fields instead
+ * of parsing the text back. Redacted like the text. Not stored: the stored record keeps the text
+ * the facts were drawn from.
+ */
+export const RecordFacts = z.discriminatedUnion('type', [CommitFacts, CommitFileFacts]);
+export type RecordFacts = z.infer<typeof RecordFacts>;
+
 /** One unit of evidence. Its id hashes kind + stable locator + content, never the HEAD sha. */
 export const SourceRecord = z.object({
   id: z.string().regex(/^[0-9a-f]{32}$/),
@@ -97,6 +144,7 @@ export const SourceRecord = z.object({
   code: CodeSymbol.nullable(),
   /** Kinds of secret-like strings redacted from this record before it was stored. */
   redactions: z.array(z.string()),
+  facts: RecordFacts.optional(),
 });
 export type SourceRecord = z.infer<typeof SourceRecord>;
 

@@ -278,6 +278,23 @@ describe('commitRecords', () => {
     expect([small.provenance.startLine, small.provenance.endLine]).toEqual([6, 8]);
   });
 
+  it('carries its structure as facts, field for field what its text states, redacted as the text is', async () => {
+    const commits = await history();
+    let checked = 0;
+    for (const c of commits)
+      for (const opts of [{}, { maxFileRecordChars: 120 }])
+        for (const r of commitRecords(c, REF, opts)) {
+          const { type, ...facts } = r.facts!;
+          expect(type).toBe(r.provenance.path === null ? 'commit' : 'commit_file');
+          expect(facts).toEqual(r.provenance.path === null ? parseCommitRecord(r.text) : parseFileRecord(r.text));
+          expect(JSON.stringify(r.facts)).not.toContain(TOKEN);
+          checked++;
+        }
+    expect(checked).toBe(14);
+    const cut = commitRecords(commits[1]!, REF, { maxFileRecordChars: 120 }).find((r) => r.provenance.path === 'pkg/shapes.py')!;
+    expect(cut.facts).toMatchObject({ type: 'commit_file', verb: 'modified', additions: 8, deletions: 4, truncated: true });
+  });
+
   it('reads back what it wrote, and finds the symbols the commit added or removed', async () => {
     const [, second] = await history();
     const [whole, , , shapes] = commitRecords(second!, REF);

@@ -2,7 +2,7 @@
 // record per changed text file, and the top-level Python definitions a commit added or removed.
 
 import type { CommitFile, FileStatus, RawCommit } from './git-log.js';
-import type { SkipRecord, SourceRecord } from '../datasets/schemas.js';
+import type { CommitFacts, CommitFileFacts, RecordFacts, SkipRecord, SourceRecord } from '../datasets/schemas.js';
 import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { provenanceAt, type RepoRef } from './code-records.js';
@@ -136,6 +136,25 @@ function recordMessage(c: RawCommit): string {
 
 const fileLine = (f: Pick<CommitFile, 'status' | 'path' | 'oldPath'>) => `${f.status} ${f.path}${f.oldPath ? ` (from ${f.oldPath})` : ''}`;
 
+const redacted = (text: string) => redactSecrets(text).text;
+
+/** What the whole-commit record states, field by field (redacted as its text is). */
+function commitFacts(c: RawCommit): RecordFacts {
+  const message = recordMessage(c);
+  // The message is the subject (one line), then the body after a blank line.
+  const body = message.length > c.subject.length + 2 && message.startsWith(`${c.subject}\n\n`) ? message.slice(c.subject.length + 2) : '';
+  return {
+    type: 'commit',
+    sha: c.sha,
+    author: c.authorName,
+    date: c.authoredAt,
+    subject: redacted(body || message === c.subject ? c.subject : message),
+    body: redacted(body),
+    files: c.files.slice(0, MAX_LISTED_FILES).map((f) => ({ status: f.status, path: f.path, oldPath: f.oldPath })),
+    fileCount: c.files.length,
+  };
+}
+
 /** The whole-commit record's text: header, message and the list of changed files. */
 export function commitRecordText(c: RawCommit): string {
   const listed = c.files.slice(0, MAX_LISTED_FILES).map(fileLine);
@@ -243,10 +262,11 @@ export function commitRecords(c: RawCommit, ref: RepoRef, opts: CommitRecordOpti
   const maxFiles = opts.maxFileRecords ?? MAX_FILE_RECORDS;
   const maxChars = opts.maxFileRecordChars ?? MAX_FILE_RECORD_CHARS;
   const prNumber = prNumberFromSubject(c.subject);
-  const record = (path: string | null, raw: string, span: { start: number; end: number } | null): SourceRecord => {
+  const record = (path: string | null, raw: string, span: { start: number; end: number } | null, facts: RecordFacts): SourceRecord => {
     const contentHash = sha256Hex(raw);
     const { text, kinds } = redactSecrets(raw);
     return {
+      facts,
       id: contentId('commit', c.sha, path ?? '', contentHash),
       kind: 'commit',
       text,
@@ -256,7 +276,8 @@ export function commitRecords(c: RawCommit, ref: RepoRef, opts: CommitRecordOpti
       redactions: kinds,
     };
   };
-  const out = [record(null, commitRecordText(c), null)];
+  const subject = redacted(c.subject);
+  const out = [record(null, commitRecordText(c), null, commitFacts(c))];
   for (const f of c.files) {
     if (out.length - 1 >= maxFiles) break;
     if (f.binary || GENERATED.test(f.path)) continue;
@@ -265,7 +286,19 @@ export function commitRecords(c: RawCommit, ref: RepoRef, opts: CommitRecordOpti
     const { hunks, cut } = boundHunks(all, maxChars);
     if (!hunks.length) continue;
     const tail = f.diffTruncated || cut ? `\n${TRUNCATED_LINE}` : '';
-    out.push(record(f.path, `${fileRecordHeader(c.sha, f, c.authoredAt, c.subject)}\n\n${hunkText(hunks)}${tail}`, newSpan(hunks)));
+    const facts: RecordFacts = {
+      type: 'commit_file',
+      sha: c.sha,
+      verb: STATUS_VERB[f.status],
+      oldPath: f.oldPath,
+      additions: f.additions,
+      deletions: f.deletions,
+      date: c.authoredAt,
+      subject,
+      hunks: hunks.map((h) => ({ ...h, section: redacted(h.section), lines: redacted(h.lines.join('\n')).split('\n') })),
+      truncated: Boolean(tail),
+    };
+    out.push(record(f.path, `${fileRecordHeader(c.sha, f, c.authoredAt, c.subject)}\n\n${hunkText(hunks)}${tail}`, newSpan(hunks), facts));
   }
   return out;
 }
@@ -649,17 +682,10 @@ export function symbolChanges(c: RawCommit): SymbolChange[] {
   return c.files.flatMap((f) => (f.binary ? [] : symbolChangesInPatch(f.path, fileDiff(c, f))));
 }
 
-export interface ParsedCommitRecord {
-  sha: string;
-  author: string;
-  date: string;
-  subject: string;
-  body: string;
-  files: { status: FileStatus; path: string; oldPath: string | null }[];
-  fileCount: number;
-}
+/** A whole-commit record's fields: its facts (datasets/schemas.ts CommitFacts), as the text also states them. */
+export type ParsedCommitRecord = Omit<CommitFacts, 'type'>;
 
-/** The parts of a whole-commit record's text (the inverse of commitRecordText). */
+/** The parts of a whole-commit record's text (the inverse of commitRecordText): checks that the facts and the text agree. */
 export function parseCommitRecord(text: string): ParsedCommitRecord | null {
   const m = /^commit ([0-9a-f]{40})\nAuthor: (.*)\nDate: (.*)\n\n/.exec(text);
   const filesAt = text.lastIndexOf('\n\nFiles changed (');
@@ -683,18 +709,8 @@ export function parseCommitRecord(text: string): ParsedCommitRecord | null {
   };
 }
 
-export interface ParsedFileRecord {
-  sha: string;
-  verb: string;
-  /** The source of a rename or copy. */
-  oldPath: string | null;
-  additions: number;
-  deletions: number;
-  date: string;
-  subject: string;
-  hunks: Hunk[];
-  truncated: boolean;
-}
+/** A per-file record's fields (CommitFileFacts), as the text also states them. */
+export type ParsedFileRecord = Omit<CommitFileFacts, 'type'>;
 
 /** The parts of a per-file record's text (the inverse of fileRecordHeader + hunks). */
 export function parseFileRecord(text: string): ParsedFileRecord | null {

@@ -4,8 +4,6 @@ import {
   cleanBody,
   isCommentOrLicenceLine,
   isSubstantialHunk,
-  parseCommitRecord,
-  parseFileRecord,
   shortSha,
   symbolChangesInPatch,
   type Hunk,
@@ -299,7 +297,7 @@ export function changePairFiles(records: SourceRecord[]): Set<string> {
   const sized: { path: string; lines: number; at: number }[] = [];
   for (const r of records) {
     const path = r.provenance.path;
-    const f = r.kind === 'commit' && path !== null ? parseFileRecord(r.text) : null;
+    const f = r.facts?.type === 'commit_file' ? r.facts : null;
     if (!f || path === null) continue;
     const lines = changedCodeLines(path, substantialHunks(path, f));
     if (lines) sized.push({ path, lines, at: sized.length });
@@ -419,11 +417,10 @@ function symbolPair(rec: SourceRecord, f: ParsedFileRecord, s: SymbolChange): QA
 export function commitQuestions(rec: SourceRecord, changes?: SymbolChange[], changeFiles?: ReadonlySet<string>): QAPair[] {
   if (rec.kind !== 'commit') return [];
   const path = rec.provenance.path;
-  if (path === null) {
-    const c = parseCommitRecord(rec.text);
-    return c ? wholeCommitPairs(rec, c) : [];
-  }
-  const f = parseFileRecord(rec.text);
+  // The extractor's facts, not the text parsed back: a record without them (one read back from the
+  // stores) makes no rule pairs.
+  if (path === null) return rec.facts?.type === 'commit' ? wholeCommitPairs(rec, rec.facts) : [];
+  const f = rec.facts?.type === 'commit_file' ? rec.facts : null;
   if (!f || !f.hunks.length) return [];
   const out: QAPair[] = [];
   const change = !changeFiles || changeFiles.has(path) ? changePair(rec, f, path) : null;
