@@ -130,7 +130,38 @@ export type CommitFileFacts = z.infer<typeof CommitFileFacts>;
  * of parsing the text back. Redacted like the text. Not stored: the stored record keeps the text
  * the facts were drawn from.
  */
-export const RecordFacts = z.discriminatedUnion('type', [CommitFacts, CommitFileFacts]);
+export const PullRequestFacts = z.object({
+  type: z.literal('pull_request'),
+  number: z.number().int().positive(),
+  title: z.string(),
+  /** The description, cleaned and bounded as the record states it ('' when it has none). */
+  body: z.string(),
+});
+
+/** One review thread of a merged PR: where it points, and its comments (root first). */
+export const ReviewThreadFacts = z.object({
+  type: z.literal('review_thread'),
+  number: z.number().int().positive(),
+  title: z.string(),
+  /** The path and its lines as the record names them ("pkg/a.py lines 3-5"). */
+  location: z.string(),
+  /** The lines part of the location (" line 12", " lines 3-5", or ''). */
+  lines: z.string(),
+  comments: z.array(z.object({ association: z.string(), byAuthor: z.boolean(), body: z.string() })),
+});
+
+/** How a closed issue was resolved: the answer the thread settled on, and the PR or commit that fixed it. */
+export const IssueFacts = z.object({
+  type: z.literal('issue'),
+  number: z.number().int().positive(),
+  title: z.string(),
+  /** The answer's heading as the record writes it ("Maintainer answer:"), and the answer. */
+  answer: z.object({ heading: z.string(), body: z.string() }).nullable(),
+  /** `what` is "PR #12" or "commit <sha>"; `detail` the fix's first paragraph, bounded. */
+  fix: z.object({ what: z.string(), title: z.string(), detail: z.string().nullable() }).nullable(),
+});
+
+export const RecordFacts = z.discriminatedUnion('type', [CommitFacts, CommitFileFacts, PullRequestFacts, ReviewThreadFacts, IssueFacts]);
 export type RecordFacts = z.infer<typeof RecordFacts>;
 
 /** One unit of evidence. Its id hashes kind + stable locator + content, never the HEAD sha. */

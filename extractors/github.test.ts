@@ -381,6 +381,24 @@ describe('pullRequestRecords', () => {
     for (const r of recs) expect(r.text).not.toMatch(/dana-dev|bob-maint|carol|codecov|docs for this PR|not covered/);
   });
 
+  it('carries its structure as facts: title, description, and each thread comment with who wrote it', () => {
+    const [pr, a, b] = records() as [SourceRecord, SourceRecord, SourceRecord];
+    const title = 'Add `timeout` option to `Client.fetch`';
+    expect(pr.facts).toEqual({ type: 'pull_request', number: 412, title, body: cleanBody(PR_BODY) });
+    expect(a.facts).toEqual({
+      type: 'review_thread',
+      number: 412,
+      title,
+      location: 'src/widgets/client.py line 88',
+      lines: ' line 88',
+      comments: [
+        { association: 'MEMBER', byAuthor: false, body: ROOT_A },
+        { association: 'CONTRIBUTOR', byAuthor: true, body: 'Good point, done in 5d1e2f0: both are caught now.' },
+      ],
+    });
+    expect(b.facts).toEqual({ type: 'review_thread', number: 412, title, location: 'tests/test_client.py lines 33-36', lines: ' lines 33-36', comments: [{ association: 'COLLABORATOR', byAuthor: false, body: ROOT_B }] });
+  });
+
   it('ids hash kind, number, root comment and content; provenance points at the merge and the comment', () => {
     const [pr, a, b] = records() as [SourceRecord, SourceRecord, SourceRecord];
     expect(pr.id).toBe(contentId('pull_request', 412, '', sha256(pr.text)));
@@ -473,6 +491,17 @@ describe('issueRecords', () => {
         '`Client.fetch` could hang forever when the server stopped answering mid-response. This PR adds a `timeout` argument (seconds, default 30) and raises `FetchTimeout` when it expires.',
       ].join('\n'),
     );
+    expect(rec.facts).toEqual({
+      type: 'issue',
+      number: 398,
+      title: 'Client.fetch hangs forever when the server stalls',
+      answer: null,
+      fix: {
+        what: 'PR #412',
+        title: 'Add `timeout` option to `Client.fetch`',
+        detail: '`Client.fetch` could hang forever when the server stopped answering mid-response. This PR adds a `timeout` argument (seconds, default 30) and raises `FetchTimeout` when it expires.',
+      },
+    });
     expect(rec.id).toBe(contentId('issue', 398, sha256(rec.text)));
     expect(SourceRecord.parse(rec)).toEqual(rec);
     expect(rec.provenance).toEqual({
@@ -534,6 +563,7 @@ describe('issueRecords', () => {
         ANSWER,
       ].join('\n'),
     );
+    expect(rec.facts).toEqual({ type: 'issue', number: 403, title: 'How do I send a custom User-Agent on redirects?', answer: { heading: 'Maintainer answer:', body: ANSWER }, fix: null });
     expect(rec.provenance).toMatchObject({ commitFirstSeen: HEAD, prNumber: null, issueNumber: 403, commentId: 7103, url: `${WEB}/issues/403` });
     expect(rec.id).toBe(contentId('issue', 403, sha256(rec.text)));
     // Inline code is part of an answer's substance.

@@ -1,7 +1,7 @@
 // Merged pull requests, their review threads, and resolved issues → SourceRecords: cleaned prose,
 // a content-hash id, provenance, redaction. Pure functions over GitHub REST items; no HTTP here.
 import { z } from 'zod';
-import { Sha, type SourceRecord } from '../datasets/schemas.js';
+import { Sha, type RecordFacts, type SourceRecord } from '../datasets/schemas.js';
 import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { provenanceAt, type RepoRef } from './code-records.js';
@@ -96,13 +96,11 @@ const sameUser = (a: GhUser, b: GhUser): boolean =>
   !!a && !!b && (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.login.toLowerCase() === b.login.toLowerCase());
 
 /** Author associations as they label comments in record text; anything else reads as NONE. */
-export const ASSOCIATIONS = ['OWNER', 'MEMBER', 'COLLABORATOR', 'CONTRIBUTOR', 'FIRST_TIME_CONTRIBUTOR', 'FIRST_TIMER', 'MANNEQUIN', 'NONE'] as const;
+const ASSOCIATIONS = ['OWNER', 'MEMBER', 'COLLABORATOR', 'CONTRIBUTOR', 'FIRST_TIME_CONTRIBUTOR', 'FIRST_TIMER', 'MANNEQUIN', 'NONE'] as const;
 const association = (a: string | null | undefined): string => {
   const u = (a ?? '').toUpperCase();
   return (ASSOCIATIONS as readonly string[]).includes(u) ? u : 'NONE';
 };
-/** How a comment starts in record text: "<ASSOCIATION>: " or "<ASSOCIATION> (PR author): ". */
-export const COMMENT_LABEL = new RegExp(`^(${ASSOCIATIONS.join('|')})( \\((?:PR|issue) author\\))?: `);
 
 // ---------------------------------------------------------------------------------------------
 // Markdown: closing keywords, code, template boilerplate.
@@ -375,9 +373,10 @@ export function pullRequestRecords(input: PullRequestInput): SourceRecord[] {
   const sha = validSha(input.mergeSha) ?? ref.sha;
   const label = (c: { user?: GhUser; author_association?: string | null }) =>
     `${association(c.author_association)}${sameUser(c.user, pr.user) ? ' (PR author)' : ''}: `;
-  const record = (text: string, kinds: Set<string>, loc: { commentId: number | null; path: string | null; startLine: number | null; endLine: number | null; url: string | null }): SourceRecord => {
+  const record = (text: string, kinds: Set<string>, loc: { commentId: number | null; path: string | null; startLine: number | null; endLine: number | null; url: string | null }, facts: RecordFacts): SourceRecord => {
     const contentHash = sha256Hex(text);
     return {
+      facts,
       id: contentId('pull_request', n, loc.commentId ?? '', contentHash),
       kind: 'pull_request',
       text,
@@ -407,7 +406,7 @@ export function pullRequestRecords(input: PullRequestInput): SourceRecord[] {
       .slice(0, DISCUSSION_COMMENTS);
     for (const x of discussion) keep(x.kinds);
     if (discussion.length) parts.push(`Discussion:\n${discussion.map((x) => label(x.c) + x.body).join('\n\n')}`);
-    out.push(record(parts.join('\n\n'), kinds, { commentId: null, path: null, startLine: null, endLine: null, url: pr.pull_request.html_url ?? pr.html_url }));
+    out.push(record(parts.join('\n\n'), kinds, { commentId: null, path: null, startLine: null, endLine: null, url: pr.pull_request.html_url ?? pr.html_url }, { type: 'pull_request', number: n, title, body }));
   }
 
   // Threads: every reply hangs off its root (GitHub points in_reply_to_id at the root; chains are followed anyway).
@@ -441,12 +440,15 @@ export function pullRequestRecords(input: PullRequestInput): SourceRecord[] {
     const where = root.subject_type === 'file' || line === null ? '' : start != null && start !== line ? ` lines ${start}-${line}` : ` line ${line}`;
     const hunk = root.diff_hunk ? hunkTail(redact(root.diff_hunk)) : '';
     let text = `PR #${n}: ${title}\nReview comment on ${oneLine(root.path)}${where}:${hunk ? `\n${hunk}` : ''}\n\n${label(root)}${rootBody}`;
+    const said = (c: GhReviewComment, body: string) => ({ association: association(c.author_association), byAuthor: sameUser(c.user, pr.user), body });
+    const facts: RecordFacts = { type: 'review_thread', number: n, title, location: `${oneLine(root.path)}${where}`, lines: where, comments: [said(root, rootBody)] };
     for (const reply of (threads.get(root.id) ?? []).filter((c) => !isBot(c.user)).sort(byTime)) {
       const { body, kinds: found } = comment(reply, REPLY_CHARS);
       if (!body) continue;
       const next = `\n\n${label(reply)}${body}`;
       if (text.length + next.length > THREAD_CHARS) break;
       text += next;
+      facts.comments.push(said(reply, body));
       keep(found);
     }
     out.push(
@@ -456,7 +458,7 @@ export function pullRequestRecords(input: PullRequestInput): SourceRecord[] {
         startLine: root.line != null ? (root.start_line ?? root.line) : null,
         endLine: root.line ?? null,
         url: root.html_url,
-      }),
+      }, facts),
     );
   }
   return out;
@@ -704,7 +706,9 @@ export function issueRecords(input: IssueInput): IssueOutcome {
     return unresolved(unknown.length ? `names ${unknown.join(', ')} as the fix, but no merged PR or commit by that reference is known; ${why}` : why);
   }
 
-  const parts = [`Issue #${n}: ${oneLine(redact(issue.title))}`];
+  const title = oneLine(redact(issue.title));
+  const parts = [`Issue #${n}: ${title}`];
+  const facts: RecordFacts = { type: 'issue', number: n, title, answer: null, fix: null };
   const body = cleanBody(redact(issue.body ?? ''), BODY_CHARS);
   if (body) parts.push(body);
   if (answer) {
@@ -719,14 +723,16 @@ export function issueRecords(input: IssueInput): IssueOutcome {
       parts.push(`Discussion:\n${earlier.map((x) => label(x.c) + x.body).join('\n\n')}`);
     }
     parts.push(`${ANSWER_HEADING[answer.resolution]}\n${said.body}`);
+    facts.answer = { heading: ANSWER_HEADING[answer.resolution], body: said.body };
   }
-  if (pr) {
-    const first = proseParagraphs(cleanBody(redact(pr.body ?? ''), BODY_CHARS))[0];
-    parts.push(`Resolved by PR #${pr.number}: ${oneLine(redact(pr.title))}${first ? `\n${capText(first, REPLY_CHARS)}` : ''}`);
-  } else if (commit) {
-    const first = proseParagraphs(cleanBody(redact(commit.body ?? ''), BODY_CHARS))[0];
-    parts.push(`Resolved by commit ${commit.sha}: ${oneLine(redact(commit.subject))}${first ? `\n${capText(first, REPLY_CHARS)}` : ''}`);
-  }
+  const fixed = (what: string, fixTitle: string, body: string | null) => {
+    const first = proseParagraphs(cleanBody(redact(body ?? ''), BODY_CHARS))[0];
+    const detail = first ? capText(first, REPLY_CHARS) : null;
+    parts.push(`Resolved by ${what}: ${fixTitle}${detail ? `\n${detail}` : ''}`);
+    facts.fix = { what, title: fixTitle, detail };
+  };
+  if (pr) fixed(`PR #${pr.number}`, oneLine(redact(pr.title)), pr.body);
+  else if (commit) fixed(`commit ${commit.sha}`, oneLine(redact(commit.subject)), commit.body);
   const text = parts.join('\n\n');
   const contentHash = sha256Hex(text);
   const sha = validSha(pr?.mergeSha) ?? validSha(commit?.sha) ?? ref.sha;
@@ -737,6 +743,7 @@ export function issueRecords(input: IssueInput): IssueOutcome {
     text,
     contentHash,
     provenance: provenanceAt(ref.repo, sha, { url: issue.html_url, prNumber: pr?.number, issueNumber: n, commentId }),
+    facts,
     code: null,
     redactions: [...kinds].sort(),
   };

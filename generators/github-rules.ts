@@ -1,7 +1,7 @@
 // Rule templates: pull-request and issue SourceRecords → extractive candidate QAPairs that quote the
 // record text (PR description, review comments, how an issue was resolved).
-import type { GeneratorInfo, QAPair, SourceRecord } from '../datasets/schemas.js';
-import { ASSOCIATIONS, COMMENT_LABEL, isMaintainer, proseLength, proseParagraphs } from '../extractors/github.js';
+import type { GeneratorInfo, QAPair, RecordFacts, SourceRecord } from '../datasets/schemas.js';
+import { isMaintainer, proseLength, proseParagraphs } from '../extractors/github.js';
 import { candidatePair, phrasing } from './pair.js';
 
 export const GITHUB_RULES: GeneratorInfo = { name: 'github-rules', version: '1.1.0', promptVersion: null, model: null };
@@ -39,29 +39,19 @@ export function quotePrefix(text: string, max: number, sentences = Infinity): st
   return text.slice(0, space > max / 2 ? space : max).trim();
 }
 
-/** The record's title from its first line ("PR #12: …", "Issue #3: …"), or null when it is not there. */
-function titleAfter(text: string, prefix: string): string | null {
-  const nl = text.indexOf('\n');
-  const first = nl < 0 ? text : text.slice(0, nl);
-  return first.startsWith(prefix) ? first.slice(prefix.length) : null;
-}
-
+// The extractor's facts (datasets/schemas.ts), not the text parsed back: a record without them (one
+// read back from the stores) makes no rule pairs.
 export function pullRequestQuestions(rec: SourceRecord): QAPair[] {
   const n = rec.provenance.prNumber;
   if (rec.kind !== 'pull_request' || n === null) return [];
-  const title = titleAfter(rec.text, `PR #${n}: `);
-  if (title === null) return [];
-  return rec.provenance.commentId === null ? summaryPairs(rec, n, title) : reviewPairs(rec, n, title);
+  const f = rec.facts;
+  if (f?.type === 'pull_request' && rec.provenance.commentId === null) return summaryPairs(rec, n, f.title, f.body);
+  if (f?.type === 'review_thread' && rec.provenance.commentId !== null) return reviewPairs(rec, n, f);
+  return [];
 }
 
 /** The description's first prose paragraphs: what changed and, often in the next one, why. */
-function summaryPairs(rec: SourceRecord, n: number, title: string): QAPair[] {
-  const start = rec.text.indexOf('\n\n');
-  if (start < 0) return [];
-  let body = rec.text.slice(start + 2);
-  const discussion = body.indexOf('\n\nDiscussion:\n');
-  if (body.startsWith('Discussion:\n')) body = '';
-  else if (discussion >= 0) body = body.slice(0, discussion);
+function summaryPairs(rec: SourceRecord, n: number, title: string, body: string): QAPair[] {
   const paragraphs = proseParagraphs(body);
   if (!paragraphs.length || proseLength(paragraphs[0]!) < MIN_PROSE) return [];
   const evidence: string[] = [];
@@ -83,30 +73,10 @@ function summaryPairs(rec: SourceRecord, n: number, title: string): QAPair[] {
   ];
 }
 
-interface ThreadComment {
-  association: string;
-  byAuthor: boolean;
-  body: string;
-}
-
-/** The comments of a review-thread record, split at their "<ASSOCIATION>: " labels. */
-function threadComments(text: string): { location: string; lines: string; comments: ThreadComment[] } | null {
-  const loc = /^Review comment on (.*?( lines? \d+(?:-\d+)?)?):$/.exec(text.split('\n', 2)[1] ?? '');
-  if (!loc) return null;
-  const starts = [...text.matchAll(new RegExp(`\\n\\n(?=(?:${ASSOCIATIONS.join('|')})(?: \\(PR author\\))?: )`, 'g'))].map((m) => m.index + 2);
-  const comments = starts.map((s, i) => {
-    const segment = text.slice(s, i + 1 < starts.length ? starts[i + 1]! - 2 : undefined);
-    const m = COMMENT_LABEL.exec(segment)!;
-    return { association: m[1]!, byAuthor: !!m[2], body: segment.slice(m[0].length) };
-  });
-  return comments.length ? { location: loc[1]!, lines: loc[2] ?? '', comments } : null;
-}
-
 /** What the root comment of a review thread pointed out, and the PR author's reply when it says what was done. */
-function reviewPairs(rec: SourceRecord, n: number, title: string): QAPair[] {
-  const thread = threadComments(rec.text);
+function reviewPairs(rec: SourceRecord, n: number, thread: Extract<RecordFacts, { type: 'review_thread' }>): QAPair[] {
   const path = rec.provenance.path;
-  if (!thread || path === null) return [];
+  if (path === null) return [];
   const [root, ...replies] = thread.comments;
   // "nit", "LGTM", "+1", an emoji: too short to carry a point of their own.
   if (!root || proseLength(root.body) < MIN_PROSE) return [];
@@ -122,7 +92,7 @@ function reviewPairs(rec: SourceRecord, n: number, title: string): QAPair[] {
   }
   // The lines tell apart threads on one file of one PR.
   const about = `\`${path}\`${thread.lines}`;
-  const question = phrasing(`pr:${n}:review_comment:${rec.provenance.commentId}`, (root.byAuthor ? authorNoteQuestions : reviewQuestions)(n, quoted(title), about));
+  const question = phrasing(`pr:${n}:review_comment:${rec.provenance.commentId}`, (root.byAuthor ? authorNoteQuestions : reviewQuestions)(n, quoted(thread.title), about));
   return [candidatePair(rec, GITHUB_RULES, { category: 'review_comment', question, answer, evidence })];
 }
 
@@ -190,21 +160,12 @@ const whichCommitQuestions = (n: number, t: string) => [
   `Which change in the git history fixed issue #${n} (${t})?`,
 ];
 
-// The sections an issue record ends with (extractors/github.ts issueRecords), and who wrote each answer.
-const ANSWERS: [heading: string, who: string][] = [
-  ['Maintainer answer:', 'A maintainer answered'],
-  ['Contributor answer:', 'A contributor answered'],
-  ["Issue author's fix:", 'The issue author found the fix'],
-];
-
-/** The text after `marker` in `text`, up to the next record section ("\n\nResolved by …"), or null. */
-function sectionAfter(text: string, marker: string): string | null {
-  const at = text.lastIndexOf(marker);
-  if (at < 0) return null;
-  const rest = text.slice(at + marker.length);
-  const end = rest.indexOf('\n\nResolved by ');
-  return end < 0 ? rest : rest.slice(0, end);
-}
+// Who wrote each kind of answer an issue record quotes (extractors/github.ts issueRecords).
+const ANSWERS: Record<string, string> = {
+  'Maintainer answer:': 'A maintainer answered',
+  'Contributor answer:': 'A contributor answered',
+  "Issue author's fix:": 'The issue author found the fix',
+};
 
 /**
  * How a resolved issue was resolved: the answer the thread settled on, and the PR or commit that
@@ -213,25 +174,23 @@ function sectionAfter(text: string, marker: string): string | null {
 export function issueQuestions(rec: SourceRecord): QAPair[] {
   const n = rec.provenance.issueNumber;
   if (rec.kind !== 'issue' || n === null) return [];
-  const title = titleAfter(rec.text, `Issue #${n}: `);
-  if (title === null) return [];
+  const f = rec.facts;
+  if (f?.type !== 'issue') return [];
+  const { title } = f;
   const t = quoted(title);
   const how = phrasing(`issue:${n}:issue_resolution`, ERROR_TITLE.test(title) ? [...resolvedQuestions(n, t), ...errorQuestions(n, t)] : resolvedQuestions(n, t));
   const out: QAPair[] = [];
   const pair = (question: string, answer: string, evidence: string[]) => out.push(candidatePair(rec, GITHUB_RULES, { category: 'issue_resolution', question, answer, evidence }));
 
-  for (const [heading, who] of ANSWERS) {
-    const said = sectionAfter(rec.text, `\n\n${heading}\n`);
-    if (said === null) continue;
-    const answer = quotePrefix(said, ANSWER_CHARS);
+  const who = f.answer ? ANSWERS[f.answer.heading] : undefined;
+  if (f.answer && who) {
+    const answer = quotePrefix(f.answer.body, ANSWER_CHARS);
     if (proseLength(answer) >= MIN_PROSE) pair(how, `${who}:\n${answer}`, [answer]);
-    break;
   }
 
   // "Resolved by PR #12: <title>\n<first paragraph>" or "Resolved by commit <sha>: <subject>\n<…>".
-  const fix = /\n\nResolved by (PR #\d+|commit [0-9a-f]{40}): ([^\n]*)(?:\n([\s\S]*))?$/.exec(rec.text);
-  if (!fix) return out;
-  const [, what, fixTitle, rest] = fix as unknown as [string, string, string, string | undefined];
+  if (!f.fix) return out;
+  const { what, title: fixTitle, detail: rest } = f.fix;
   const isPr = what.startsWith('PR');
   if (isPr && rec.provenance.prNumber === null) return out;
   const by = isPr ? what : `commit ${what.slice(7, 19)}`;
