@@ -176,7 +176,8 @@ function addResult(run: RunContext, row: string, names: Partial<Record<UnitStage
     extract.kept += r.records.length;
     extract.seconds += r.seconds?.extract ?? 0;
     generate.seen += r.records.length;
-    sink.addRecords(r.records);
+    // The facts were the generators'; the sink keeps (and stores) records without them.
+    sink.addRecords(r.records.map(({ facts: _facts, ...rec }) => rec));
   } else generate.seen += units - dropped;
   for (const c of r.checked ?? []) if (c.rejected) generate.reject(c.rejected);
   generate.kept += pairs - (r.checked ?? []).filter((c) => c.rejected).length;

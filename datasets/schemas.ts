@@ -161,7 +161,22 @@ export const IssueFacts = z.object({
   fix: z.object({ what: z.string(), title: z.string(), detail: z.string().nullable() }).nullable(),
 });
 
-export const RecordFacts = z.discriminatedUnion('type', [CommitFacts, CommitFileFacts, PullRequestFacts, ReviewThreadFacts, IssueFacts]);
+/** Headings, fenced code and paragraphs of a doc section's text; lines 0-based within the text. */
+export const DocBlock = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('heading'), level: z.number().int(), title: z.string(), startLine: z.number().int(), endLine: z.number().int() }),
+  z.object({ kind: z.literal('code'), lang: z.string().nullable(), code: z.string(), startLine: z.number().int(), endLine: z.number().int() }),
+  z.object({ kind: z.literal('paragraph'), lines: z.array(z.string()), startLine: z.number().int(), endLine: z.number().int() }),
+]);
+export type DocBlock = z.infer<typeof DocBlock>;
+
+/** A docs section: its enclosing headings (outermost first, its own last) and its blocks. */
+export const DocSectionFacts = z.object({
+  type: z.literal('doc_section'),
+  headingPath: z.array(z.string()),
+  blocks: z.array(DocBlock),
+});
+
+export const RecordFacts = z.discriminatedUnion('type', [CommitFacts, CommitFileFacts, PullRequestFacts, ReviewThreadFacts, IssueFacts, DocSectionFacts]);
 export type RecordFacts = z.infer<typeof RecordFacts>;
 
 /** One unit of evidence. Its id hashes kind + stable locator + content, never the HEAD sha. */

@@ -3,7 +3,7 @@
 // a dependency. It knows the HF doc-builder dialect: `[[anchor]]` headings, `<Tip>`/`<hfoption>`
 // components, the license comment on top, `[[autodoc]]` lines.
 
-import type { SourceRecord } from '../datasets/schemas.js';
+import type { DocBlock, SourceRecord } from '../datasets/schemas.js';
 import { contentId, sha256Hex } from '../lib/hash.js';
 import { redactSecrets } from '../validators/secrets.js';
 import { blobUrl, provenanceAt, type RepoRef } from './code-records.js';
@@ -712,6 +712,7 @@ export function docSectionRecords(path: string, source: string, ref: RepoRef): S
       provenance: provenanceAt(ref.repo, ref.sha, { path, startLine: s.startLine, endLine: s.endLine, qualname: qualname.text, url: blobUrl(ref, path, s.startLine, s.endLine) }),
       code: null,
       redactions: [...new Set([...redacted.kinds, ...qualname.kinds])],
+      facts: { type: 'doc_section', headingPath: s.headingPath.map((h) => redactSecrets(h).text), blocks: docBlocks(redacted.text) },
     });
   }
   return out;
@@ -720,10 +721,7 @@ export function docSectionRecords(path: string, source: string, ref: RepoRef): S
 // ---------------------------------------------------------------------------------------------
 // Blocks of one section's cleaned text, for the doc rules.
 
-export type DocBlock =
-  | { kind: 'heading'; level: number; title: string; startLine: number; endLine: number }
-  | { kind: 'code'; lang: string | null; code: string; startLine: number; endLine: number }
-  | { kind: 'paragraph'; lines: string[]; startLine: number; endLine: number };
+export type { DocBlock };
 
 /** Headings, fenced code and blank-line-separated paragraphs of cleaned text; lines 0-based. */
 export function docBlocks(text: string): DocBlock[] {

@@ -1,6 +1,6 @@
 // Rule templates: doc_section SourceRecord → extractive candidate QAPairs quoting the section.
-import type { GeneratorInfo, QAPair, SkipRecord, SourceRecord } from '../datasets/schemas.js';
-import { docBlocks, renderInline, type DocBlock } from '../extractors/docs.js';
+import type { GeneratorInfo, QAPair, RecordFacts, SkipRecord, SourceRecord } from '../datasets/schemas.js';
+import { renderInline, type DocBlock } from '../extractors/docs.js';
 import { DEFAULT_LIMITS } from '../validators/checks.js';
 import { candidatePair, phrasing } from './pair.js';
 
@@ -74,22 +74,19 @@ interface Where {
   ordinal: string | null;
 }
 
-/** Where the section sits: its heading from the text, the enclosing headings from the qualname. */
-function locate(rec: SourceRecord, blocks: DocBlock[]): Where {
+type SectionFacts = Extract<RecordFacts, { type: 'doc_section' }>;
+
+/** Where the section sits: its heading from its first block, the enclosing headings from its facts. */
+function locate(rec: SourceRecord, f: SectionFacts): Where {
   const path = rec.provenance.path ?? rec.provenance.repo;
-  const first = blocks[0];
+  const first = f.blocks[0];
   if (first?.kind !== 'heading') return { path, heading: null, level: 0, root: null, parent: null, ordinal: null };
   const heading = first.title;
-  const qual = rec.provenance.qualname ?? heading;
-  let prefix = '';
-  let ordinal: string | null = null;
-  const m = / \((\d+)\)$/.exec(qual);
-  if (qual.endsWith(heading)) prefix = qual.slice(0, qual.length - heading.length);
-  else if (m && qual.slice(0, m.index).endsWith(heading)) {
-    prefix = qual.slice(0, m.index - heading.length);
-    ordinal = `(${m[1]})`;
-  }
-  const parents = prefix.endsWith(' > ') ? prefix.slice(0, -3).split(' > ') : [];
+  const own = f.headingPath.at(-1) === heading;
+  const parents = own ? f.headingPath.slice(0, -1) : [];
+  // The second section with the same heading path in the file is "<path> (2)".
+  const m = / \((\d+)\)$/.exec(rec.provenance.qualname ?? '');
+  const ordinal = own && m && rec.provenance.qualname!.slice(0, m.index) === f.headingPath.join(' > ') ? `(${m[1]})` : null;
   return { path, heading, level: first.level, root: parents[0] ?? null, parent: parents[parents.length - 1] ?? null, ordinal };
 }
 
@@ -385,9 +382,8 @@ function citationOf(w: Where, blocks: DocBlock[]): string | null {
  * path and reason).
  */
 export function docCitationSkip(rec: SourceRecord): SkipRecord | null {
-  if (rec.kind !== 'doc_section') return null;
-  const blocks = docBlocks(rec.text);
-  const why = citationOf(locate(rec, blocks), blocks);
+  if (rec.facts?.type !== 'doc_section') return null;
+  const why = citationOf(locate(rec, rec.facts), rec.facts.blocks);
   if (why === null) return null;
   const v = rec.provenance;
   const path = v.path ?? v.repo;
@@ -398,9 +394,10 @@ export function docCitationSkip(rec: SourceRecord): SkipRecord | null {
 
 /** Candidate pairs for one doc section. */
 export function docQuestions(rec: SourceRecord): QAPair[] {
-  if (rec.kind !== 'doc_section') return [];
-  const blocks = docBlocks(rec.text);
-  const w = locate(rec, blocks);
+  // The extractor's facts, not the text parsed again: a record without them makes no rule pairs.
+  if (rec.kind !== 'doc_section' || rec.facts?.type !== 'doc_section') return [];
+  const { blocks } = rec.facts;
+  const w = locate(rec, rec.facts);
   if (w.heading !== null && (BOILERPLATE_HEADING.test(w.heading) || CITATION_HEADING.test(w.heading) || !w.heading)) return [];
   const out: QAPair[] = [];
   // Code a prose answer already quotes is not asked about again as an example.
