@@ -5,7 +5,7 @@
 // PR that says "Fixes #n", a merged PR or a commit the thread names as the fix, or an answer the
 // thread settles on); the others are recorded as `unresolved` skips with why.
 import { simpleGit } from 'simple-git';
-import { sqlString } from '../datasets/store.js';
+import { githubItemsOf, githubNumbersStoredAfter } from '../datasets/queries.js';
 import { prNumberFromSubject } from '../extractors/commits.js';
 import { fixReferences, GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumbers, pullRequestRecords, type ClosingPr, type FixCommit } from '../extractors/github.js';
 import { issueQuestions, pullRequestQuestions } from '../generators/github-rules.js';
@@ -168,24 +168,21 @@ async function* readGithub(run: RunContext, plan: GithubPlan): AsyncGenerator<Un
 
   // Build: every number with an item stored after the last finished build.
   const builtSeq = Number((await stores.getState(githubBuiltSeqKey(slug))) ?? '0');
-  const touched = new Set<number>();
-  for await (const rows of stores.scan('github_items', ['number'], `repo = ${sqlString(slug)} AND seq > ${builtSeq}`)) for (const r of rows) touched.add(r.number as number);
+  const touched = await githubNumbersStoredAfter(stores, slug, builtSeq);
   const shas = touched.size ? await mergeShas(repo.path, repo.sha) : new Map<number, string>();
   const ref = { repo: slug, sha: repo.sha, webUrl: `https://github.com/${slug}` };
 
   const load = async (numbers: number[]) => {
     const byNumber = new Map<number, { issue: GhIssue | null; comments: GhIssueComment[]; reviews: GhReviewComment[]; links: ClosingPr[] }>();
     for (const n of numbers) byNumber.set(n, { issue: null, comments: [], reviews: [], links: [] });
-    const where = `repo = ${sqlString(slug)} AND number IN (${numbers.join(',')})`;
-    for await (const rows of stores.scan('github_items', ['kind', 'number', 'json'], where))
-      for (const r of rows) {
-        const e = byNumber.get(r.number as number)!;
-        const json = JSON.parse(r.json as string);
-        if (r.kind === 'issue') e.issue = GhIssue.parse(json);
-        else if (r.kind === 'issue_comment') e.comments.push(GhIssueComment.parse(json));
-        else if (r.kind === 'review_comment') e.reviews.push(GhReviewComment.parse(json));
-        else if (r.kind === 'link') e.links.push(json as ClosingPr);
-      }
+    for await (const r of githubItemsOf(stores, slug, numbers)) {
+      const e = byNumber.get(r.number)!;
+      const json = JSON.parse(r.json);
+      if (r.kind === 'issue') e.issue = GhIssue.parse(json);
+      else if (r.kind === 'issue_comment') e.comments.push(GhIssueComment.parse(json));
+      else if (r.kind === 'review_comment') e.reviews.push(GhReviewComment.parse(json));
+      else if (r.kind === 'link') e.links.push(json as ClosingPr);
+    }
     return byNumber;
   };
 

@@ -8,6 +8,7 @@ import { throttling } from '@octokit/plugin-throttling';
 import type { z } from 'zod';
 import type { SkipRecord } from '../datasets/schemas.js';
 import type { Stores } from '../datasets/store.js';
+import { githubItemVersions } from '../datasets/queries.js';
 import { commentTargetNumber, GhIssue, GhIssueComment, GhReviewComment } from '../extractors/github.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
@@ -233,11 +234,7 @@ async function storePage(ctx: FetchContext, spec: ListingSpec, items: unknown[],
 }
 
 /** key → updated_at of every stored item of a repository: what a listing already has. */
-export async function storedVersions(stores: Stores, slug: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const rows of stores.scan('github_items', ['key', 'updated_at'], `repo = '${slug.replace(/'/g, "''")}'`)) for (const r of rows) out.set(r.key as string, r.updated_at as string);
-  return out;
-}
+export const storedVersions = githubItemVersions;
 
 /**
  * Rate-limit state, from the free /rate_limit endpoint; `unreachable` when the API cannot be reached

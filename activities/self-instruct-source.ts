@@ -5,7 +5,7 @@
 // marked done per task and generator model, so a re-run or a retry resumes where it stopped, and
 // every call it repeats is answered from the model cache.
 import type { QAPair, SourceKind, SourceRecord } from '../datasets/schemas.js';
-import { columnsOf, pairFromRow, sourceFromRow, sqlString } from '../datasets/store.js';
+import { livePairsBy, livePairsNotBy, sourceIdsOf, sourcesByIds, stagedPairsByIds } from '../datasets/queries.js';
 import { splitGroupOf } from '../generators/pair.js';
 import { loadSeedPool } from '../generators/seeds.js';
 import { FEEDBACK_CORRECTION } from '../generators/correction.js';
@@ -34,6 +34,8 @@ export interface ModelRun {
   usage: Usage;
   /** Records left for a later run because the token budget ran out. */
   leftByBudget: number;
+  /** Units not yet written for after this pass: the backlog later passes work through, `llmSample` at a time. */
+  backlog: number;
 }
 
 
@@ -59,7 +61,10 @@ type Written =
 /** A task of the model step: its units in order, how one is written, checked and judged. */
 interface ModelStep<U extends Unit> {
   name: 'self-instruct' | 'paraphrase';
+  /** This pass's units, in order. */
   units: U[];
+  /** Units not yet done before this pass (this pass's and the backlog behind them). */
+  waiting: number;
   write(u: U, batch: U[]): Promise<Written>;
   /** The deterministic layers; a pair failing any of them costs no judge call. */
   check(pair: QAPair, u: U): QAPair;
@@ -86,7 +91,7 @@ export function selfInstructSource(): Source<ModelPlan> & { modelRun(): ModelRun
   let last: ModelPlan | null = null;
   return {
     name: 'self-instruct',
-    modelRun: () => (last ? { choice: last.models.choice, task: last.models.choice.task, usage: last.models.meter.usage, leftByBudget: last.leftByBudget } : null),
+    modelRun: () => (last ? { choice: last.models.choice, task: last.models.choice.task, usage: last.models.meter.usage, leftByBudget: last.leftByBudget, backlog: backlogOf(last) } : null),
     async plan(run) {
       const { cfg, log, stores } = run;
       const models = openChatModels(cfg);
@@ -98,7 +103,11 @@ export function selfInstructSource(): Source<ModelPlan> & { modelRun(): ModelRun
         const done = new Set(Object.keys(await stores.stateWithPrefix(key(''))).map((k) => k.slice(k.lastIndexOf(':') + 1)));
         const step: ModelStep<Unit> = task === 'paraphrase' ? await paraphraseStep(run, models, done) : await selfInstructStep(run, models, done);
         const unitName = task === 'paraphrase' ? 'pairs' : 'records';
-        log.info({ task, units: step.units.length, generator: choice.generator.model, judge: choice.judge.model, backend: choice.backend }, `${step.name}: ${step.units.length} ${task === 'paraphrase' ? 'rule pairs' : 'records'}`);
+        const what = task === 'paraphrase' ? 'rule pairs' : 'records';
+        log.info(
+          { task, units: step.units.length, waiting: step.waiting, generator: choice.generator.model, judge: choice.judge.model, backend: choice.backend },
+          `${step.name}: ${step.units.length} ${what} this pass (models.llmSample), ${step.waiting - step.units.length} more waiting in the backlog`,
+        );
         last = { from: null, to: null, total: step.units.length, unitName, stageNames: { read: null, extract: null, generate: step.name, judge: 'judge' }, models, step, key, leftByBudget: 0, cursor: null };
         return last;
       } catch (e) {
@@ -110,10 +119,12 @@ export function selfInstructSource(): Source<ModelPlan> & { modelRun(): ModelRun
     note(plan) {
       const { choice, meter } = plan.models;
       const u = meter.usage;
-      return `${plan.step.name}, ${choice.backend}: ${choice.generator.model} writes, ${choice.judge.model} judges; ${u.calls} calls, ${u.cacheHits} cached, ${u.promptTokens + u.completionTokens} tokens${plan.leftByBudget ? `; budget reached, ${plan.leftByBudget} left` : ''}${choice.sameModelNote ? `; ${choice.sameModelNote}` : ''}`;
+      return `${plan.step.name}, ${choice.backend}: ${choice.generator.model} writes, ${choice.judge.model} judges; ${u.calls} calls, ${u.cacheHits} cached, ${u.promptTokens + u.completionTokens} tokens${plan.leftByBudget ? `; budget reached, ${plan.leftByBudget} left` : ''}; backlog ${backlogOf(plan)}${choice.sameModelNote ? `; ${choice.sameModelNote}` : ''}`;
     },
   };
 }
+
+const backlogOf = (plan: ModelPlan) => plan.step.waiting - plan.step.units.length + plan.leftByBudget;
 
 /** Each unit screened, written, checked and judged, in order; its done-mark written once its pairs are staged. */
 async function* readModelStep(run: RunContext, plan: ModelPlan): AsyncGenerator<UnitResult> {
@@ -218,7 +229,7 @@ type RecordUnit = Unit & { rec: SourceRecord };
 /** Self-instruct over source records, with seed and machine-written examples and a novelty filter. */
 async function selfInstructStep(ctx: RunContext, models: Models, done: Set<string>): Promise<ModelStep<RecordUnit>> {
   const { cfg } = ctx;
-  const sample = await pickRecords(ctx, done);
+  const { picked: sample, waiting } = await pickRecords(ctx, done);
   const prompt = selfInstructPrompt();
   const jPrompt = judgePrompt();
   const seeds = loadSeedPool();
@@ -227,6 +238,7 @@ async function selfInstructStep(ctx: RunContext, models: Models, done: Set<strin
   const judgeDeps = { chat: models.judge, prompt: jPrompt, repo: ctx.repo.repo, minScore: cfg.models.judgeMinScore };
   return {
     name: 'self-instruct',
+    waiting,
     units: sample.map((rec) => ({ id: rec.id, shown: rec.text, locator: locatorOf(rec), rec })),
     async write(u, batch) {
       // Examples written from records before this batch in the order, whichever run wrote them: a
@@ -255,13 +267,14 @@ type RuleUnit = Unit & { rule: QAPair };
 /** Paraphrase over validated rule pairs: a new question, the rule's answer verbatim, judged for sameness. */
 async function paraphraseStep(ctx: RunContext, models: Models, done: Set<string>): Promise<ModelStep<RuleUnit>> {
   const { cfg } = ctx;
-  const rules = await pickRulePairs(ctx, done);
+  const { picked: rules, waiting } = await pickRulePairs(ctx, done);
   const prompt = paraphrasePrompt();
   const jPrompt = paraphraseJudgePrompt();
   const judgeDeps = { chat: models.judge, prompt: jPrompt, repo: ctx.repo.repo, minScore: cfg.models.judgeMinScore };
   const maxChars = (rule: QAPair) => maxParaphraseChars(rule.question, cfg.limits.maxQuestionChars);
   return {
     name: 'paraphrase',
+    waiting,
     // The generator sees the question; the judge also the answer: both are screened.
     units: rules.map((rule) => ({ id: rule.id, shown: `${rule.question}\n${rule.answer}`, locator: `${pairLocator(rule)} (${rule.category} pair ${rule.id})`, rule })),
     async write(u) {
@@ -283,27 +296,20 @@ const MODEL_GENERATORS = [SELF_INSTRUCT.name, PARAPHRASE.name, FEEDBACK_CORRECTI
  * generator, in a stable hash order, the sample shared out across the categories present so that
  * each gets its turn.
  */
-async function pickRulePairs(ctx: RunContext, done: Set<string>): Promise<QAPair[]> {
+async function pickRulePairs(ctx: RunContext, done: Set<string>): Promise<{ picked: QAPair[]; waiting: number }> {
   const n = ctx.cfg.models.llmSample;
-  if (n === 0) return [];
-  const where = `status != 'retired' AND repo = ${sqlString(ctx.repo.repo)} AND generator NOT IN (${MODEL_GENERATORS.map(sqlString).join(',')})`;
+  if (n === 0) return { picked: [], waiting: 0 };
   const byCategory = new Map<string, { id: string; rank: number }[]>();
-  for await (const rows of ctx.stores.scan('staging', ['id', 'category'], where))
-    for (const r of rows) {
-      const id = r.id as string;
-      if (done.has(id)) continue;
-      const list = byCategory.get(r.category as string) ?? [];
-      list.push({ id, rank: rank(id) });
-      byCategory.set(r.category as string, list);
-    }
+  for await (const { id, category } of livePairsNotBy(ctx.stores, ctx.repo.repo, MODEL_GENERATORS)) {
+    if (done.has(id)) continue;
+    const list = byCategory.get(category) ?? [];
+    list.push({ id, rank: rank(id) });
+    byCategory.set(category, list);
+  }
   const chosen = roundRobin([...byCategory.keys()].sort().map((k) => byCategory.get(k)!.sort((a, b) => a.rank - b.rank)), n === 'all' ? Infinity : n);
   chosen.sort((a, b) => a.rank - b.rank);
-  const pairs = new Map<string, QAPair>();
-  for (let i = 0; i < chosen.length; i += 500) {
-    const ids = chosen.slice(i, i + 500).map((c) => sqlString(c.id)).join(',');
-    for await (const rows of ctx.stores.scan('staging', columnsOf('staging'), `id IN (${ids})`)) for (const r of rows) pairs.set(r.id as string, pairFromRow(r));
-  }
-  return chosen.map((c) => pairs.get(c.id)!).filter(Boolean);
+  const pairs = await stagedPairsByIds(ctx.stores, chosen.map((c) => c.id));
+  return { picked: chosen.map((c) => pairs.get(c.id)!).filter(Boolean), waiting: [...byCategory.values()].reduce((a, l) => a + l.length, 0) };
 }
 
 /** Up to `want` items, taking the i-th of every list before any list's (i+1)-th. */
@@ -325,27 +331,21 @@ function roundRobin<T>(lists: T[][], want: number): T[] {
  * The records this run writes for: not yet done by this generator, in a stable hash order, the
  * sample shared out across the kinds present so that each kind gets its turn.
  */
-async function pickRecords(ctx: RunContext, done: Set<string>): Promise<SourceRecord[]> {
+async function pickRecords(ctx: RunContext, done: Set<string>): Promise<{ picked: SourceRecord[]; waiting: number }> {
   const n = ctx.cfg.models.llmSample;
-  if (n === 0) return [];
+  if (n === 0) return { picked: [], waiting: 0 };
   const byKind = new Map<SourceKind, { id: string; rank: number }[]>();
-  for await (const rows of ctx.stores.scan('sources', ['id', 'kind'], `repo = ${sqlString(ctx.repo.repo)}`))
-    for (const r of rows) {
-      const id = r.id as string;
-      if (done.has(id)) continue;
-      const kind = r.kind as SourceKind;
-      byKind.set(kind, [...(byKind.get(kind) ?? []), { id, rank: rank(id) }]);
-    }
+  for await (const { id, kind } of sourceIdsOf(ctx.stores, ctx.repo.repo)) {
+    if (done.has(id)) continue;
+    const list = byKind.get(kind) ?? [];
+    list.push({ id, rank: rank(id) });
+    byKind.set(kind, list);
+  }
   for (const list of byKind.values()) list.sort((a, b) => a.rank - b.rank);
   const chosen = roundRobin(KINDS.map((k) => byKind.get(k) ?? []), n === 'all' ? Infinity : n);
   chosen.sort((a, b) => a.rank - b.rank);
-  const records = new Map<string, SourceRecord>();
-  for (let i = 0; i < chosen.length; i += 500) {
-    const ids = chosen.slice(i, i + 500).map((c) => sqlString(c.id)).join(',');
-    for await (const rows of ctx.stores.scan('sources', ['id', 'kind', 'repo', 'path', 'qualname', 'start_line', 'end_line', 'commit_first_seen', 'commit_last_verified', 'record'], `id IN (${ids})`))
-      for (const r of rows) records.set(r.id as string, sourceFromRow(r));
-  }
-  return chosen.map((c) => records.get(c.id)!).filter(Boolean);
+  const records = await sourcesByIds(ctx.stores, chosen.map((c) => c.id));
+  return { picked: chosen.map((c) => records.get(c.id)!).filter(Boolean), waiting: [...byKind.values()].reduce((a, l) => a + l.length, 0) };
 }
 
 type PoolItem = Example & { rank: number };
@@ -353,17 +353,15 @@ type PoolItem = Example & { rank: number };
 /** Model-written pairs already staged: shown as examples, and the novelty filter's reference. */
 async function machinePool(ctx: RunContext): Promise<PoolItem[]> {
   const pool: PoolItem[] = [];
-  const where = `generator = ${sqlString(SELF_INSTRUCT.name)} AND status != 'retired' AND repo = ${sqlString(ctx.repo.repo)}`;
-  for await (const rows of ctx.stores.scan('staging', ['question', 'answer', 'context', 'source_kind', 'source_id', 'record'], where))
-    for (const r of rows)
-      pool.push({
-        kind: r.source_kind as string,
-        question: r.question as string,
-        answer: r.answer as string,
-        context: r.context as string,
-        evidence: (JSON.parse(r.record as string) as { evidence: string[] }).evidence[0] ?? '',
-        rank: rank(r.source_id as string),
-      });
+  for await (const r of livePairsBy(ctx.stores, ctx.repo.repo, SELF_INSTRUCT.name))
+    pool.push({
+      kind: r.source_kind as string,
+      question: r.question as string,
+      answer: r.answer as string,
+      context: r.context as string,
+      evidence: (JSON.parse(r.record as string) as { evidence: string[] }).evidence[0] ?? '',
+      rank: rank(r.source_id as string),
+    });
   return pool.sort((a, b) => a.rank - b.rank);
 }
 

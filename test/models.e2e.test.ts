@@ -196,8 +196,12 @@ describe('faults on the model endpoint', () => {
     // not even the judge for those three, and the four records not done wait for the next run.
     expect(r.models.usage.calls).toBe(3);
     expect(r.models.leftByBudget).toBe(4);
+    // What waits is said: the budget's leftovers are the backlog (the sample was every record).
+    expect(r.models.backlog).toBe(4);
+    expect(r.sources.find((s: any) => s.source === 'self-instruct').note).toContain('budget reached, 4 left; backlog 4');
     const next = JSON.parse((await run(dataDir, ['--llm-sample', 'all'])).stdout);
     expect(next.models.usage.cacheHits).toBe(3);
+    expect(next.models.backlog).toBe(0);
     expect((await rows(dataDir, 'staging', "generator = 'self-instruct'")).length).toBe(4);
   });
 
