@@ -25,6 +25,18 @@ export const Provenance = z.object({
 });
 export type Provenance = z.infer<typeof Provenance>;
 
+/**
+ * Where a pair or record points, as a person reads it: its URL when known, else path and lines,
+ * else the issue, PR or commit (a commit of a local repository has neither URL nor path).
+ */
+export function provenanceLocation(v: Provenance): string {
+  if (v.url) return v.url;
+  if (v.path) return v.startLine ? `${v.path}:${v.startLine}-${v.endLine ?? v.startLine}` : v.path;
+  if (v.issueNumber) return `issue #${v.issueNumber}`;
+  if (v.prNumber) return `PR #${v.prNumber}`;
+  return `commit ${v.commitFirstSeen.slice(0, 12)}`;
+}
+
 export const Param = z.object({
   name: z.string(),
   kind: z.enum(['positional_only', 'positional_or_keyword', 'var_positional', 'keyword_only', 'var_keyword']),

@@ -10,7 +10,7 @@ import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteWithEmbeddings } from '../datasets/promote.js';
 import { searchCorpus, type SearchMode } from '../datasets/search.js';
 import { openEmbedder } from '../lib/models/index.js';
-import { Category } from '../datasets/schemas.js';
+import { Category, provenanceLocation } from '../datasets/schemas.js';
 import { Stores } from '../datasets/store.js';
 import { verifyProvenance } from '../evals/verify.js';
 import { diffVersions, listVersions, resolveVersion, rollbackTo, tagVersion, TAG_NAME, type DatasetVersion, type DiffGroup } from '../datasets/versions.js';
@@ -315,7 +315,7 @@ program
       const pairs = await samplePairs(stores, o.n, o.category, o.seed);
       if (o.json) return print(pairs);
       for (const p of pairs)
-        print(`[${p.id}] (${p.category}) ${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}\nQ: ${p.question}\nA: ${p.answer}\n`);
+        print(`[${p.id}] (${p.category}) ${provenanceLocation(p.provenance)}\nQ: ${p.question}\nA: ${p.answer}\n`);
     });
   });
 
@@ -597,7 +597,7 @@ withBackfillOptions(
           `export      ${qa.out} (qa) and ${chat.out} (chat): ${JSON.stringify(qa.bySplit)}`,
           '',
           'a few pairs from the corpus:',
-          ...sample.map((p) => `  Q: ${p.question}\n  A: ${p.answer.split('\n').join('\n     ')}\n     (${p.provenance.url ?? `${p.provenance.path}:${p.provenance.startLine}-${p.provenance.endLine}`})`),
+          ...sample.map((p) => `  Q: ${p.question}\n  A: ${p.answer.split('\n').join('\n     ')}\n     (${provenanceLocation(p.provenance)})`),
           '',
           `qaforge search ${JSON.stringify(query)} --mode hybrid --k 3:`,
           ...hits.map((h) => `  ${h.rank}. (${h.category}) ${h.question}\n     ${h.url ?? h.path ?? h.sourceKind}`),
