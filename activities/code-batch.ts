@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { QAPair, SkipRecord, SourceRecord, SymbolKind } from '../datasets/schemas.js';
 import { codeSourceRecords, type RepoRef } from '../extractors/code-records.js';
-import { extractPythonSymbols, type ExtractedSymbol } from '../extractors/python.js';
+import { extractPythonSymbols, type ExtractedSymbol, type PythonExtraction } from '../extractors/python.js';
 import { codeUsageExamples, isInsidePackage, type UsageExample } from '../extractors/usage.js';
 import { ruleQuestionsForSymbol } from '../generators/code-rules.js';
 import { usageExamplePair } from '../generators/usage-rules.js';
@@ -52,12 +52,12 @@ export interface CodeBatchInput {
  * A file's usage examples: tests and other code that imports the packages (examples, scripts); the
  * packages' own code calls its names as implementation, not as usage, and is not mined.
  */
-function usageExamplesOf(f: CodeBatchFile, text: string, input: CodeBatchInput): UsageExample[] {
+function usageExamplesOf(f: CodeBatchFile, text: string, input: CodeBatchInput, tree?: PythonExtraction['tree']): UsageExample[] {
   const packages = input.packages ?? [];
   if (!packages.length || !reportsFile(f)) return [];
   const test = isTestPath(f.path);
   if (!test && isInsidePackage(f.path, packages)) return [];
-  return codeUsageExamples(f.path, text, packages, input.ref, test ? 'test' : 'code');
+  return codeUsageExamples(f.path, text, packages, input.ref, test ? 'test' : 'code', tree);
 }
 
 /**
@@ -146,7 +146,7 @@ export const extractError = (path: string, e: unknown): SkipRecord => ({
  * Decodes and extracts one file. A file that cannot be read as text, or that the extractor fails
  * on, comes back as the skip that says why; syntax errors come as skips beside what still parsed.
  */
-type FileExtraction = { text: string; symbols: ExtractedSymbol[]; skips: SkipRecord[] } | { skip: SkipRecord };
+type FileExtraction = { text: string; symbols: ExtractedSymbol[]; skips: SkipRecord[]; tree?: PythonExtraction['tree'] } | { skip: SkipRecord };
 
 // The shares of a large file reach one thread one after another (see batchRunner): it is parsed
 // once there, not once per share.
@@ -157,7 +157,10 @@ function extractFile(f: CodeBatchFile, maxLineChars = MAX_LINE_CHARS): FileExtra
   const key = `${f.path}\0${createHash('sha1').update(f.data).digest('hex')}`;
   if (lastLarge?.key !== key) {
     lastLarge = null; // the old one can be collected while the new one is parsed
-    lastLarge = { key, x: extractWholeFile(f, maxLineChars) };
+    // Without its tree: a large file's parse tree is not kept past its parse.
+    const x = extractWholeFile(f, maxLineChars);
+    if ('tree' in x) delete x.tree;
+    lastLarge = { key, x };
   }
   return lastLarge.x;
 }
@@ -176,13 +179,13 @@ function extractWholeFile(f: CodeBatchFile, maxLineChars: number): FileExtractio
   if (longest.chars > maxLineChars)
     return { skip: { path: f.path, reason: 'too_large', detail: `line ${longest.line} has ${longest.chars} characters (> maxLineChars ${maxLineChars}): data or minified code, not parsed` } };
   try {
-    const { symbols, errors } = extractPythonSymbols(decoded.text, f.path);
+    const { symbols, errors, tree } = extractPythonSymbols(decoded.text, f.path);
     const skips = errors.map((e) => ({
       path: f.path,
       reason: 'syntax_error' as const,
       detail: `line ${e.line}, column ${e.column}: ${e.message}; ${symbols.length} symbols still extracted`,
     }));
-    return { text: decoded.text, symbols, skips };
+    return { text: decoded.text, symbols, skips, tree };
   } catch (e) {
     return { skip: extractError(f.path, e) };
   }
@@ -246,7 +249,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       t = now;
       const candidates = records.flatMap(ruleQuestionsForSymbol);
       // Usage examples count as generation: their parse is a second look at the file for pairs.
-      for (const u of usageExamplesOf(f, text, input)) {
+      for (const u of usageExamplesOf(f, text, input, x.tree)) {
         records.push(u.record);
         candidates.push(usageExamplePair(u));
       }

@@ -24,6 +24,8 @@ export interface ParseError {
 export interface PythonExtraction {
   symbols: ExtractedSymbol[];
   errors: ParseError[];
+  /** The parse tree, for a second look at the same text (usage examples) without parsing it again. */
+  tree: Parser.Tree;
 }
 
 let sharedParser: Parser | null = null;
@@ -392,7 +394,7 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
   }
   attachRaises(root, symbols);
   labelVariants(symbols);
-  return { symbols, errors };
+  return { symbols, errors, tree };
 }
 
 const BRANCHES = ['if_statement', 'elif_clause', 'else_clause'];

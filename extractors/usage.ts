@@ -173,8 +173,8 @@ interface ParsedText {
 
 const KINDS = ['import_statement', 'import_from_statement', 'call', 'function_definition', 'class_definition'];
 
-function parseText(source: string, lineOffset: number): ParsedText {
-  return { source, nodes: pythonParser().parse(source).rootNode.descendantsOfType(KINDS), lineOffset };
+function parseText(source: string, lineOffset: number, tree?: Parser.Tree): ParsedText {
+  return { source, nodes: (tree ?? pythonParser().parse(source)).rootNode.descendantsOfType(KINDS), lineOffset };
 }
 
 /** Every call in one parsed text that resolves to a public name of the packages, in file order. */
@@ -262,9 +262,10 @@ export function selectExamples(calls: UsageCall[]): UsageCall[] {
 }
 
 /** The usage calls of the packages' public names in one Python file, bounded (see selectExamples). */
-export function extractUsageCalls(source: string, packages: readonly string[]): UsageCall[] {
+export function extractUsageCalls(source: string, packages: readonly string[], tree?: Parser.Tree): UsageCall[] {
   if (!importsAny(source, packages)) return [];
-  const parsed = parseText(source, 0);
+  // The code extractor's tree of the same text when it has one: a file is parsed once.
+  const parsed = parseText(source, 0, tree);
   const bindings: Bindings = new Map();
   bindImports(parsed, new Set(packages), bindings);
   if (!bindings.size) return [];
@@ -332,8 +333,8 @@ function usageRecord(kind: 'code_symbol' | 'doc_section', path: string, text: st
  * function's `def` line (when there is one) and the call's lines verbatim; provenance is the call's
  * lines, its qualname the symbol the call exercises.
  */
-export function codeUsageExamples(path: string, source: string, packages: readonly string[], ref: RepoRef, origin: 'test' | 'code'): UsageExample[] {
-  const calls = extractUsageCalls(source, packages);
+export function codeUsageExamples(path: string, source: string, packages: readonly string[], ref: RepoRef, origin: 'test' | 'code', tree?: Parser.Tree): UsageExample[] {
+  const calls = extractUsageCalls(source, packages, tree);
   if (!calls.length) return [];
   const lines = source.split(/\r?\n/);
   return calls.map((call) => {
