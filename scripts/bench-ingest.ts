@@ -8,7 +8,10 @@
 //    pass with nothing new (conditional requests only).
 // 2. With --repo (e.g. a clone of huggingface/diffusers): a full backfill of code, commits and docs
 //    at HEAD~N, then an ingest to HEAD (the last N commits new), then an ingest with nothing new —
-//    each as a ratio of the full backfill's time. Every run is a child process, as a user runs it.
+//    each as a ratio of the full backfill's time; all three rules only (--llm-sample 0), since that
+//    is what incremental ingestion costs. Then, on its own line, one more pass with nothing new and
+//    the model step on (--model-sample records): what working through the model backlog costs per
+//    record, and how much of the backlog is left. Every run is a child process, as a user runs it.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,9 +29,10 @@ const opts = new Command()
   .option('--commits <n>', 'commits new to the incremental ingest', (v) => Number(v), 50)
   .option('--issues <n>', 'closed issues in the API fixture', (v) => Number(v), 2000)
   .option('--prs <n>', 'pull requests in the API fixture', (v) => Number(v), 1000)
+  .option('--model-sample <n>', 'records the model-step pass writes for (0: leave it out)', (v) => Number(v), 4)
   .option('--out <file>', 'also write the JSON here')
   .parse()
-  .opts<{ repo?: string; commits: number; issues: number; prs: number; out?: string }>();
+  .opts<{ repo?: string; commits: number; issues: number; prs: number; modelSample: number; out?: string }>();
 
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -99,14 +103,36 @@ async function apiCalls() {
   }
 }
 
+/** The model step of a pass with nothing else new: its records, pairs and seconds, per record, and the backlog left. */
+function modelPart(r: any) {
+  const m = r.sources.find((o: any) => o.source === 'self-instruct');
+  const task = r.models?.task === 'paraphrase' ? 'paraphrase' : 'self-instruct';
+  const write = r.stages.find((s: any) => s.stage === task);
+  const judge = r.stages.find((s: any) => s.stage === 'judge');
+  const others = r.sources.filter((o: any) => o.source !== 'self-instruct').reduce((a: number, o: any) => a + o.seconds, 0);
+  return {
+    task,
+    units: m?.units ?? 0,
+    staged: m?.staged ?? 0,
+    seconds: round(m?.seconds ?? 0),
+    seconds_per_unit: m?.units ? round(m.seconds / m.units) : null,
+    write_seconds: round(write?.seconds ?? 0),
+    judge_seconds: round(judge?.seconds ?? 0),
+    backlog_left: r.models?.backlog ?? null,
+    rest_of_the_pass_seconds: round(others),
+  };
+}
+
 async function incremental(repoPath: string) {
   const data = mkdtempSync(join(tmpdir(), 'qaforge-bench-ingest-'));
   try {
     const base = ['--data-dir', data];
     const src = ['--repo', repoPath, '--sources', 'code,commits,docs'];
-    const full = await cli([...base, 'backfill', ...src, '--rev', `HEAD~${opts.commits}`]);
-    const fifty = await cli([...base, 'ingest', ...src]);
-    const none = await cli([...base, 'ingest', ...src]);
+    const rules = ['--llm-sample', '0'];
+    const full = await cli([...base, 'backfill', ...src, ...rules, '--rev', `HEAD~${opts.commits}`]);
+    const fifty = await cli([...base, 'ingest', ...src, ...rules]);
+    const none = await cli([...base, 'ingest', ...src, ...rules]);
+    const model = opts.modelSample > 0 ? await cli([...base, 'ingest', ...src, '--llm-sample', String(opts.modelSample)]) : null;
     const part = (r: { json: any; wall: number; peakRssMb: number }) => ({
       seconds: round(r.json.seconds),
       wall_seconds: round(r.wall),
@@ -120,6 +146,7 @@ async function incremental(repoPath: string) {
       full_backfill_at_head_minus_n: part(full),
       ingest_last_n_commits: { ...part(fifty), ratio_to_full: round(fifty.json.seconds / full.json.seconds), wall_ratio_to_full: round(fifty.wall / full.wall) },
       ingest_nothing_new: { ...part(none), ratio_to_full: round(none.json.seconds / full.json.seconds), wall_ratio_to_full: round(none.wall / full.wall) },
+      model_step_pass: model ? modelPart(model.json) : null,
       n: opts.commits,
     };
   } finally {
