@@ -2,11 +2,13 @@
 // (by default question + answer: models.embedder.text; computed here in batches); then the full-text and vector
 // indexes are rebuilt and the resulting corpus version recorded. Running it again promotes nothing new.
 // An accepted feedback correction that reaches the corpus retires the pairs its flagged answer cited.
+import { availableParallelism } from 'node:os';
 import * as lancedb from '@lancedb/lancedb';
 import { UserError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Config } from '../lib/config.js';
 import { openEmbedder } from '../lib/models/index.js';
+import { startProgress, type Progress } from '../lib/progress.js';
 import { DEFAULT_EMBEDDING_TEXT, type EmbeddingTextVariant } from '../lib/models/config.js';
 import type { Embedder } from '../lib/models/types.js';
 import { markCorrectionsPromoted, retireDisputed } from './corrections.js';
@@ -19,9 +21,10 @@ export interface PromotionResult {
   updated: number;
   version: number;
   active: number;
-  /** Pairs embedded, and the seconds that took (part of `seconds`). */
+  /** Pairs embedded, the seconds that took (part of `seconds`), and the rate. */
   embedded: number;
   embedSeconds: number;
+  embedPairsPerSecond: number;
   /** The vector index: none while the corpus is small enough to search exhaustively. */
   vectorIndex: 'ivf_flat' | 'none';
   /** Accepted feedback corrections this promotion put in the corpus, and the pairs they retired as disputed. */
@@ -57,7 +60,14 @@ export const VECTOR_INDEX_MIN_ROWS = 10_000;
 const PAIR_COLUMNS = columnsOf('staging', ['status']);
 const CHUNK = 5000;
 
-export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?: string; embedder: Embedder | null; text?: EmbeddingTextVariant }): Promise<PromotionResult> {
+/** How far the embedding of a promotion is: pairs embedded of all to embed, and the rate so far. */
+export type EmbedProgress = (p: { embedded: number; total: number; pairsPerSecond: number; secondsLeft: number }) => void;
+
+export async function promoteStaged(
+  stores: Stores,
+  log: Logger,
+  opts: { runId?: string; embedder: Embedder | null; text?: EmbeddingTextVariant; onEmbedProgress?: EmbedProgress },
+): Promise<PromotionResult> {
   const t0 = performance.now();
   const runId = opts.runId ?? 'promote';
   const { embedder } = opts;
@@ -82,14 +92,31 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
   let inserted = 0;
   let updated = 0;
   let chunk: Record<string, unknown>[] = [];
+  // Embedding is most of a promotion's time: its progress, rate and time left, as the pairs are embedded.
+  let progress: Progress | null = null;
+  const toEmbed = embedder ? await staging.countRows("status = 'validated'") : 0;
+  if (toEmbed) progress = startProgress('embedding', toEmbed, log, 'pairs');
+  let chunkStart = 0;
+  const embedProgress = (n: number) => {
+    embedded += n;
+    const rate = embedded / Math.max(embedSeconds + (performance.now() - chunkStart) / 1000, 1e-3);
+    const left = Math.max(0, toEmbed - embedded) / rate;
+    progress?.tick(n, `${rate.toFixed(1)} pairs/s, ${left < 90 ? `${Math.round(left)} s` : `${Math.round(left / 60)} min`} left`);
+    opts.onEmbedProgress?.({ embedded, total: toEmbed, pairsPerSecond: rate, secondsLeft: left });
+  };
   const write = async () => {
     if (!chunk.length) return;
     if (embedder) {
-      const t = performance.now();
-      const vectors = await embedder.embed(chunk.map((r) => textOf(r as PairText)));
+      chunkStart = performance.now();
+      const before = embedded;
+      const vectors = await embedder.embed(
+        chunk.map((r) => textOf(r as PairText)),
+        { onProgress: embedProgress },
+      );
       chunk.forEach((r, i) => (r.vector = Array.from(vectors[i]!)));
-      embedded += chunk.length;
-      embedSeconds += (performance.now() - t) / 1000;
+      // An embedder that reports no progress (or not all of it) is counted here.
+      if (embedded - before < chunk.length) embedProgress(chunk.length - (embedded - before));
+      embedSeconds += (performance.now() - chunkStart) / 1000;
     }
     // A retired corpus row stays retired: only active rows are refreshed.
     const r = await corpus
@@ -120,7 +147,7 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
       if (chunk.length >= CHUNK) await write();
     }
   }
-  await write();
+  await write().finally(() => progress?.stop());
   if (embedder && embedded && !made) await stores.setCorpusVectors({ model: embedder.model, text });
   // Before the version is read: it holds the corrections and the retirement of what they dispute.
   const disputed = await retireDisputed(stores, now);
@@ -148,20 +175,29 @@ export async function promoteStaged(stores: Stores, log: Logger, opts: { runId?:
     active,
     embedded,
     embedSeconds,
+    embedPairsPerSecond: embedSeconds > 0 ? Math.round((embedded / embedSeconds) * 10) / 10 : 0,
     vectorIndex,
     corrections: disputed.feedbackIds.length,
     disputedRetired: disputed.retired,
     seconds: (performance.now() - t0) / 1000,
   };
-  log.info(result, promoted ? `promoted ${promoted} pairs: corpus version ${version}` : 'nothing to promote');
+  log.info(
+    result,
+    promoted
+      ? `promoted ${promoted} pairs: corpus version ${version}${embedded ? `; embedded ${embedded} in ${embedSeconds.toFixed(1)} s (${result.embedPairsPerSecond} pairs/s)` : ''}`
+      : 'nothing to promote',
+  );
   return result;
 }
 
-/** Promotion with the configured embedder (local MiniLM by default), opened for this promotion only. */
-export async function promoteWithEmbeddings(cfg: Config, stores: Stores, log: Logger, runId?: string): Promise<PromotionResult> {
-  const embedder = await openEmbedder(cfg);
+/**
+ * Promotion with the configured embedder (local MiniLM by default), opened for this promotion only: a
+ * local model in one worker thread per core (README: Benchmarks, promotion).
+ */
+export async function promoteWithEmbeddings(cfg: Config, stores: Stores, log: Logger, runId?: string, opts: { onEmbedProgress?: EmbedProgress } = {}): Promise<PromotionResult> {
+  const embedder = await openEmbedder(cfg, { workers: availableParallelism() });
   try {
-    return await promoteStaged(stores, log, { runId, embedder, text: cfg.models.embedder.text });
+    return await promoteStaged(stores, log, { runId, embedder, text: cfg.models.embedder.text, onEmbedProgress: opts.onEmbedProgress });
   } finally {
     await embedder.close();
   }

@@ -60,7 +60,11 @@ export function createHfEmbedder(opts: {
       const prefix = (o?.kind === 'query' ? opts.queryPrefix : opts.passagePrefix) ?? '';
       const inputs = prefix ? texts.map((t) => prefix + t) : texts;
       const out: Float32Array[] = [];
-      for (let i = 0; i < inputs.length; i += batchSize) out.push(...(await request(inputs.slice(i, i + batchSize))));
+      for (let i = 0; i < inputs.length; i += batchSize) {
+        const batch = inputs.slice(i, i + batchSize);
+        out.push(...(await request(batch)));
+        o?.onProgress?.(batch.length);
+      }
       return out;
     },
     async close() {},

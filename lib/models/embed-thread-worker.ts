@@ -1,10 +1,10 @@
 // The worker side of lib/models/embed-thread.ts: one local embedder per thread, opened on the first task.
 import type { LocalEmbedderSpec } from './config.js';
-import { createLocalEmbedder, type LocalEmbedder } from './embed-local.js';
+import { createLocalEmbedder, type GraphOptimization, type LocalEmbedder } from './embed-local.js';
 import type { EmbedKind } from './types.js';
 
 export interface EmbedTask {
-  open: { modelPath: string; tokenizerPath: string; maxTokens: number; spec: LocalEmbedderSpec; threads: number };
+  open: { modelPath: string; tokenizerPath: string; maxTokens: number; spec: LocalEmbedderSpec; threads: number; optimization?: GraphOptimization };
   texts: string[];
   kind?: EmbedKind;
 }

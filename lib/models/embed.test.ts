@@ -170,7 +170,10 @@ describe('HF embedder against a TEI-shaped server', () => {
     answer = (req) => (req.body as { inputs: string[] }).inputs.map((t) => (t === 'zero' ? [0, 0, 0] : [3, 4 * t.length, 0]));
     const e = embedder({ batchSize: 2 });
     expect([e.backend, e.model, e.dimensions]).toEqual(['hf', 'sentence-transformers/all-MiniLM-L6-v2', 3]);
-    const v = await e.embed(['a', 'b', 'zero']);
+    const progress: number[] = [];
+    const v = await e.embed(['a', 'b', 'zero'], { onProgress: (n) => progress.push(n) });
+    // Progress per batch answered.
+    expect(progress).toEqual([2, 1]);
     expect(seen).toEqual([
       { body: { inputs: ['a', 'b'], truncate: true }, auth: `Bearer ${TOKEN}` },
       { body: { inputs: ['zero'], truncate: true }, auth: `Bearer ${TOKEN}` },

@@ -47,6 +47,8 @@ export type EmbedKind = 'query' | 'passage';
 export interface EmbedOptions {
   /** Default 'passage'. */
   kind?: EmbedKind;
+  /** Called with how many of the texts were just embedded, as they are (an embedder may call it once, at the end). */
+  onProgress?: (texts: number) => void;
 }
 
 export interface Embedder {
