@@ -13,7 +13,9 @@ import { UserError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { openChatModels } from '../lib/models/index.js';
 import { acceptedCount, proposeCorrections, type ProposeResult } from '../serve/corrections.js';
-import { formatOutcomes, runBackfill, runIngest, runSources } from './backfill.js';
+import { formatOutcomes, runBackfill, runIngest, runSources, type BackfillResult } from './backfill.js';
+import type { SourceOutcome } from './context.js';
+import { commitFragment, dropFragments, fragmentFile, FragmentSink, updateRunStats } from './fragments.js';
 import { listFiles, resolveRepo } from './repo.js';
 import { cursorKey, cursorPrefix, fineTuneKey, GATES_EVAL_LAST_KEY, GATES_LAST_KEY, RETRAIN_KEY } from '../datasets/state-keys.js';
 
@@ -43,6 +45,24 @@ export interface SourcesSummary {
   seconds: number;
 }
 
+/** A code batch of a fanned-out backfill, extracted into its staging fragment and not committed yet. */
+export interface ExtractedBatch {
+  slice: { index: number; count: number };
+  /** The fragment file (under the data dir every worker shares). */
+  fragment: string;
+  /** The batch's run (its `runs` row, and the run id its staged rows carry). */
+  runId: string;
+  /** Files, bytes and symbols read; staged, rejected and known are counted by the commit. */
+  summary: SourcesSummary;
+  /** The code source's line, its counts filled in by the commit. */
+  outcome: SourceOutcome;
+}
+
+const summaryOf = (r: BackfillResult): SourcesSummary => {
+  const { runId, files, bytes, symbols, staged, rejected, retired, alreadyKnown, nearDuplicates, seconds } = r;
+  return { runId, repo: r.repo.repo, sha: r.repo.sha, files, bytes, symbols, staged, rejected, retired, alreadyKnown, nearDuplicates, outcomes: formatOutcomes(r.sources), seconds };
+};
+
 /** The state key of the last retrain the feedback loop ran: when, and how many corrections were accepted by then. */
 
 export interface RetrainMark {
@@ -60,6 +80,9 @@ export interface RetrainDue {
   retrainAt: number;
   last: RetrainMark | null;
 }
+
+/** The workflow an activity runs for: its fragments live under its id. */
+const workflowIdOf = () => Context.current().info.workflowExecution?.workflowId ?? 'no-workflow';
 
 async function asActivity<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -83,12 +106,76 @@ export function createActivities(base: { configPath?: string } = {}) {
           const r = input.slice
             ? await runSources(cfg, log, { command: `backfill:temporal batch ${input.slice.index + 1}/${input.slice.count}`, incremental: false, slice: input.slice, holdCursors: true })
             : await (input.incremental ? runIngest(cfg, log, 'ingest:temporal') : runBackfill(cfg, log, 'backfill:temporal'));
-          const { runId, files, bytes, symbols, staged, rejected, retired, alreadyKnown, nearDuplicates, seconds } = r;
-          return { runId, repo: r.repo.repo, sha: r.repo.sha, files, bytes, symbols, staged, rejected, retired, alreadyKnown, nearDuplicates, outcomes: formatOutcomes(r.sources), seconds };
+          return summaryOf(r);
         } finally {
           clearInterval(beat);
         }
       });
+    },
+
+    /**
+     * One code batch of a fanned-out backfill: extracted, generated and checked like any batch, into a
+     * staging fragment instead of the tables (activities/fragments.ts). Batches run on any workers at
+     * once; commitBatch writes them, in batch order.
+     */
+    async extractBatch(input: { flags: Partial<ConfigInput>; slice: { index: number; count: number } }): Promise<ExtractedBatch> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const log = createLogger(cfg.logLevel);
+        const { index, count } = input.slice;
+        const file = fragmentFile(cfg.dataDir, workflowIdOf(), index, count);
+        const beat = setInterval(() => Context.current().heartbeat(), 5000);
+        let sink: FragmentSink | null = null;
+        try {
+          const r = await runSources(cfg, log, {
+            command: `backfill:temporal batch ${index + 1}/${count}`,
+            incremental: false,
+            slice: input.slice,
+            holdCursors: true,
+            sink: (stores, runId, v, st) => (sink = new FragmentSink(stores, runId, v, st, file)),
+          });
+          await sink!.finish();
+          sink = null;
+          const outcome = r.sources.find((o) => o.source === 'code')!;
+          return { slice: input.slice, fragment: file, runId: r.runId, summary: summaryOf(r), outcome };
+        } finally {
+          (sink as FragmentSink | null)?.discard();
+          clearInterval(beat);
+        }
+      });
+    },
+
+    /**
+     * Writes an extracted batch into staging through the normal sink, which loads what the stores hold
+     * first — the batches committed before it included — so duplicates across batches are caught as
+     * in a sequential run. The workflow runs one at a time, in batch order. Fragments of earlier
+     * batches are removed (this one stays until the next commit, in case this one is retried).
+     */
+    async commitBatch(input: { flags: Partial<ConfigInput>; batch: ExtractedBatch }): Promise<SourcesSummary> {
+      return asActivity(async () => {
+        const cfg = config(input.flags);
+        const { batch } = input;
+        const stores = await Stores.openFor(cfg);
+        const beat = setInterval(() => Context.current().heartbeat(), 5000);
+        try {
+          const sha = batch.summary.sha;
+          const c = await commitFragment(stores, batch.fragment, { runId: batch.runId, nearDupThreshold: cfg.nearDupThreshold, commit: sha, retireReason: `evidence changed in ${sha.slice(0, 12)}` });
+          const outcome: SourceOutcome = { ...batch.outcome, candidates: c.candidates, staged: c.staged, rejected: c.rejected, alreadyKnown: c.alreadyKnown, refreshed: c.refreshed, retired: c.retired };
+          const counts = { candidates: c.candidates, staged: c.staged, rejected: c.rejected, alreadyKnown: c.alreadyKnown, refreshed: c.refreshed, retired: c.retired, nearDuplicates: c.nearDuplicates };
+          await updateRunStats(stores, batch.runId, { ...counts, sources: [outcome] });
+          dropFragments(cfg.dataDir, workflowIdOf(), batch.slice.index);
+          const s = batch.summary;
+          return { ...s, staged: c.staged, rejected: c.rejected, retired: c.retired, alreadyKnown: c.alreadyKnown, nearDuplicates: c.nearDuplicates, outcomes: formatOutcomes([outcome]), seconds: s.seconds + c.seconds };
+        } finally {
+          clearInterval(beat);
+          stores.close();
+        }
+      });
+    },
+
+    /** Removes a backfill's staging fragments (after its last batch, or when it was cancelled). */
+    async dropFragments(input: { flags: Partial<ConfigInput> }): Promise<void> {
+      return asActivity(async () => dropFragments(config(input.flags).dataDir, workflowIdOf()));
     },
 
     /** What a batched backfill will read: the commit (fixed for every batch) and how many code files. */

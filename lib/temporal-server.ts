@@ -2,7 +2,7 @@
 // started on 127.0.0.1 with its state in a SQLite file, so workflows survive a server restart.
 // Used by the demo and the tests when TEMPORAL_ADDRESS is unset; a cluster needs none of this.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ export async function freePort(): Promise<number> {
  * Starts `temporal server start-dev` and resolves once the frontend answers. The server's own log
  * goes to `<dbFile>.log`. Ports default to free ones; `ui: false` turns the Web UI off.
  */
-export async function startDevServer(opts: { dbFile: string; port?: number; uiPort?: number; ui?: boolean; timeoutMs?: number }): Promise<DevServer> {
+export async function startDevServer(opts: { dbFile: string; port?: number; uiPort?: number; ui?: boolean; timeoutMs?: number; detached?: boolean }): Promise<DevServer> {
   if (!existsSync(TEMPORAL_BIN)) throw new UserError(`the Temporal CLI is not installed at ${TEMPORAL_BIN}: run \`npm run setup\``);
   mkdirSync(dirname(opts.dbFile), { recursive: true });
   const port = opts.port ?? (await freePort());
@@ -52,7 +52,9 @@ export async function startDevServer(opts: { dbFile: string; port?: number; uiPo
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', opts.dbFile, '--log-level', 'warn'];
   if (uiPort) args.push('--ui-port', String(uiPort));
   else args.push('--headless');
-  const child = spawn(TEMPORAL_BIN, args, { stdio: ['ignore', out, out] });
+  // Detached: the server outlives this process (`backfill --via-temporal --detach`), found again by its record.
+  const child = spawn(TEMPORAL_BIN, args, { stdio: ['ignore', out, out], detached: opts.detached ?? false });
+  if (opts.detached) child.unref();
   const address = `127.0.0.1:${port}`;
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
@@ -72,11 +74,14 @@ export async function startDevServer(opts: { dbFile: string; port?: number; uiPo
       await new Promise((ok) => setTimeout(ok, 200));
     }
   }
+  const uiUrl = uiPort ? `http://127.0.0.1:${uiPort}` : null;
+  if (opts.detached) writeFileSync(recordFile(opts.dbFile), `${JSON.stringify({ address, uiUrl, pid: child.pid })}\n`);
   return {
     address,
-    uiUrl: uiPort ? `http://127.0.0.1:${uiPort}` : null,
+    uiUrl,
     process: child,
     stop: async () => {
+      if (opts.detached) rmSync(recordFile(opts.dbFile), { force: true });
       if (exited !== null) return;
       const done = new Promise((ok) => child.once('exit', ok));
       child.kill('SIGTERM');
@@ -85,4 +90,31 @@ export async function startDevServer(opts: { dbFile: string; port?: number; uiPo
       clearTimeout(timer);
     },
   };
+}
+
+const recordFile = (dbFile: string) => `${dbFile}.server.json`;
+
+/**
+ * The detached dev server started on this db file (by `--via-temporal --detach`), if it still
+ * answers: its address, Web UI and pid. Runs, workers and later `--via-temporal` runs of the data
+ * dir use it, so two servers never share one db file.
+ */
+export async function runningDevServer(dbFile: string): Promise<{ address: string; uiUrl: string | null; pid: number } | null> {
+  let rec: { address: string; uiUrl: string | null; pid: number };
+  try {
+    rec = JSON.parse(readFileSync(recordFile(dbFile), 'utf8'));
+  } catch {
+    return null;
+  }
+  try {
+    const conn = await Connection.connect({ address: rec.address, connectTimeout: 1000 });
+    try {
+      await conn.withDeadline(Date.now() + 2000, () => conn.workflowService.getSystemInfo({}));
+    } finally {
+      await conn.close();
+    }
+    return rec;
+  } catch {
+    return null;
+  }
 }

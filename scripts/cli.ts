@@ -32,12 +32,13 @@ import {
   type AuditFrom,
 } from '../evals/audit.js';
 import { resolveRepo } from '../activities/repo.js';
-import { loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
+import { DEFAULT_REPO, loadConfig, maskedConfig, SOURCES, type Config, type ConfigInput, type SourceName } from '../lib/config.js';
 import { UserError } from '../lib/errors.js';
 import { collect, configPathOf, context, positiveInt, print, withStores } from './cli-common.js';
 import { registerSimulateCommand } from './cli-simulate.js';
 import { registerServeCommands } from './cli-serve.js';
 import { registerFeedbackCommands } from './cli-feedback.js';
+import { registerRunsCommands, repoOfDataDir } from './cli-runs.js';
 
 /** A dataset version: its number, or a tag naming it (resolved against the stores by the command). */
 const versionRef = (name: string) => (v: string): number | string => {
@@ -138,30 +139,100 @@ const printWorkflow = (r: Awaited<ReturnType<typeof runViaTemporal>>, json?: boo
   );
 };
 
-withBackfillOptions(
-  program.command('backfill').description('read every chosen source whole (code and docs at HEAD, history from --since) into staging'),
-)
-  .option('--json', 'print the run result as JSON on stdout')
-  .option('--via-temporal', 'run as a Temporal workflow (backfill, then promote): on TEMPORAL_ADDRESS, or on the installed dev server')
-  .action(async (o: BackfillFlags & { json?: boolean; viaTemporal?: boolean }, cmd: Command) => {
-    const { cfg, log } = context(cmd, backfillFlags(o));
-    if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'backfillWorkflow', backfillFlags(o), { promoteAt: 0, configPath: configPathOf(cmd) }), o.json);
-    printRun(await runBackfill(cfg, log), o.json);
-  });
+/** `--via-temporal --detach`: start the workflow, say its id and what runs it, and return. */
+interface TemporalFlags {
+  json?: boolean;
+  viaTemporal?: boolean;
+  detach?: boolean;
+  concurrentBatches?: number;
+  batchFiles?: number;
+}
+const withTemporalOptions = (c: Command, backfill: boolean) => {
+  c.option('--detach', 'with --via-temporal: start the workflow, print its id and return; `qaforge worker` processes run it (on TEMPORAL_ADDRESS, or on the dev server started and left running for it)');
+  if (backfill)
+    c.option('--concurrent-batches <n>', 'with --via-temporal: code batches extracted at once, shared by the workers (default 4)', positiveInt('--concurrent-batches')).option(
+      '--batch-files <n>',
+      'with --via-temporal: code files per batch (default 400)',
+      positiveInt('--batch-files'),
+    );
+  return c;
+};
 
-withBackfillOptions(
-  program
-    .command('ingest')
-    .description('one incremental pass over the chosen sources from their cursors: changed files, new commits, new or updated PRs and issues; retires pairs whose evidence changed'),
-)
-  .option('--json', 'print the run result as JSON on stdout')
-  .option('--via-temporal', 'run as the Temporal ingestWorkflow: on TEMPORAL_ADDRESS, or on the installed dev server')
-  .option('--promote-at <n>', 'with --via-temporal: promote when at least n validated pairs wait in staging (default 1)', positiveInt('--promote-at'))
-  .action(async (o: BackfillFlags & { json?: boolean; viaTemporal?: boolean; promoteAt?: number }, cmd: Command) => {
-    const { cfg, log } = context(cmd, backfillFlags(o));
-    if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'ingestWorkflow', backfillFlags(o), { promoteAt: o.promoteAt ?? 1, configPath: configPathOf(cmd) }), o.json);
-    printRun(await runIngest(cfg, log), o.json);
-  });
+async function detached(cfg: Config, log: Parameters<typeof runBackfill>[1], workflow: 'backfillWorkflow' | 'ingestWorkflow', flags: Partial<ConfigInput>, o: TemporalFlags & { promoteAt?: number }, cmd: Command) {
+  const t = await temporal();
+  const r = await t.startDetached(cfg, log, workflow, flags, { promoteAt: o.promoteAt ?? (workflow === 'backfillWorkflow' ? 0 : 1), concurrentBatches: o.concurrentBatches, batchFiles: o.batchFiles });
+  if (o.json) return print(r);
+  const g = cmd.optsWithGlobals<{ dataDir?: string; config?: string }>();
+  const globals = [...(g.config ? ['--config', g.config] : []), ...(g.dataDir ? ['--data-dir', g.dataDir] : [])].join(' ');
+  const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+  const qaforgeCmd = `qaforge${globals ? ` ${globals.split(' ').map(q).join(' ')}` : ''}`;
+  const lines = [`started ${workflow} ${r.workflowId} on ${r.address} (task queue ${r.taskQueue})`];
+  if (r.devServer?.started)
+    lines.push(`the Temporal dev server was started for it and keeps running (pid ${r.devServer.pid}${r.devServer.uiUrl ? `, Web UI ${r.devServer.uiUrl}` : ''}, state in ${t.devDbFile(cfg)}); stop it with: kill ${r.devServer.pid}`);
+  else if (r.devServer) lines.push(`on the dev server left running for this data dir (pid ${r.devServer.pid}${r.devServer.uiUrl ? `, Web UI ${r.devServer.uiUrl}` : ''})`);
+  lines.push(
+    `it needs a worker: nothing runs until one polls task queue ${r.taskQueue}. Start one (or N, to share the work) with:`,
+    `  ${cfg.temporalAddress ? '' : `TEMPORAL_ADDRESS=${r.address} `}${qaforgeCmd} worker`,
+    `progress: ${qaforgeCmd} runs status ${r.workflowId}`,
+  );
+  print(lines.join('\n'));
+}
+
+const checkDetach = (o: TemporalFlags) => {
+  if (o.detach && !o.viaTemporal) throw new UserError('--detach goes with --via-temporal: the run is started as a Temporal workflow and left to the workers');
+  if ((o.concurrentBatches || o.batchFiles) && !o.viaTemporal) throw new UserError('--concurrent-batches and --batch-files go with --via-temporal');
+};
+
+withTemporalOptions(
+  withBackfillOptions(program.command('backfill').description('read every chosen source whole (code and docs at HEAD, history from --since) into staging'))
+    .option('--json', 'print the run result as JSON on stdout')
+    .option('--via-temporal', 'run as a Temporal workflow (backfill, then promote): on TEMPORAL_ADDRESS, or on the installed dev server'),
+  true,
+).action(async (o: BackfillFlags & TemporalFlags, cmd: Command) => {
+  checkDetach(o);
+  const { cfg, log } = context(cmd, backfillFlags(o));
+  if (o.viaTemporal && o.detach) return detached(cfg, log, 'backfillWorkflow', backfillFlags(o), o, cmd);
+  if (o.viaTemporal)
+    return printWorkflow(
+      await (await temporal()).runViaTemporal(cfg, log, 'backfillWorkflow', backfillFlags(o), { promoteAt: 0, configPath: configPathOf(cmd), concurrentBatches: o.concurrentBatches, batchFiles: o.batchFiles }),
+      o.json,
+    );
+  printRun(await runBackfill(cfg, log), o.json);
+});
+
+/**
+ * `ingest` without --repo (and no repo set by QAFORGE_REPO or the config file) continues the
+ * repository the data dir was backfilled from, and says which.
+ */
+async function ingestRepo(o: BackfillFlags, cmd: Command): Promise<BackfillFlags> {
+  if (o.repo) return o;
+  const { cfg } = context(cmd, backfillFlags(o));
+  if (cfg.repo !== DEFAULT_REPO) return o;
+  const r = await repoOfDataDir(cfg);
+  process.stderr.write(
+    `qaforge ingest: continuing ${r.label} from ${r.spec}, the repository ${cfg.dataDir} was backfilled from${r.others.length ? ` (it also holds ${r.others.join(', ')}: give --repo to choose)` : ''}\n`,
+  );
+  return { ...o, repo: r.spec };
+}
+
+withTemporalOptions(
+  withBackfillOptions(
+    program
+      .command('ingest')
+      .description('one incremental pass over the chosen sources from their cursors: changed files, new commits, new or updated PRs and issues; retires pairs whose evidence changed; without --repo, the repository the data dir was backfilled from'),
+  )
+    .option('--json', 'print the run result as JSON on stdout')
+    .option('--via-temporal', 'run as the Temporal ingestWorkflow: on TEMPORAL_ADDRESS, or on the installed dev server')
+    .option('--promote-at <n>', 'with --via-temporal: promote when at least n validated pairs wait in staging (default 1)', positiveInt('--promote-at')),
+  false,
+).action(async (given: BackfillFlags & TemporalFlags & { promoteAt?: number }, cmd: Command) => {
+  checkDetach(given);
+  const o = { ...given, ...(await ingestRepo(given, cmd)) };
+  const { cfg, log } = context(cmd, backfillFlags(o));
+  if (o.viaTemporal && o.detach) return detached(cfg, log, 'ingestWorkflow', backfillFlags(o), o, cmd);
+  if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'ingestWorkflow', backfillFlags(o), { promoteAt: o.promoteAt ?? 1, configPath: configPathOf(cmd) }), o.json);
+  printRun(await runIngest(cfg, log), o.json);
+});
 
 withBackfillOptions(
   program
@@ -189,10 +260,13 @@ program
   .description('run a Temporal worker for qaforge workflows on TEMPORAL_ADDRESS (task queue QAFORGE_TASK_QUEUE, default qaforge) until interrupted')
   .action(async (_o, cmd: Command) => {
     const { cfg, log } = context(cmd);
-    if (!cfg.temporalAddress) throw new UserError('no Temporal server: set TEMPORAL_ADDRESS (host:port), or use --via-temporal, which starts the dev server');
-    const worker = await (await temporal()).createWorker(cfg, cfg.temporalAddress, configPathOf(cmd));
+    const t = await temporal();
+    // TEMPORAL_ADDRESS, else the dev server a detached run left running for this data dir.
+    const address = cfg.temporalAddress ?? (await (await import('../lib/temporal-server.js')).runningDevServer(t.devDbFile(cfg)))?.address;
+    if (!address) throw new UserError('no Temporal server: set TEMPORAL_ADDRESS (host:port), or use --via-temporal, which starts the dev server');
+    const worker = await t.createWorker(cfg, address, configPathOf(cmd));
     for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => worker.shutdown());
-    log.info({ address: cfg.temporalAddress, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue }, 'worker running');
+    log.info({ address, namespace: cfg.temporalNamespace, taskQueue: cfg.taskQueue, batchQueue: t.batchTaskQueue(cfg) }, 'worker running');
     await worker.run();
   });
 
@@ -551,6 +625,7 @@ registerServeCommands(program);
 registerSimulateCommand(program);
 
 registerFeedbackCommands(program);
+registerRunsCommands(program);
 
 withBackfillOptions(
   program.command('demo').description('backfill a repository (default huggingface/transformers: code, docs, commits, and PRs/issues when GitHub is reachable), promote, and export QA + chat JSONL'),

@@ -213,14 +213,14 @@ describe('crashes', () => {
       const r = (await handle.result()) as any;
       expect(r.promotion.promoted).toBeGreaterThan(0);
       const history = await handle.fetchHistory();
-      // The code batch the first worker was running started again, on the second worker.
+      // The code batch the first worker was extracting started again, on the second worker.
       const events = history.events ?? [];
       const typeOf = new Map(events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name]));
       const attempts = events
         .filter((e) => e.activityTaskStartedEventAttributes)
         .map((e) => `${typeOf.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId))}:${e.activityTaskStartedEventAttributes!.attempt}`);
       expect(attempts[0]).toBe('planBackfill:1');
-      expect(attempts[1]).toBe('runSources:2');
+      expect(attempts[1]).toBe('extractBatch:2');
     } finally {
       second.kill('SIGTERM');
       await connection.close();

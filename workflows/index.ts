@@ -1,7 +1,7 @@
 // Workflows: deterministic orchestration only. Every step that touches git, GitHub or LanceDB is an
 // activity (activities/temporal.ts); what passes between them is small (flags, counts, ids).
-import { condition, continueAsNew, defineQuery, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { Activities, RetrainDue, RetrainMark, SourcesSummary } from '../activities/temporal.js';
+import { ActivityCancellationType, CancellationScope, condition, continueAsNew, defineQuery, isCancellation, patched, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities, ExtractedBatch, RetrainDue, RetrainMark, SourcesSummary } from '../activities/temporal.js';
 import type { GateResult } from '../datasets/gates.js';
 import type { EvalGateResult } from '../evals/gate.js';
 import type { ConfigInput } from '../lib/config.js';
@@ -10,8 +10,8 @@ import type { ProposeResult } from '../serve/corrections.js';
 const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: ['UserError'] };
 
 /** Activities with a heartbeat: a worker that dies is noticed within `heartbeatSeconds` and the step retried elsewhere. */
-const activities = (heartbeatSeconds: number) =>
-  proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: `${heartbeatSeconds} seconds`, retry: RETRY });
+const activities = (heartbeatSeconds: number, more: { taskQueue?: string; cancellationType?: ActivityCancellationType } = {}) =>
+  proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: `${heartbeatSeconds} seconds`, retry: RETRY, ...more });
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '10 minutes', retry: RETRY });
 
 export interface PipelineInput {
@@ -111,9 +111,17 @@ export async function feedbackWorkflow(input: FeedbackInput): Promise<FeedbackRe
 export interface BackfillProgress {
   phase: 'planning' | 'code' | 'other sources' | 'promotion' | 'done';
   sha: string | null;
+  /** Code batches committed into staging, of `batches`. */
   batchesDone: number;
   batches: number;
+  /** Code batches being extracted right now (on any workers), and extracted ones waiting for their commit. */
+  batchesInFlight?: number;
+  batchesExtracted?: number;
+  /** Pairs staged so far. */
   staged: number;
+  /** When the first run of this backfill started, and when its code phase did (epoch ms; for rate and ETA). */
+  startedAt?: number;
+  codeStartedAt?: number | null;
 }
 
 export const progressQuery = defineQuery<BackfillProgress>('progress');
@@ -123,6 +131,18 @@ export interface BackfillInput extends PipelineInput {
   batchFiles?: number;
   /** Batches per workflow run before it continues as new, keeping its history small (default 20). */
   batchesPerRun?: number;
+  /**
+   * Code batches extracted at once (default 4): each is an activity any worker of the task queue may
+   * run, so N workers share a backfill. They write staging fragments; one commit at a time moves them
+   * into staging in batch order, so the corpus is the one a single worker makes.
+   */
+  concurrentBatches?: number;
+  /**
+   * The task queue the code batches are extracted on (default: the workflow's). `qaforge worker`
+   * polls `<task queue>-batches` with one batch at a time per worker (QAFORGE_WORKER_BATCHES), so the
+   * batches spread over the workers instead of piling up on the first one; the CLI sets it.
+   */
+  batchTaskQueue?: string;
   /** Carried over by continueAsNew. */
   carry?: BackfillProgress;
   carryRun?: SourcesSummary;
@@ -146,6 +166,22 @@ export async function backfillWorkflow(input: BackfillInput): Promise<PipelineRe
   }
   const flags = { ...input.flags, rev: progress.sha };
   let total: SourcesSummary = input.carryRun ?? emptySummary(progress.sha);
+  // Histories recorded before the fan-out replay the sequential loop below.
+  if (progress.phase === 'code' && patched('fanout-batches')) {
+    progress.startedAt ??= workflowInfo().runStartTime.getTime();
+    progress.codeStartedAt ??= Date.now();
+    const end = Math.min(progress.batches, progress.batchesDone + (input.batchesPerRun ?? 20));
+    // A cancelled backfill waits for the batches in flight to end (so a batch is in staging whole or not at all), then drops its fragments.
+    const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+    const extract = activities(input.heartbeatSeconds ?? 60, { taskQueue: input.batchTaskQueue, cancellationType });
+    const commit = activities(input.heartbeatSeconds ?? 60, { cancellationType });
+    total = await fanOutBatches(progress, end, Math.max(1, input.concurrentBatches ?? 4), flags, { extract, commit }, total);
+    if (progress.batchesDone < progress.batches) {
+      // Let a query see the state before the new run starts.
+      await condition(() => true);
+      return continueAsNew<typeof backfillWorkflow>({ ...input, carry: progress, carryRun: total });
+    }
+  }
   let thisRun = 0;
   while (progress.phase === 'code' && progress.batchesDone < progress.batches) {
     if (thisRun === (input.batchesPerRun ?? 20)) {
@@ -161,6 +197,7 @@ export async function backfillWorkflow(input: BackfillInput): Promise<PipelineRe
   }
   if (progress.phase === 'code') {
     await quick.finishBackfill({ flags, sha: progress.sha });
+    if (patched('fanout-batches')) await quick.dropFragments({ flags });
     progress.phase = 'other sources';
   }
   const others = sources.filter((s) => s !== 'code');
@@ -175,6 +212,73 @@ export async function backfillWorkflow(input: BackfillInput): Promise<PipelineRe
     staged > 0 && staged >= input.promoteAt ? await promoteSteps(flags, `${workflowInfo().workflowId}/backfill`) : { gates: { passed: false, reasons: [`${staged} validated pairs waiting, fewer than promoteAt ${input.promoteAt}`], batch: { since: null, validated: staged, rejected: 0, duplicates: 0 } }, promotion: null, snapshot: null, fineTune: null };
   progress.phase = 'done';
   return { run: total, staged, ...steps, promoted: steps.promotion };
+}
+
+/**
+ * Code batches `progress.batchesDone` … `end - 1`: up to `limit` extracted at once (extractBatch, on
+ * any worker), never more than 2 × `limit` ahead of the commits; each committed (commitBatch) as soon
+ * as it and every batch before it are extracted, one at a time, in batch order.
+ */
+async function fanOutBatches(
+  progress: BackfillProgress,
+  end: number,
+  limit: number,
+  flags: Partial<ConfigInput>,
+  act: { extract: ReturnType<typeof activities>; commit: ReturnType<typeof activities> },
+  total: SourcesSummary,
+): Promise<SourcesSummary> {
+  const extracted = new Map<number, Promise<ExtractedBatch>>();
+  let next = progress.batchesDone;
+  let inFlight = 0;
+  let waiting = 0;
+  // Called whenever a slot may have opened: at the start, when an extraction ends, after a commit.
+  const launch = (): void => {
+    while (next < end && inFlight < limit && next < progress.batchesDone + 2 * limit) {
+      const index = next++;
+      inFlight++;
+      const p = act.extract.extractBatch({ flags: { ...flags, sources: ['code'] }, slice: { index, count: progress.batches } });
+      extracted.set(index, p);
+      // A failed batch fails the workflow when its turn to commit comes; until then it is handled here.
+      p.then(
+        () => {
+          waiting++;
+        },
+        () => undefined,
+      ).finally(() => {
+        inFlight--;
+        progress.batchesExtracted = waiting;
+        launch();
+      });
+    }
+    progress.batchesInFlight = inFlight;
+  };
+  const committing = new Set<Promise<SourcesSummary>>();
+  try {
+    launch();
+    while (progress.batchesDone < end) {
+      const index = progress.batchesDone;
+      const batch = await extracted.get(index)!;
+      extracted.delete(index);
+      const c = act.commit.commitBatch({ flags, batch });
+      committing.add(c);
+      const committed = await c;
+      committing.delete(c);
+      waiting--;
+      total = addSummary(total, committed);
+      progress.staged += committed.staged;
+      progress.batchesDone++;
+      progress.batchesExtracted = waiting;
+      launch();
+    }
+    return total;
+  } catch (e) {
+    if (isCancellation(e))
+      await CancellationScope.nonCancellable(async () => {
+        await Promise.allSettled([...extracted.values(), ...committing]);
+        await quick.dropFragments({ flags });
+      });
+    throw e;
+  }
 }
 
 /** Two runs' summaries as one: counts added, the later run's id, repo and source lines appended. */
