@@ -7,7 +7,12 @@ import { skipKey, type Stores } from '../datasets/store.js';
 import type { StageStats } from '../lib/progress.js';
 import { failedReasons } from '../validators/checks.js';
 import { QuestionIndex } from '../validators/ambiguity.js';
-import { dedupKeys, DuplicateIndex, type DedupKeys } from '../validators/dedup.js';
+import { dedupKeys, DuplicateIndex, packKey, type ByteMap, type DedupKeys } from '../validators/dedup.js';
+import { KnownIndex } from '../datasets/known-index.js';
+import { join } from 'node:path';
+
+/** A sink's on-disk index is closed (and its space freed) when the sink is collected, or at exit. */
+const closeWithSink = new FinalizationRegistry<KnownIndex>((index) => index.close());
 
 const FLUSH_ROWS = 5000;
 
@@ -30,38 +35,56 @@ export class PairSink {
   private sourceBuf: SourceRecord[] = [];
   private skipBuf: { skip: SkipRecord; commit: string }[] = [];
 
-  private knownIds = new Set<string>();
-  private knownSources = new Set<string>();
+  // What the sink remembers of every pair, record and skip lives on disk (datasets/known-index.ts),
+  // opened by ready(): known pair ids, known source ids, the records this pass produced, known skip
+  // keys, the duplicate index and the question index. The heap holds a bounded write overlay.
+  private index: KnownIndex | null = null;
+  private knownIds!: ByteMap;
+  private knownSources!: ByteMap;
   /** Every record this pass produced, new or known: model-written pairs of these stay live. */
-  private seenRecords = new Set<string>();
-  private knownSkips = new Set<string>();
-  private dedup: DuplicateIndex;
-  private questions = new QuestionIndex();
+  private seenRecords!: ByteMap;
+  private knownSkips!: ByteMap;
+  private dedup: DuplicateIndex | null = null;
+  private questions!: QuestionIndex;
   private loading: Promise<void> | null = null;
   private loaded = false;
 
   constructor(
     private stores: Stores,
     readonly runId: string,
-    nearDupThreshold: number,
+    private nearDupThreshold: number,
     private stValidate: StageStats,
     private stStage: StageStats,
-  ) {
-    this.dedup = new DuplicateIndex(nearDupThreshold);
-  }
+  ) {}
 
   /**
-   * Loads what the stores already hold (pair ids, qa keys, source ids, skips). Sources call it once
-   * they have something to add, so a pass with nothing new never reads them.
+   * Loads what the stores already hold (pair ids, qa keys, source ids, skips) into the on-disk
+   * index, batch by batch. Sources call it once they have something to add, so a pass with nothing
+   * new never reads them.
    */
   ready(): Promise<void> {
     this.loading ??= (async () => {
-      const known = await this.stores.knownPairs();
-      for (const [key, id] of known.qaKeys) this.dedup.rememberExact(key, id);
-      for (const [question, key, id] of known.questions) this.questions.remember(question, key, id);
-      this.knownIds = known.ids;
-      this.knownSources = await this.stores.knownSourceIds();
-      this.knownSkips = await this.stores.knownSkipKeys();
+      const index = new KnownIndex({ dir: join(this.stores.dataDir, 'tmp') });
+      closeWithSink.register(this, index);
+      this.index = index;
+      this.knownIds = index.map('ids', { maxValue: 0 });
+      this.knownSources = index.map('sources', { maxValue: 0 });
+      this.seenRecords = index.map('seen', { maxValue: 0 });
+      this.knownSkips = index.map('skips', { maxValue: 0 });
+      const dedup = new DuplicateIndex(this.nearDupThreshold, index);
+      this.questions = new QuestionIndex(index);
+      // The last live staging row of a qa key holds it, and of a question the last one too.
+      for await (const rows of this.stores.knownPairs())
+        for (const r of rows) {
+          this.knownIds.put(packKey(r.id));
+          if (!r.live) continue;
+          dedup.rememberExact(r.qaKey, r.id, true);
+          this.questions.remember(r.question!, r.qaKey, r.id);
+        }
+      for await (const ids of this.stores.knownSourceIds()) for (const id of ids) this.knownSources.put(packKey(id));
+      for await (const keys of this.stores.knownSkipKeys()) for (const k of keys) this.knownSkips.put(packKey(k));
+      index.writeOut();
+      this.dedup = dedup;
       this.loaded = true;
     })();
     return this.loading;
@@ -72,7 +95,7 @@ export class PairSink {
   }
 
   get nearDuplicates(): number {
-    return this.dedup.nearDuplicates;
+    return this.dedup?.nearDuplicates ?? 0;
   }
 
   /** Live pairs that may be produced again in this pass: those that are not get retired afterwards. */
@@ -82,7 +105,7 @@ export class PairSink {
       this.live.set(id, p);
       // The same question and answer from changed evidence is the pair's successor, not a duplicate
       // of the pair it replaces.
-      this.dedup.forgetExact(p.qaKey, id);
+      this.dedup!.forgetExact(p.qaKey, id);
       this.questions.forget(p.qaKey);
     }
   }
@@ -90,25 +113,26 @@ export class PairSink {
   addRecords(records: SourceRecord[]): void {
     this.assertReady();
     for (const r of records) {
-      this.seenRecords.add(r.id);
-      if (this.knownSources.has(r.id)) continue;
-      this.knownSources.add(r.id);
+      const k = packKey(r.id);
+      this.seenRecords.put(k);
+      if (this.knownSources.has(k)) continue;
+      this.knownSources.put(k);
       this.sourceBuf.push(r);
     }
   }
 
   addSkip(skip: SkipRecord, commit: string): void {
     this.assertReady();
-    const key = skipKey(commit, skip);
+    const key = packKey(skipKey(commit, skip));
     if (this.knownSkips.has(key)) return;
-    this.knownSkips.add(key);
+    this.knownSkips.put(key);
     this.skipBuf.push({ skip, commit });
   }
 
   /** Whether a pair id is already stored (or was added in this run). */
   knows(id: string): boolean {
     this.assertReady();
-    return this.knownIds.has(id);
+    return this.knownIds.has(packKey(id));
   }
 
   /**
@@ -123,11 +147,12 @@ export class PairSink {
     this.counts.candidates++;
     this.stValidate.seen++;
     this.stStage.seen++;
-    if (this.knownIds.has(p.id)) {
+    const idKey = packKey(p.id);
+    if (this.knownIds.has(idKey)) {
       const live = this.live.get(p.id);
       if (live && !this.reproduced.has(p.id)) {
         this.reproduced.add(p.id);
-        this.dedup.rememberExact(p.qaKey, p.id);
+        this.dedup!.rememberExact(p.qaKey, p.id);
         this.questions.remember(p.question, p.qaKey, p.id);
         const v = p.provenance;
         if (locationKey(v.path, v.startLine, v.endLine, v.commitLastVerified) !== live.at) {
@@ -141,12 +166,12 @@ export class PairSink {
       this.stStage.reject('already_known');
       return;
     }
-    this.knownIds.add(p.id);
+    this.knownIds.put(idKey);
     const { qaKey, ...pair } = p;
     delete (pair as { contextRecord?: number }).contextRecord;
     let reasons = failedReasons(pair);
     if (!reasons.length) {
-      const d = this.dedup.check(pair.id, qaKey, signature, bands);
+      const d = this.dedup!.check(pair.id, qaKey, signature, bands);
       if (d.kind === 'duplicate') {
         pair.verdicts.push({ check: 'dedup', pass: false, reason: 'duplicate', detail: `same question and answer as ${d.of}` });
         reasons = ['duplicate'];
@@ -207,7 +232,7 @@ export class PairSink {
   endWatch(): { vanished: LivePair[]; reproduced: QAPair[]; live: Map<string, LivePair> } {
     const live = this.live;
     // A model is not asked again on a pass: its pair stays while the record it was written from does.
-    const kept = (p: LivePair) => this.reproduced.has(p.id) || (p.modelWritten && this.seenRecords.has(p.sourceId));
+    const kept = (p: LivePair) => this.reproduced.has(p.id) || (p.modelWritten && this.seenRecords.has(packKey(p.sourceId)));
     const out = { vanished: [...live.values()].filter((p) => !kept(p)), reproduced: this.refresh, live };
     this.live = new Map();
     this.reproduced.clear();

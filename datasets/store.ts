@@ -446,24 +446,16 @@ export class Stores {
   }
 
   /**
-   * What a run must not add again, in one pass over each table: every pair id staging or rejected
-   * holds, and qa_key → id of the unretired staging pairs (for exact-duplicate checks across runs).
-   * The corpus is not read: it only ever receives pairs from staging, whose rows are never deleted.
+   * What a run must not add again, in one pass over each table, streamed batch by batch (the pair
+   * sink keeps it on disk, not on the heap): every pair id staging or rejected holds, and for staging
+   * rows whether they are live (unretired) with their qa key and question (for exact-duplicate and
+   * ambiguity checks across runs). The corpus is not read: it only ever receives pairs from staging,
+   * whose rows are never deleted.
    */
-  /** Every known pair id; for live staged pairs, qa key → id and question → (qa key, id). */
-  async knownPairs(): Promise<{ ids: Set<string>; qaKeys: Map<string, string>; questions: [question: string, qaKey: string, id: string][] }> {
-    const ids = new Set<string>();
-    const qaKeys = new Map<string, string>();
-    const questions: [string, string, string][] = [];
+  async *knownPairs(): AsyncGenerator<{ id: string; live: boolean; qaKey: string; question: string | null }[]> {
     for await (const rows of this.scan('staging', ['id', 'qa_key', 'status', 'question']))
-      for (const r of rows) {
-        ids.add(r.id as string);
-        if (r.status === 'retired') continue;
-        qaKeys.set(r.qa_key as string, r.id as string);
-        questions.push([r.question as string, r.qa_key as string, r.id as string]);
-      }
-    for await (const rows of this.scan('rejected', ['id'])) for (const r of rows) ids.add(r.id as string);
-    return { ids, qaKeys, questions };
+      yield rows.map((r) => ({ id: r.id as string, live: r.status !== 'retired', qaKey: r.qa_key as string, question: r.question as string }));
+    for await (const rows of this.scan('rejected', ['id'])) yield rows.map((r) => ({ id: r.id as string, live: false, qaKey: '', question: null }));
   }
 
   /**
@@ -513,17 +505,14 @@ export class Stores {
       .execute(rowsToArrowTable(rows, SCHEMAS.github_items));
   }
 
-  /** (commit, path, reason) of every recorded skip, so a re-run does not record it again. */
-  async knownSkipKeys(): Promise<Set<string>> {
-    const keys = new Set<string>();
-    for await (const rows of this.scan('skipped', ['commit', 'path', 'reason'])) for (const r of rows) keys.add(skipKey(r.commit as string, r as SkipRecord));
-    return keys;
+  /** (commit, path, reason) of every recorded skip, so a re-run does not record it again; batch by batch. */
+  async *knownSkipKeys(): AsyncGenerator<string[]> {
+    for await (const rows of this.scan('skipped', ['commit', 'path', 'reason'])) yield rows.map((r) => skipKey(r.commit as string, r as SkipRecord));
   }
 
-  async knownSourceIds(): Promise<Set<string>> {
-    const ids = new Set<string>();
-    for await (const rows of this.scan('sources', ['id'])) for (const r of rows) ids.add(r.id as string);
-    return ids;
+  /** Every stored source record id, batch by batch. */
+  async *knownSourceIds(): AsyncGenerator<string[]> {
+    for await (const rows of this.scan('sources', ['id'])) yield rows.map((r) => r.id as string);
   }
 
   async stage(pairs: QAPair[], runId: string, status: StagingStatus = 'validated'): Promise<void> {

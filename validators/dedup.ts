@@ -5,6 +5,7 @@
 // (a·h + b) mod p in float64 past 2^53 and underestimated a true Jaccard of 0.86 as 0.70 on our
 // pairs; bloom-filters' MinHash draws unseeded random permutations, so signatures made on two
 // worker threads cannot be compared. This one uses exact 32-bit integer arithmetic.
+import { createHash } from 'node:crypto';
 import { contentId } from '../lib/hash.js';
 import { normalizeForMatch } from './checks.js';
 
@@ -123,95 +124,184 @@ export function estimatedJaccard(a: ArrayLike<number>, b: ArrayLike<number>): nu
 
 export type DedupOutcome = { kind: 'duplicate'; of: string } | { kind: 'unique'; nearDupCluster: string | null };
 
-/** Exact and near-duplicate tracking across a run (and the stores' existing keys). */
+/**
+ * A map of byte strings (or unsigned 32-bit integers) to byte strings, where the duplicate and
+ * question indexes keep what they remember: in memory by default, on disk for a run's pair sink
+ * (datasets/known-index.ts), so their size is not bounded by the heap.
+ */
+export interface ByteMap {
+  get(k: Uint8Array | number): Uint8Array | undefined;
+  /** Like get, but the bytes may be overwritten by the next call on any map: read them at once. */
+  peek(k: Uint8Array | number): Uint8Array | undefined;
+  has(k: Uint8Array | number): boolean;
+  put(k: Uint8Array | number, v?: Uint8Array): void;
+  delete(k: Uint8Array | number): void;
+}
+
+/** Keys of bytes or of 32-bit unsigned integers (`int`), or small dense indexes (`index`); values of at most `maxValue` bytes, usually. */
+export interface MapOptions {
+  keys?: 'bytes' | 'int' | 'index';
+  maxValue?: number;
+}
+
+export interface ByteMaps {
+  map(name: string, opts?: MapOptions): ByteMap;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** ByteMaps on the heap: what an index uses when it is given no store. */
+export class MemoryMaps implements ByteMaps {
+  map(_name: string): ByteMap {
+    const m = new Map<string | number, Uint8Array>();
+    const key = (k: Uint8Array | number) => (typeof k === 'number' ? k : Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('latin1'));
+    return {
+      get: (k) => m.get(key(k)),
+      peek: (k) => m.get(key(k)),
+      has: (k) => m.has(key(k)),
+      put: (k, v = EMPTY) => void m.set(key(k), v),
+      delete: (k) => void m.delete(key(k)),
+    };
+  }
+}
+
+const HEX_ID = /^[0-9a-f]{32}$/;
+
+/**
+ * A key as bytes, one to one: a 32-hex-digit content id (every pair, record and qa key) as a 0 byte
+ * and its 16 bytes, anything else as a 1 byte and its UTF-8, or a 2 byte and its SHA-256 when that
+ * is too long for a key (a skip key with a long path).
+ */
+export function packKey(s: string): Buffer {
+  if (s.length === 32 && HEX_ID.test(s)) return Buffer.from(`00${s}`, 'hex');
+  const b = Buffer.from(`\u0001${s}`, 'utf8');
+  return b.length <= 400 ? b : Buffer.concat([Buffer.from([2]), createHash('sha256').update(b).digest()]);
+}
+
+/** An id as a value, given back exactly by unpackId. */
+export function packId(s: string): Buffer {
+  if (s.length === 32 && HEX_ID.test(s)) return Buffer.from(`00${s}`, 'hex');
+  return Buffer.from(`\u0001${s}`, 'utf8');
+}
+
+export function unpackId(b: Uint8Array): string {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return b[0] === 0 ? buf.toString('hex', 1) : buf.toString('utf8', 1);
+}
+
+export const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+
+// A pair's entry, by its index: its signature, its cluster's index (-1: none), its id.
+const SIG_BYTES = NUM_PERM * 4;
+
+/**
+ * Exact and near-duplicate tracking across a run (and the stores' existing keys). What it remembers
+ * lives in `maps`: exact keys, one entry per pair (signature, cluster, id) and the LSH buckets.
+ */
 export class DuplicateIndex {
-  private exact = new Map<string, string>();
-  // Internal index per pair: signatures packed in one array, clusters and visit stamps by index.
-  private ids: string[] = [];
-  private sigs = new Uint32Array(NUM_PERM * 1024);
-  private cluster = new Int32Array(1024);
-  private stamp = new Int32Array(1024);
-  // Most buckets hold one pair: stored as a bare index, and as an array only from the second on.
-  private buckets = new Map<number, number | number[]>();
+  private exact: ByteMap;
+  private entries: ByteMap;
+  // Most buckets hold one pair; a bucket holds at most MAX_BUCKET indexes (int32, little-endian).
+  private buckets: ByteMap;
+  private n = 0;
   private readonly maxMismatches: number;
   nearDuplicates = 0;
 
-  constructor(threshold = 0.8) {
+  constructor(threshold = 0.8, maps: ByteMaps = new MemoryMaps()) {
     this.maxMismatches = Math.floor((1 - threshold) * NUM_PERM + 1e-9);
+    this.exact = maps.map('dedup.exact', { maxValue: 17 });
+    this.entries = maps.map('dedup.entries', { keys: 'index', maxValue: SIG_BYTES + 4 + 17 });
+    this.buckets = maps.map('dedup.buckets', { keys: 'int', maxValue: MAX_BUCKET * 4 });
   }
 
-  /** Registers an existing pair's key (from the stores) so a copy of it counts as a duplicate. */
-  rememberExact(key: string, id: string): void {
-    if (!this.exact.has(key)) this.exact.set(key, id);
+  /**
+   * Registers an existing pair's key (from the stores) so a copy of it counts as a duplicate; the
+   * first id registered for a key holds it, or with `replace` the last.
+   */
+  rememberExact(key: string, id: string, replace = false): void {
+    const k = packKey(key);
+    if (replace || !this.exact.has(k)) this.exact.put(k, packId(id));
   }
 
   /** Forgets a stored pair about to be re-judged (its evidence is read again), unless another id holds the key. */
   forgetExact(key: string, id: string): void {
-    if (this.exact.get(key) === id) this.exact.delete(key);
-  }
-
-  private grow(n: number): void {
-    if (n <= this.cluster.length) return;
-    const size = Math.max(n, this.cluster.length * 2);
-    const sigs = new Uint32Array(size * NUM_PERM);
-    sigs.set(this.sigs);
-    this.sigs = sigs;
-    const cluster = new Int32Array(size);
-    cluster.set(this.cluster);
-    this.cluster = cluster;
-    const stamp = new Int32Array(size);
-    stamp.set(this.stamp);
-    this.stamp = stamp;
+    const k = packKey(key);
+    const held = this.exact.peek(k);
+    if (held && sameBytes(held, packId(id))) this.exact.delete(k);
   }
 
   /** Jaccard estimate ≥ threshold, stopping as soon as too many positions differ. */
-  private similar(a: number, b: number): boolean {
-    const s = this.sigs;
+  private similar(a: Uint8Array, b: Uint8Array): boolean {
     let mismatches = 0;
-    for (let i = 0, pa = a * NUM_PERM, pb = b * NUM_PERM; i < NUM_PERM; i++) {
-      if (s[pa + i] !== s[pb + i] && ++mismatches > this.maxMismatches) return false;
+    const va = new DataView(a.buffer, a.byteOffset, SIG_BYTES);
+    const vb = new DataView(b.buffer, b.byteOffset, SIG_BYTES);
+    for (let i = 0; i < SIG_BYTES; i += 4) {
+      if (va.getUint32(i, true) !== vb.getUint32(i, true) && ++mismatches > this.maxMismatches) return false;
     }
     return true;
   }
 
+  private entry(signature: ArrayLike<number>, cluster: number, id: Buffer): Uint8Array {
+    const e = Buffer.allocUnsafe(SIG_BYTES + 4 + id.length);
+    for (let i = 0; i < NUM_PERM; i++) e.writeUInt32LE(signature[i]! >>> 0, i * 4);
+    e.writeInt32LE(cluster, SIG_BYTES);
+    id.copy(e, SIG_BYTES + 4);
+    return e;
+  }
+
   check(id: string, key: string, signature: ArrayLike<number>, bands: ArrayLike<number> = bandKeys(signature)): DedupOutcome {
-    const prior = this.exact.get(key);
-    if (prior !== undefined && prior !== id) return { kind: 'duplicate', of: prior };
-    this.exact.set(key, id);
-    const idx = this.ids.length;
-    this.ids.push(id);
-    this.grow(idx + 1);
-    this.sigs.set(signature as ArrayLike<number>, idx * NUM_PERM);
-    this.cluster[idx] = -1;
+    const k = packKey(key);
+    const prior = this.exact.get(k);
+    const pid = packId(id);
+    if (prior !== undefined && !sameBytes(prior, pid)) return { kind: 'duplicate', of: unpackId(prior) };
+    this.exact.put(k, pid);
+    const idx = this.n++;
+    const mine = this.entry(signature, -1, pid);
+    this.entries.put(idx, mine);
     // Candidates are the members of every bucket this signature falls in, each compared once;
     // buckets are capped, so templated pairs that crowd one keep the cost flat.
     let found = -1;
     let compared = 0;
+    const seen = new Set<number>();
     for (let b = 0; b < bands.length; b++) {
       const band = bands[b]!;
-      const entry = this.buckets.get(band);
+      const entry = this.buckets.peek(band);
       if (entry === undefined) {
-        this.buckets.set(band, idx);
+        this.buckets.put(band, int32s([idx]));
         continue;
       }
-      const members = typeof entry === 'number' ? [entry] : entry;
-      if (typeof entry === 'number') this.buckets.set(band, members);
+      const members = readInt32s(entry);
       if (found < 0) {
         for (const m of members) {
-          if (this.stamp[m] === idx + 1 || compared >= MAX_COMPARISONS) continue;
-          this.stamp[m] = idx + 1;
+          if (seen.has(m) || compared >= MAX_COMPARISONS) continue;
+          seen.add(m);
           compared++;
-          if (this.similar(m, idx)) {
-            found = this.cluster[m]! >= 0 ? this.cluster[m]! : m;
+          const other = this.entries.peek(m)!;
+          if (this.similar(other, mine)) {
+            const c = new DataView(other.buffer, other.byteOffset, other.byteLength).getInt32(SIG_BYTES, true);
+            found = c >= 0 ? c : m;
             break;
           }
         }
       }
-      if (members.length < MAX_BUCKET) members.push(idx);
+      if (members.length < MAX_BUCKET) this.buckets.put(band, int32s([...members, idx]));
     }
     if (found < 0) return { kind: 'unique', nearDupCluster: null };
-    this.cluster[idx] = found;
+    this.entries.put(idx, this.entry(signature, found, pid));
     this.nearDuplicates++;
-    return { kind: 'unique', nearDupCluster: this.ids[found]! };
+    return { kind: 'unique', nearDupCluster: unpackId(this.entries.peek(found)!.subarray(SIG_BYTES + 4)) };
   }
+}
+
+function int32s(xs: number[]): Uint8Array {
+  const b = Buffer.allocUnsafe(xs.length * 4);
+  xs.forEach((x, i) => b.writeInt32LE(x, i * 4));
+  return b;
+}
+
+function readInt32s(b: Uint8Array): number[] {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: number[] = [];
+  for (let i = 0; i + 4 <= b.byteLength; i += 4) out.push(v.getInt32(i, true));
+  return out;
 }
