@@ -56,13 +56,14 @@ export async function runSources(
   const startedAt = new Date().toISOString();
   const want = new Set(cfg.sources);
   const stores = await Stores.openFor(cfg);
+  let sink: PairSink | null = null;
   try {
     // Commit diffs over long history need the blobs: a URL is then cloned in full, not blobless.
     const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log, { full: want.has('commits') }, cfg.github);
     const { license } = await detectLicense(repo.path, repo.sha);
     log.info({ runId, repo: repo.repo, commit: repo.sha, license, sources: cfg.sources, incremental: opts.incremental }, `${opts.command} started`);
     const stages = [new StageStats('validate'), new StageStats('stage')];
-    const sink = opts.sink?.(stores, runId, stages[0]!, stages[1]!) ?? new PairSink(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
+    sink = opts.sink?.(stores, runId, stages[0]!, stages[1]!) ?? new PairSink(stores, runId, cfg.nearDupThreshold, stages[0]!, stages[1]!);
     const ctx: RunContext = { cfg, log, stores, sink, repo, runId, incremental: opts.incremental, stages, slice: opts.slice, holdCursors: opts.holdCursors };
     const totals = emptyCodeTotals();
     // The pipeline: a list of sources, each run through the one runner (activities/source.ts).
@@ -122,6 +123,7 @@ export async function runSources(
       );
     return result;
   } finally {
+    sink?.close();
     stores.close();
   }
 }

@@ -167,6 +167,7 @@ export async function commitFragment(stores: Stores, file: string, opts: { runId
     }
   }
   await sink.flush(true);
+  sink.close();
   return { ...sink.counts, retired, nearDuplicates: sink.nearDuplicates, seconds: (performance.now() - t0) / 1000 };
 }
 

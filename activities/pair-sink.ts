@@ -65,7 +65,7 @@ export class PairSink {
   ready(): Promise<void> {
     this.loading ??= (async () => {
       const index = new KnownIndex({ dir: join(this.stores.dataDir, 'tmp') });
-      closeWithSink.register(this, index);
+      closeWithSink.register(this, index, this);
       this.index = index;
       this.knownIds = index.map('ids', { maxValue: 0 });
       this.knownSources = index.map('sources', { maxValue: 0 });
@@ -88,6 +88,16 @@ export class PairSink {
       this.loaded = true;
     })();
     return this.loading;
+  }
+
+  /**
+   * Frees the on-disk index now (its scratch files and file handles): a long-lived worker runs many
+   * sinks, and a collected sink frees it only when the collector gets to it. The sink is done after.
+   */
+  close(): void {
+    if (!this.index) return;
+    closeWithSink.unregister(this);
+    this.index.close();
   }
 
   private assertReady(): void {
