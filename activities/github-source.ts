@@ -5,14 +5,14 @@
 // PR that says "Fixes #n", a merged PR or a commit the thread names as the fix, or an answer the
 // thread settles on); the others are recorded as `unresolved` skips with why.
 import { simpleGit } from 'simple-git';
-import { githubItemsOf, githubNumbersStoredAfter } from '../datasets/queries.js';
+import { githubItemsOf, githubItemVersions, githubNumbersStoredAfter } from '../datasets/queries.js';
 import { prNumberFromSubject } from '../extractors/commits.js';
 import { fixReferences, GhIssue, GhIssueComment, GhReviewComment, issueRecords, linkedIssueNumbers, pullRequestRecords, type ClosingPr, type FixCommit } from '../extractors/github.js';
 import { issueQuestions, pullRequestQuestions } from '../generators/github-rules.js';
 import { failpoint } from '../lib/failpoint.js';
 import { stage, type RunContext } from './context.js';
 import { extractUnit, type Source, type SourcePlan, type UnitResult } from './source.js';
-import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, storedVersions, type FetchStats } from './github.js';
+import { drainListing, githubClient, githubRepoOf, LISTINGS, rateLimit, type FetchStats } from './github.js';
 import { githubBuiltSeqKey } from '../datasets/state-keys.js';
 
 const BUILD_CHUNK = 200;
@@ -133,7 +133,7 @@ async function* readGithub(run: RunContext, plan: GithubPlan): AsyncGenerator<Un
   // so its stage is `github.fetch`; a page or item that failed is recorded as a skip.
   const stFetch = stage(run, 'github.fetch');
   const seq = plan.seq;
-  const versions = await storedVersions(stores, slug);
+  const versions = await githubItemVersions(stores, slug);
   const fetchSkips: UnitResult['skips'] = [];
   for (const spec of LISTINGS) {
     const t = performance.now();

@@ -8,7 +8,6 @@ import { throttling } from '@octokit/plugin-throttling';
 import type { z } from 'zod';
 import type { SkipRecord } from '../datasets/schemas.js';
 import type { Stores } from '../datasets/store.js';
-import { githubItemVersions } from '../datasets/queries.js';
 import { commentTargetNumber, GhIssue, GhIssueComment, GhReviewComment } from '../extractors/github.js';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
@@ -101,7 +100,7 @@ export interface FetchContext {
   runId: string;
   /** This pass's sequence number: items stored now carry it, so the build step finds them. */
   seq: number;
-  /** key → updated_at of the items already stored (storedVersions), kept up to date as pages are stored. */
+  /** key → updated_at of the items already stored (datasets/queries.ts githubItemVersions), kept up to date as pages are stored. */
   versions: Map<string, string>;
   /** Lower bound for a listing that has no cursor yet (--since). */
   since?: string;
@@ -232,9 +231,6 @@ async function storePage(ctx: FetchContext, spec: ListingSpec, items: unknown[],
   stats.newOrChanged += added.length + rows.length;
   return added.length + rows.length;
 }
-
-/** key → updated_at of every stored item of a repository: what a listing already has. */
-export const storedVersions = githubItemVersions;
 
 /**
  * Rate-limit state, from the free /rate_limit endpoint; `unreachable` when the API cannot be reached
