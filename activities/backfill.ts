@@ -1,7 +1,8 @@
-// One run over the chosen sources — code, commits, docs, PRs, issues — into staging. `backfill`
-// reads each source whole (from --since for history); `ingest` reads only what is new since each
-// source's cursor and keeps the corpus current (retires pairs whose evidence changed or vanished).
-// Either way, ids already stored are skipped, so re-running adds nothing.
+// One run over the chosen sources — code, commits, docs, PRs, issues — into staging, and any accepted
+// feedback correction not staged yet. `backfill` reads each source whole (from --since for history);
+// `ingest` reads only what is new since each source's cursor and keeps the corpus current (retires
+// pairs whose evidence changed or vanished). Either way, ids already stored are skipped, so
+// re-running adds nothing.
 import { randomBytes } from 'node:crypto';
 import { Stores } from '../datasets/store.js';
 import type { Config } from '../lib/config.js';
@@ -9,6 +10,7 @@ import type { Logger } from '../lib/log.js';
 import { formatStageTable, StageStats } from '../lib/progress.js';
 import { codeSource, emptyCodeTotals, type CodeTotals } from './code-source.js';
 import { commitSource } from './commit-source.js';
+import { correctionsSource, unstagedCorrections } from './corrections-source.js';
 import type { RunContext, SourceOutcome } from './context.js';
 import { docsSource } from './docs-source.js';
 import { githubSource, type GithubFetch } from './github-source.js';
@@ -71,7 +73,10 @@ export async function runSources(
     // cut-up backfill leaves them to the run that reads the other sources.
     const github = want.has('prs') || want.has('issues') ? githubSource({ prs: want.has('prs'), issues: want.has('issues') }) : null;
     const model = !opts.slice && cfg.models.llmSample !== 0 ? selfInstructSource() : null;
+    // Accepted feedback corrections an accept left unstaged come first, as if the accept had finished.
+    const corrections = !opts.slice && (await unstagedCorrections(stores)).length > 0;
     const pipeline: Source<any>[] = [
+      ...(corrections ? [correctionsSource] : []),
       ...(want.has('code') ? [codeSource(totals)] : []),
       ...(want.has('docs') ? [docsSource] : []),
       ...(want.has('commits') ? [commitSource] : []),

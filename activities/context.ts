@@ -4,7 +4,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { QAPair, SourceKind } from '../datasets/schemas.js';
-import { livePairsOf, refreshPairs, retirePairs, type LivePair } from '../datasets/reconcile.js';
+import { livePairKeys, livePairsOf, refreshPairs, retirePairs, type LivePair } from '../datasets/reconcile.js';
 import type { Stores } from '../datasets/store.js';
 import type { Config, SourceName } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
@@ -43,11 +43,11 @@ export function stage(ctx: RunContext, name: string): StageStats {
 }
 
 export interface SourceOutcome {
-  source: SourceName | 'self-instruct';
+  source: SourceName | 'self-instruct' | 'corrections';
   /** Cursor before and after: a sha for git sources, an update time for GitHub listings. */
   from: string | null;
   to: string | null;
-  /** Units looked at: files, commits, issues + PRs. */
+  /** Units looked at: files, commits, issues + PRs, accepted corrections. */
   units: number;
   records: number;
   candidates: number;
@@ -109,6 +109,12 @@ export async function watchGroups(ctx: RunContext, kinds: SourceKind[], groups: 
   if (!list.length) return;
   await ctx.sink.ready();
   ctx.sink.watch(await livePairsOf(ctx.stores, kinds, list));
+}
+
+/** Stored pairs that a unit's pairs replace: the sink forgets their keys (see PairSink.forget). */
+export async function forgetPairs(ctx: RunContext, ids: string[]): Promise<void> {
+  await ctx.sink.ready();
+  ctx.sink.forget(await livePairKeys(ctx.stores, ids));
 }
 
 /**

@@ -111,11 +111,21 @@ export class PairSink {
   /** Live pairs that may be produced again in this pass: those that are not get retired afterwards. */
   watch(live: Map<string, LivePair>): void {
     this.assertReady();
-    for (const [id, p] of live) {
-      this.live.set(id, p);
-      // The same question and answer from changed evidence is the pair's successor, not a duplicate
-      // of the pair it replaces.
-      this.dedup!.forgetExact(p.qaKey, id);
+    for (const [id, p] of live) this.live.set(id, p);
+    // The same question and answer from changed evidence is the pair's successor, not a duplicate
+    // of the pair it replaces.
+    this.forget(live.values());
+  }
+
+  /**
+   * Stored pairs that pairs still to come replace (a watched group's, the pairs a feedback correction
+   * disputes): their exact key and question are forgotten, so a successor is neither a duplicate of
+   * one nor ambiguous with one. Their ids stay known.
+   */
+  forget(pairs: Iterable<{ id: string; qaKey: string }>): void {
+    this.assertReady();
+    for (const p of pairs) {
+      this.dedup!.forgetExact(p.qaKey, p.id);
       this.questions.forget(p.qaKey);
     }
   }

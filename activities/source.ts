@@ -9,7 +9,7 @@ import { StageStats, startProgress } from '../lib/progress.js';
 import { validateCandidate } from '../validators/checks.js';
 import type { DedupKeys } from '../validators/dedup.js';
 import { extractError } from './code-batch.js';
-import { advanceCursor, reconcile, sinkDelta, stage, watchGroups, type RunContext, type SourceOutcome } from './context.js';
+import { advanceCursor, forgetPairs, reconcile, sinkDelta, stage, watchGroups, type RunContext, type SourceOutcome } from './context.js';
 import type { SourceName } from '../lib/config.js';
 
 /** The stages a unit passes through; a skip names the one that dropped it (or a part of it). */
@@ -66,6 +66,11 @@ export interface UnitResult {
   seconds?: Partial<Record<UnitStage | 'validate', number>>;
   /** A group watched before this unit's pairs go in (PRs and issues, one number at a time). */
   watch?: { kind: SourceKind; group: string };
+  /**
+   * Ids of stored pairs this unit's pairs replace, retired elsewhere (the pairs a feedback correction
+   * disputes, at promotion): its pairs are neither duplicates of them nor ambiguous with them.
+   */
+  replaces?: string[];
   /** Once this unit is staged (flushed), the cursor may move here, or these state keys may be written. */
   checkpoint?: { cursor?: string; state?: Record<string, string> };
 }
@@ -112,6 +117,7 @@ export async function runSource<P extends SourcePlan>(run: RunContext, source: S
     for await (const r of source.read(run, plan)) {
       await prepare();
       if (r.watch) await watchGroups(run, [r.watch.kind], [r.watch.group]);
+      if (r.replaces?.length) await forgetPairs(run, r.replaces);
       const row = r.row ?? rowNames[0]!;
       const counts = rows.get(row)!;
       counts.units += r.units ?? 1;

@@ -54,6 +54,15 @@ export async function livePairsOf(stores: Stores, kinds: SourceKind[], groups: s
   return out;
 }
 
+/** The qa keys of the live staged pairs among `ids`. */
+export async function livePairKeys(stores: Stores, ids: string[]): Promise<{ id: string; qaKey: string }[]> {
+  const out: { id: string; qaKey: string }[] = [];
+  for (const part of chunks([...new Set(ids)]))
+    for await (const rows of stores.scan('staging', ['id', 'qa_key'], `status <> 'retired' AND id IN (${inList(part)})`))
+      for (const r of rows) out.push({ id: r.id as string, qaKey: r.qa_key as string });
+  return out;
+}
+
 /** Marks pairs retired in staging and, where promoted, in the corpus; returns how many corpus rows changed. */
 export async function retirePairs(stores: Stores, ids: string[], commit: string, reason: string): Promise<number> {
   if (!ids.length) return 0;

@@ -123,10 +123,10 @@ export function registerFeedbackCommands(program: Command): void {
     });
 
   fb.command('accept <id>')
-    .description('stage the proposed pair (validated); at its promotion the pairs the flagged answer cited are retired as disputed')
+    .description('accept the proposed pair: the corrections source stages it (validated); at its promotion the pairs the flagged answer cited are retired as disputed')
     .action(async (id: string, _o, cmd: Command) => {
-      const { cfg } = context(cmd);
-      await withStores(cfg, async (stores) => print(await acceptCorrection(stores, id)));
+      const { cfg, log } = context(cmd);
+      await withStores(cfg, async (stores) => print(await acceptCorrection(stores, id, { cfg, log })));
     });
 
   fb.command('reject <id>')

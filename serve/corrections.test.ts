@@ -196,14 +196,14 @@ describe('feedback review', () => {
   });
 
   it('accepts only a proposed candidate, with one-line errors for the rest, and stages it validated', async () => {
-    await expect(acceptCorrection(stores, 'nope')).rejects.toThrow('no feedback nope (see `qaforge feedback list`)');
-    await expect(acceptCorrection(stores, 'f6')).rejects.toThrow('the query q-late of feedback f6 is not in the query log yet');
-    await expect(acceptCorrection(stores, 'f7')).rejects.toThrow('feedback f7 rates its answer up');
-    await expect(acceptCorrection(stores, 'f2')).rejects.toThrow('feedback f2 was rejected by check grounded, support: no candidate passed to accept');
+    await expect(acceptCorrection(stores, 'nope', { cfg, log })).rejects.toThrow('no feedback nope (see `qaforge feedback list`)');
+    await expect(acceptCorrection(stores, 'f6', { cfg, log })).rejects.toThrow('the query q-late of feedback f6 is not in the query log yet');
+    await expect(acceptCorrection(stores, 'f7', { cfg, log })).rejects.toThrow('feedback f7 rates its answer up');
+    await expect(acceptCorrection(stores, 'f2', { cfg, log })).rejects.toThrow('feedback f2 was rejected by check grounded, support: no candidate passed to accept');
     const f1 = await showFeedback(stores, 'f1');
-    expect(await acceptCorrection(stores, 'f1')).toEqual({ feedback_id: 'f1', status: 'accepted', pair_id: f1.pair_id, staged: true, disputed: [P.setter.id, P.fetch.id] });
-    await expect(acceptCorrection(stores, 'f1')).rejects.toThrow(`feedback f1 is already accepted (pair ${f1.pair_id})`);
-    expect((await acceptCorrection(stores, 'f5')).staged).toBe(true);
+    expect(await acceptCorrection(stores, 'f1', { cfg, log })).toEqual({ feedback_id: 'f1', status: 'accepted', pair_id: f1.pair_id, staged: true, disputed: [P.setter.id, P.fetch.id] });
+    await expect(acceptCorrection(stores, 'f1', { cfg, log })).rejects.toThrow(`feedback f1 is already accepted (pair ${f1.pair_id})`);
+    expect((await acceptCorrection(stores, 'f5', { cfg, log })).staged).toBe(true);
     const staged: Record<string, unknown>[] = [];
     for await (const rows of stores.scan('staging', ['id', 'status', 'category', 'generator', 'qa_key'], "category = 'feedback_correction'")) staged.push(...rows);
     expect(staged.map((r) => [r.status, r.generator]).sort()).toEqual([
@@ -215,7 +215,7 @@ describe('feedback review', () => {
     const rejected = await rejectCorrection(stores, 'f3', 'the answer is right but reads badly');
     expect(rejected).toMatchObject({ status: 'rejected', pair_id: null, detail: { rejected_by: 'reviewer', reason: 'the answer is right but reads badly' } });
     await expect(rejectCorrection(stores, 'f1', null)).rejects.toThrow('feedback f1 is already accepted');
-    await expect(acceptCorrection(stores, 'f3')).rejects.toThrow('feedback f3 was rejected by a reviewer (the answer is right but reads badly)');
+    await expect(acceptCorrection(stores, 'f3', { cfg, log })).rejects.toThrow('feedback f3 was rejected by a reviewer (the answer is right but reads badly)');
     expect(ids(await listFeedback(stores, { status: ['accepted'] }))).toEqual(['f1', 'f5']);
   });
 

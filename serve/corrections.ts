@@ -1,15 +1,17 @@
 // The review of flagged answers: list and show the down-rated feedback with its review status,
 // propose corrections (a model quotes the cited sources, then revises the answer from the quotes; the
-// user's own correction is a candidate too), take a reviewer's correction, accept (stage the
-// corrected pair) or reject. Every candidate passes the same deterministic checks and judge as any
-// model-written pair; one that fails is recorded with its reasons and never staged. Question,
-// comment and correction are untrusted text: screened, fenced, never instructions.
+// user's own correction is a candidate too), take a reviewer's correction, accept (the corrections
+// source stages the corrected pair) or reject. Every candidate passes the same deterministic checks
+// and judge as any model-written pair; one that fails is recorded with its reasons and never staged.
+// Question, comment and correction are untrusted text: screened, fenced, never instructions.
 import { z } from 'zod';
+import { runCorrections } from '../activities/corrections-source.js';
 import { CorrectionRow, readCorrections, writeCorrections, type CorrectionOrigin, type ReviewStatus } from '../datasets/corrections.js';
 import { QAPair, type FeedbackProvenance, type Verdict } from '../datasets/schemas.js';
 import { columnsOf, pairFromRow, sourceFromRow, sqlString, type Stores } from '../datasets/store.js';
 import { correctionGenerator, correctionPair, MAX_SOURCES, researchPrompt, researchQuotes, revisePrompt, reviseAnswer, type CorrectionDeps } from '../generators/correction.js';
 import { UserError } from '../lib/errors.js';
+import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { BudgetExhausted } from '../lib/models/cache.js';
 import type { ChatModel } from '../lib/models/types.js';
@@ -524,8 +526,12 @@ export interface AcceptResult {
   disputed: string[];
 }
 
-/** Stages the proposed pair (validated) and marks the review accepted; its disputed pairs go at promotion. */
-export async function acceptCorrection(stores: Stores, id: string, runId = `feedback-accept-${id}`): Promise<AcceptResult> {
+/**
+ * Marks the review accepted, then runs the corrections source (activities/corrections-source.ts),
+ * which stages the pair through the sink (validated) with any accepted correction an earlier accept
+ * left unstaged; its disputed pairs go at promotion.
+ */
+export async function acceptCorrection(stores: Stores, id: string, run: { cfg: Config; log: Logger; runId?: string }): Promise<AcceptResult> {
   const { correction: c } = await flagFor(stores, id);
   const status = reviewStatusOf(c);
   if (status === 'pending') throw new UserError(`feedback ${id} is pending: no candidate to accept (run \`qaforge feedback propose\`, or \`qaforge feedback correct ${id} --answer …\`)`);
@@ -536,11 +542,15 @@ export async function acceptCorrection(stores: Stores, id: string, runId = `feed
     throw new UserError(`feedback ${id} was rejected ${by}: no candidate passed to accept (give one with \`qaforge feedback correct ${id} --answer …\`)`);
   }
   const pair = QAPair.parse(JSON.parse(c!.pair!));
-  const already = (await stores.count('staging', `id = ${sqlString(pair.id)}`)) > 0;
-  if (!already) await stores.stage([{ ...pair, qaKey: qaKey(pair.question, pair.answer) } as QAPair], runId, 'validated');
+  const inStaging = async () => (await stores.count('staging', `id = ${sqlString(pair.id)}`)) > 0;
+  const already = await inStaging();
   const now = new Date().toISOString();
   await writeCorrections(stores, [{ ...c!, status: 'accepted', updated_at: now, detail: JSON.stringify({ ...detail, accepted_at: now, ...(already ? { already_staged: true } : {}) }) }]);
-  return { feedback_id: id, status: 'accepted', pair_id: pair.id, staged: !already, disputed: JSON.parse(c!.disputed) as string[] };
+  await runCorrections(stores, run.cfg, run.log, run.runId ?? `feedback-accept-${id}`);
+  const staged = !already && (await inStaging());
+  // Checked against the live pairs when it was proposed, the pair may since meet one asking its question.
+  if (!already && !staged) run.log.warn({ feedback: id, pair: pair.id }, `feedback ${id}: the corrected pair was rejected at staging (see \`qaforge show ${pair.id}\`)`);
+  return { feedback_id: id, status: 'accepted', pair_id: pair.id, staged, disputed: JSON.parse(c!.disputed) as string[] };
 }
 
 /** Rejects a flag's review (pending or proposed): nothing is staged; the reason is kept. */
