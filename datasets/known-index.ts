@@ -3,13 +3,16 @@
 // heap, so the pair sink's memory does not grow with the repository.
 //
 // Each map is a file read and written with pread/pwrite (fs.readSync/writeSync at an offset), never
-// memory-mapped: what the kernel caches of it is page cache, not the process's resident memory. (An
-// LMDB store was tried first: its reads go through a memory map, and every page they touch — with
-// the kernel's fault-around, nearly the whole file — counts in the process's RSS, about 1.4 KB per
-// pair on diffusers: more than the heap structures it replaced.) Lookups are synchronous, as the
-// sink's `knows` and `add` are. Writes wait in an in-memory overlay that is written out once all the
-// maps' overlays hold `overlayLimit` entries together: that, and the entries of keys too long for a
-// slot (none in practice: ids and keys are 32-hex-digit content hashes), is all the heap holds.
+// memory-mapped, through a pool of cached 64 KiB pages of bounded size (192 MiB by default): a
+// table that fits is read and written in memory, and a bigger one costs a pread per page missed,
+// whose bytes the kernel keeps as page cache, not the process's resident memory. (An LMDB store was
+// tried first: its reads go through a memory map, and every page they touch — with the kernel's
+// fault-around, nearly the whole file — counts in the process's RSS, about 1.4 KB per pair on
+// diffusers, with no bound. A syscall per lookup, the first version here, spent about 10 s of the
+// main thread on a diffusers backfill.) Lookups are synchronous, as the sink's `knows` and `add`
+// are. Writes wait in an in-memory overlay that is written out once all the maps' overlays hold
+// `overlayLimit` entries together: that, the page pool, and the entries of keys too long for a
+// slot (none in practice: ids and keys are 32-hex-digit content hashes), is all the memory holds.
 //
 // A keyed map is an open-addressing hash table (linear probing) of fixed-size slots: a state byte,
 // a 16-byte key (a content hash's own 16 bytes, else a SHA-256 of the key), a length byte and the
@@ -48,22 +51,115 @@ function slotKey(k: Uint8Array | number): Buffer {
   return createHash('sha256').update(k).digest().subarray(0, KEY);
 }
 
-/** Where a map's bytes are: one scratch file, unlinked once open. */
+const PAGE = 64 * 1024;
+
+/** A cached page of a scratch file. */
+interface Page {
+  file: ScratchFile;
+  no: number;
+  buf: Buffer;
+  dirty: boolean;
+  /** Used since the clock last passed it. */
+  used: boolean;
+}
+
+/**
+ * The pages of one index's files that are in memory: at most `limit` bytes. A page not used since
+ * the last pass of the clock is written back (if changed) and dropped first (second chance: an
+ * access only sets a flag). Reads and writes of slots are copies within it; only a page missing
+ * from it costs a pread, and only an evicted changed page a pwrite. The bound is what keeps the
+ * resident memory flat as the tables outgrow it.
+ */
+class PagePool {
+  // In the order pages came in or were given a second chance, oldest first.
+  private readonly queue = new Set<Page>();
+  constructor(private readonly limit: number) {}
+
+  add(p: Page): void {
+    this.queue.add(p);
+    while (this.queue.size * PAGE > this.limit && this.queue.size > 1) {
+      const old = this.queue.values().next().value!;
+      this.queue.delete(old);
+      if (old.used) {
+        old.used = false;
+        this.queue.add(old);
+      } else old.file.evict(old);
+    }
+  }
+
+  drop(p: Page): void {
+    this.queue.delete(p);
+  }
+}
+
+/** Where a map's bytes are: one scratch file, unlinked once open, read and written through the pool. */
 class ScratchFile {
   readonly fd: number;
-  constructor(dir: string, name: string) {
+  private readonly pages = new Map<number, Page>();
+  /** Bytes written so far (the end of the last write): reads past it give nothing. */
+  private size = 0;
+  constructor(
+    dir: string,
+    name: string,
+    private readonly pool: PagePool,
+  ) {
     const path = join(dir, name);
     this.fd = openSync(path, 'w+');
     unlinkSync(path);
   }
-  read(buf: Buffer, pos: number): number {
-    return readSync(this.fd, buf, 0, buf.length, pos);
+
+  private page(no: number): Page {
+    let p = this.pages.get(no);
+    if (p) {
+      p.used = true;
+      return p;
+    }
+    // A page never written out reads as zeros (free slots).
+    const buf = Buffer.alloc(PAGE);
+    if (no * PAGE < this.size) readSync(this.fd, buf, 0, PAGE, no * PAGE);
+    p = { file: this, no, buf, dirty: false, used: true };
+    this.pages.set(no, p);
+    this.pool.add(p);
+    return p;
   }
-  write(buf: Uint8Array, pos: number): void {
+
+  /** Called by the pool: the page leaves memory, written back first if it changed. */
+  evict(p: Page): void {
+    this.pages.delete(p.no);
+    if (!p.dirty) return;
     let done = 0;
-    while (done < buf.length) done += writeSync(this.fd, buf, done, buf.length - done, pos + done);
+    while (done < PAGE) done += writeSync(this.fd, p.buf, done, PAGE - done, p.no * PAGE + done);
   }
+
+  /** Copies the bytes at `pos` into `buf`; returns how many there were. */
+  read(buf: Buffer, pos: number): number {
+    const n = Math.max(0, Math.min(buf.length, this.size - pos));
+    for (let done = 0; done < n; ) {
+      const at = pos + done;
+      const off = at % PAGE;
+      const len = Math.min(n - done, PAGE - off);
+      this.page((at - off) / PAGE).buf.copy(buf, done, off, off + len);
+      done += len;
+    }
+    return n;
+  }
+
+  write(buf: Uint8Array, pos: number): void {
+    for (let done = 0; done < buf.length; ) {
+      const at = pos + done;
+      const off = at % PAGE;
+      const len = Math.min(buf.length - done, PAGE - off);
+      const p = this.page((at - off) / PAGE);
+      p.buf.set(buf.subarray(done, done + len), off);
+      p.dirty = true;
+      done += len;
+    }
+    this.size = Math.max(this.size, pos + buf.length);
+  }
+
   close(): void {
+    for (const p of this.pages.values()) this.pool.drop(p);
+    this.pages.clear();
     closeSync(this.fd);
   }
 }
@@ -91,7 +187,7 @@ export class DiskMap implements ByteMap {
     this.slotBytes = dense ? 2 + maxValue : 1 + KEY + 2 + maxValue;
     this.probe = Buffer.alloc(this.slotBytes * PROBE);
     this.one = Buffer.alloc(this.slotBytes);
-    this.file = new ScratchFile(index.dir, `${name}.0`);
+    this.file = new ScratchFile(index.dir, `${name}.0`, index.pool);
     if (!dense) this.resize(1024);
   }
 
@@ -234,7 +330,7 @@ export class DiskMap implements ByteMap {
   private resize(slots: number): void {
     const old = this.file;
     const oldSlots = this.slots;
-    this.file = new ScratchFile(this.index.dir, `${this.name}.${slots}`);
+    this.file = new ScratchFile(this.index.dir, `${this.name}.${slots}`, this.index.pool);
     this.slots = slots;
     this.used = 0;
     // Sized at once: reads past what was written give zeros (free slots).
@@ -266,6 +362,8 @@ export interface KnownIndexOptions {
   dir: string;
   /** Entries the overlays hold together before they are written out (the heap bound). */
   overlayLimit?: number;
+  /** Bytes of the files' pages kept in memory (the page pool's bound); default 192 MiB. */
+  cacheBytes?: number;
 }
 
 // Directories of indexes still open: removed when the process exits (their files are already unlinked).
@@ -279,9 +377,11 @@ export class KnownIndex implements ByteMaps {
   private readonly limit: number;
   private closed = false;
   readonly dir: string;
+  readonly pool: PagePool;
 
   constructor(opts: KnownIndexOptions) {
     this.limit = opts.overlayLimit ?? 20_000;
+    this.pool = new PagePool(opts.cacheBytes ?? 192 * 1024 * 1024);
     mkdirSync(opts.dir, { recursive: true });
     this.dir = mkdtempSync(join(opts.dir, 'known-'));
     openDirs.add(this.dir);

@@ -102,9 +102,13 @@ describe('the pair sink on disk', () => {
     expect(ingest).toEqual(EXPECTED.ingest);
   }, 240_000);
 
-  it('reads back what it was given, from the overlay and from the files, and leaves nothing on disk', () => {
+  // Two pages of cache: nearly every read misses and every changed page is written back.
+  it.each([
+    ['a page pool that holds every page', undefined],
+    ['a page pool of two pages', 2 * 64 * 1024],
+  ])('reads back what it was given, from the overlay and from the files, and leaves nothing on disk (%s)', (_, cacheBytes) => {
     const dir = tempDir('qaforge-known-');
-    const index = new KnownIndex({ dir, overlayLimit: 3 });
+    const index = new KnownIndex({ dir, overlayLimit: 3, cacheBytes });
     const m = index.map('m', { maxValue: 4 });
     const n = index.map('n', { keys: 'int', maxValue: 300 });
     const d = index.map('d', { keys: 'index', maxValue: 300 });
