@@ -264,7 +264,7 @@ export function processCodeBatch(input: CodeBatchInput): CodeBatchOutput {
       for (const c of candidates) {
         const ri = recordIndex.get(c.sourceId) ?? -1;
         const checked = validateCandidate(c, input.limits, ri >= 0 ? records[ri]!.code : null);
-        const keys = dedupKeys(checked.question, checked.answer);
+        const keys = dedupKeys(checked);
         sigs.push(keys.signature as Uint32Array);
         bandRows.push(keys.bands as number[]);
         const shared = ri >= 0 && records[ri]!.text === checked.context;

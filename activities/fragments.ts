@@ -92,7 +92,7 @@ export class FragmentSink extends PairSink {
     return false;
   }
 
-  override add(checked: QAPair, keys: DedupKeys = dedupKeys(checked.question, checked.answer)): void {
+  override add(checked: QAPair, keys: DedupKeys = dedupKeys(checked)): void {
     this.counts.candidates++;
     this.push({ t: 'add', pair: checked, qaKey: keys.qaKey, signature: encodeSignature(keys.signature), bands: Array.from(keys.bands) });
   }

@@ -160,7 +160,7 @@ export class PairSink {
    * judge's for model-written pairs), with its duplicate keys if the thread that checked it computed
    * them (code workers do), else they are computed here.
    */
-  add(checked: QAPair, keys: DedupKeys = dedupKeys(checked.question, checked.answer)): void {
+  add(checked: QAPair, keys: DedupKeys = dedupKeys(checked)): void {
     this.assertReady();
     const p = { ...checked, qaKey: keys.qaKey };
     const { signature, bands } = keys;

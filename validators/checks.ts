@@ -143,5 +143,5 @@ export function validateCandidate(pair: QAPair, limits: LengthLimits = DEFAULT_L
   return { ...scored, verdicts };
 }
 
-export const failedReasons = (pair: QAPair): RejectReason[] =>
+export const failedReasons = (pair: Pick<QAPair, 'verdicts'>): RejectReason[] =>
   pair.verdicts.filter((v) => !v.pass && v.reason).map((v) => v.reason!);

@@ -7,7 +7,8 @@
 // worker threads cannot be compared. This one uses exact 32-bit integer arithmetic.
 import { createHash } from 'node:crypto';
 import { contentId } from '../lib/hash.js';
-import { normalizeForMatch } from './checks.js';
+import { failedReasons, normalizeForMatch } from './checks.js';
+import type { QAPair } from '../datasets/schemas.js';
 
 export const NUM_PERM = 64;
 export const BAND_SIZE = 4;
@@ -91,14 +92,21 @@ export interface DedupKeys {
 
 /**
  * The one place a pair's duplicate keys are computed, on whichever thread checked the pair (a code
- * worker, or the main thread for the other sources); the sink takes them as they are.
+ * worker, or the main thread for the other sources); the sink takes them as they are. A pair that
+ * already failed a check is never compared with others: it needs only its exact key (what the sink
+ * stores with it), and its signature and bands are zeros.
  */
-export function dedupKeys(question: string, answer: string): DedupKeys {
-  const q = normalizeForMatch(question);
-  const a = normalizeForMatch(answer);
+export function dedupKeys(checked: Pick<QAPair, 'question' | 'answer' | 'verdicts'>): DedupKeys {
+  const q = normalizeForMatch(checked.question);
+  const a = normalizeForMatch(checked.answer);
+  const qaKey = qaKeyNormalized(q, a);
+  if (failedReasons(checked).length) return { qaKey, signature: NO_SIGNATURE, bands: NO_BANDS };
   const signature = qaSignatureNormalized(signatureText(q, a));
-  return { qaKey: qaKeyNormalized(q, a), signature, bands: bandKeys(signature) };
+  return { qaKey, signature, bands: bandKeys(signature) };
 }
+
+const NO_SIGNATURE = new Uint32Array(NUM_PERM);
+const NO_BANDS: readonly number[] = new Array<number>(BANDS).fill(0);
 
 /**
  * LSH band keys of a signature: one number per band of BAND_SIZE values, the band index mixed in.
