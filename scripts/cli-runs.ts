@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import { Client, Connection, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { Command } from 'commander';
 import { Stores } from '../datasets/store.js';
 import type { Config } from '../lib/config.js';
@@ -24,9 +24,13 @@ export interface RunRow {
   runs: number;
 }
 
+// Temporal's client loads only when a `runs` command talks to the server: every other command starts faster.
+const temporalClient = () => import('@temporalio/client');
+
 async function withClient<T>(cfg: Config, fn: (client: Client, connection: Connection, address: string) => Promise<T>): Promise<T> {
   const { connectionOptions, temporalAddressOf } = await import('./temporal-worker.js');
   const address = await temporalAddressOf(cfg, 'qaforge runs');
+  const { Client, Connection } = await temporalClient();
   const connection = await Connection.connect(connectionOptions(cfg, address)).catch((e: Error) => {
     throw new UserError(`cannot reach the Temporal server at ${address}: ${e.message}`);
   });
@@ -79,7 +83,8 @@ export interface RunStatus {
   failure: string | null;
 }
 
-const innermost = (e: unknown): string => {
+const innermost = async (e: unknown): Promise<string> => {
+  const { WorkflowFailedError } = await temporalClient();
   let c: unknown = e instanceof WorkflowFailedError ? e.cause : e;
   while (c instanceof Error && c.cause) c = c.cause;
   return c instanceof Error ? c.message : String(c);
@@ -89,6 +94,7 @@ async function notFound<T>(id: string, address: string, fn: () => Promise<T>): P
   try {
     return await fn();
   } catch (e) {
+    const { WorkflowNotFoundError } = await temporalClient();
     if (e instanceof WorkflowNotFoundError || (e instanceof Error && /not found/i.test(e.message))) throw new UserError(`no workflow ${id} on ${address} (\`qaforge runs list\` shows the recent ones)`);
     throw e;
   }

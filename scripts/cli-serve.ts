@@ -1,6 +1,5 @@
 // `qaforge serve` and `qaforge keys create|list|revoke`: the query service and its API keys.
 import { Command, Option } from 'commander';
-import { runBackfill } from '../activities/backfill.js';
 import { resolveRepo } from '../activities/repo.js';
 import { promoteWithEmbeddings } from '../datasets/promote.js';
 import { verifyProvenance } from '../evals/verify.js';
@@ -91,6 +90,8 @@ async function buildDemoCorpus(cfg: Config, log: Logger): Promise<void> {
   const active = await withStores(cfg, (s) => s.count('corpus', "status = 'active'"));
   if (active) return;
   log.info({ repo: cfg.repo }, 'the corpus is empty: building it from the repository first (backfill code, docs, commits; then promote)');
+  // The sources load only here, for --demo on an empty corpus.
+  const { runBackfill } = await import('../activities/backfill.js');
   const run = await runBackfill({ ...cfg, sources: ['code', 'docs', 'commits'] }, log, 'serve-demo');
   const p = await withStores(cfg, (s) => promoteWithEmbeddings(cfg, s, log, run.runId));
   const repo = await resolveRepo(cfg.repo, cfg.rev, cfg.dataDir, log);

@@ -1,10 +1,12 @@
 // The qaforge command line: backfill, ingest, worker, promote, export, stats, verify, config, show, sample, retire, search, eval, versions, diff, rollback, tag, demo.
 import { resolve as resolvePath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { formatOutcomes, runBackfill, runIngest, type BackfillResult } from '../activities/backfill.js';
+import type { BackfillResult, runBackfill } from '../activities/backfill.js';
 import type { runViaTemporal } from './temporal-worker.js';
-// Temporal's native worker loads only for the commands that use it.
+// Temporal's native worker loads only for the commands that use it, and the sources (tree-sitter, git,
+// GitHub, the models) only for the commands that read a repository: the other commands start faster.
 const temporal = () => import('./temporal-worker.js');
+const sources = () => import('../activities/backfill.js');
 import { findPair, retirePair, samplePairs, storeStats } from '../datasets/curation.js';
 import { exportCorpus, type ExportFormat } from '../datasets/export.js';
 import { promoteWithEmbeddings } from '../datasets/promote.js';
@@ -197,7 +199,7 @@ withTemporalOptions(
       await (await temporal()).runViaTemporal(cfg, log, 'backfillWorkflow', backfillFlags(o), { promoteAt: 0, configPath: configPathOf(cmd), concurrentBatches: o.concurrentBatches, batchFiles: o.batchFiles }),
       o.json,
     );
-  printRun(await runBackfill(cfg, log), o.json);
+  printRun(await (await sources()).runBackfill(cfg, log), o.json);
 });
 
 /**
@@ -231,7 +233,7 @@ withTemporalOptions(
   const { cfg, log } = context(cmd, backfillFlags(o));
   if (o.viaTemporal && o.detach) return detached(cfg, log, 'ingestWorkflow', backfillFlags(o), o, cmd);
   if (o.viaTemporal) return printWorkflow(await (await temporal()).runViaTemporal(cfg, log, 'ingestWorkflow', backfillFlags(o), { promoteAt: o.promoteAt ?? 1, configPath: configPathOf(cmd) }), o.json);
-  printRun(await runIngest(cfg, log), o.json);
+  printRun(await (await sources()).runIngest(cfg, log), o.json);
 });
 
 withBackfillOptions(
@@ -639,6 +641,7 @@ withBackfillOptions(
     let promotion: { version: number; active: number; promoted: number };
     let via = 'in process';
     if (o.local) {
+      const { formatOutcomes, runBackfill } = await sources();
       const r = await runBackfill(cfg, log, 'demo');
       run = { ...r, repo: r.repo.repo, sha: r.repo.sha, outcomes: formatOutcomes(r.sources) };
       promotion = await withStores(cfg, (stores) => promoteWithEmbeddings(cfg, stores, log, r.runId));
