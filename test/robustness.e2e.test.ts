@@ -132,8 +132,10 @@ describe('a code worker that dies', () => {
     const clean = tempDir();
     await qaforgeJson(['--data-dir', clean, 'backfill', '--repo', repo.dir, '--sources', 'code', '--json'], { env: { QAFORGE_WORKERS: '2' } });
     const faulty = tempDir();
+    // The hanging file costs the whole timeout; 4 s was too short for the ordinary files on a loaded
+    // 2-core machine (two test files at once): they timed out as well.
     const r = await qaforge(['--data-dir', faulty, 'backfill', '--repo', repo.dir, '--sources', 'code', '--json'], {
-      env: { QAFORGE_WORKERS: '2', QAFORGE_TASK_TIMEOUT_MS: '4000', QAFORGE_WORKER_FAULT: `crash:${FAULTY.crash},oom:${FAULTY.oom},hang:${FAULTY.hang}` },
+      env: { QAFORGE_WORKERS: '2', QAFORGE_TASK_TIMEOUT_MS: '12000', QAFORGE_WORKER_FAULT: `crash:${FAULTY.crash},oom:${FAULTY.oom},hang:${FAULTY.hang}` },
     });
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     const out = JSON.parse(r.stdout);
