@@ -340,15 +340,23 @@ describe('engineers’ commands', () => {
     const worker = startWorker(d, queue);
     try {
       // Once a batch is committed, cancel: the batch in flight ends, then the fragments are dropped.
-      await until(
-        'a committed batch',
-        async () => {
-          const s = await qaforgeJson(['--data-dir', d, 'runs', 'status', id, '--json'], { env });
-          return (s.progress?.batchesDone ?? 0) >= 1;
-        },
-        120_000,
-        300,
-      );
+      // Watched with the progress query in this process: a CLI call per poll takes seconds on a loaded
+      // machine, long enough for the backfill to pass its 20th batch and continue as new before the cancel.
+      const watch = await Connection.connect({ address: server.address });
+      try {
+        const handle = new Client({ connection: watch }).workflow.getHandle(id);
+        await until(
+          'a committed batch',
+          async () => {
+            const p = (await handle.query('progress').catch(() => null)) as { batchesDone?: number } | null;
+            return (p?.batchesDone ?? 0) >= 1;
+          },
+          120_000,
+          50,
+        );
+      } finally {
+        await watch.close();
+      }
       const c = await qaforge(['--data-dir', d, 'runs', 'cancel', id], { env });
       expect(c.code).toBe(0);
       expect(c.stdout.trim()).toBe(`${id} CANCELLED`);
