@@ -382,8 +382,11 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
   // A decorated definition comes just before its definition. Its children are noted rather than
   // each definition asking for its parent: tree-sitter finds a parent by descending from the root,
   // which cost seconds in deeply nested files.
+  // The same walk collects the raises and if/elif/else branches that attachRaises needs.
   const decoratedBy = new Map<string, Node>();
-  for (const node of root.descendantsOfType([...DEFINITIONS, 'decorated_definition'])) {
+  const walked = root.descendantsOfType(WALKED);
+  for (const node of walked) {
+    if (node.type === 'raise_statement' || BRANCHES.includes(node.type)) continue;
     if (node.type === 'decorated_definition') {
       for (const c of node.namedChildren) if (DEFINITIONS.includes(c.type)) decoratedBy.set(`${c.startIndex}:${c.endIndex}`, node);
       continue;
@@ -392,21 +395,23 @@ export function extractPythonSymbols(source: string, path: string): PythonExtrac
     const scope = visitDefinition(node, stack[stack.length - 1]!, decoratedBy.get(`${node.startIndex}:${node.endIndex}`));
     if (scope) stack.push(scope);
   }
-  attachRaises(root, symbols);
+  attachRaises(walked, symbols);
   labelVariants(symbols);
   return { symbols, errors, tree };
 }
 
 const BRANCHES = ['if_statement', 'elif_clause', 'else_clause'];
+const WALKED = [...DEFINITIONS, 'decorated_definition', 'raise_statement', ...BRANCHES];
 const MAX_RAISE_CHARS = 300;
 
 /**
  * Gives each function and method the `raise` statements of its own body, each with the header line
- * of the `if`/`elif` branch it sits in. One native walk over raises, branches and definitions;
+ * of the `if`/`elif` branch it sits in. `walked` holds the raises, branches and definitions of the
+ * tree in document order (the extractor's one native walk; decorated_definition nodes are passed over);
  * containment by index ranges, never by asking tree-sitter for parents.
  */
-function attachRaises(root: Node, symbols: ExtractedSymbol[]): void {
-  const nodes = root.descendantsOfType(['raise_statement', ...BRANCHES, ...DEFINITIONS]);
+function attachRaises(walked: Node[], symbols: ExtractedSymbol[]): void {
+  const nodes = walked.filter((n) => n.type !== 'decorated_definition');
   if (!nodes.some((n) => n.type === 'raise_statement')) return;
   const byDefLine = new Map<number, ExtractedSymbol>();
   for (const s of symbols) if (s.symbolKind === 'function' || s.symbolKind === 'method') byDefLine.set(s.defLine, s);
