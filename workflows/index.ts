@@ -167,38 +167,46 @@ export async function backfillWorkflow(input: BackfillInput): Promise<PipelineRe
   const flags = { ...input.flags, rev: progress.sha };
   let total: SourcesSummary = input.carryRun ?? emptySummary(progress.sha);
   // Histories recorded before the fan-out replay the sequential loop below.
-  if (progress.phase === 'code' && patched('fanout-batches')) {
-    progress.startedAt ??= workflowInfo().runStartTime.getTime();
-    progress.codeStartedAt ??= Date.now();
-    const end = Math.min(progress.batches, progress.batchesDone + (input.batchesPerRun ?? 20));
-    // A cancelled backfill waits for the batches in flight to end (so a batch is in staging whole or not at all), then drops its fragments.
-    const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
-    const extract = activities(input.heartbeatSeconds ?? 60, { taskQueue: input.batchTaskQueue, cancellationType });
-    const commit = activities(input.heartbeatSeconds ?? 60, { cancellationType });
-    total = await fanOutBatches(progress, end, Math.max(1, input.concurrentBatches ?? 4), flags, { extract, commit }, total);
-    if (progress.batchesDone < progress.batches) {
-      // Let a query see the state before the new run starts.
-      await condition(() => true);
-      return continueAsNew<typeof backfillWorkflow>({ ...input, carry: progress, carryRun: total });
+  const fanOut = progress.phase === 'code' && patched('fanout-batches');
+  try {
+    if (fanOut) {
+      progress.startedAt ??= workflowInfo().runStartTime.getTime();
+      progress.codeStartedAt ??= Date.now();
+      const end = Math.min(progress.batches, progress.batchesDone + (input.batchesPerRun ?? 20));
+      // A cancelled backfill waits for the batches in flight to end (so a batch is in staging whole or not at all).
+      const cancellationType = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+      const extract = activities(input.heartbeatSeconds ?? 60, { taskQueue: input.batchTaskQueue, cancellationType });
+      const commit = activities(input.heartbeatSeconds ?? 60, { cancellationType });
+      total = await fanOutBatches(progress, end, Math.max(1, input.concurrentBatches ?? 4), flags, { extract, commit }, total);
+      if (progress.batchesDone < progress.batches) {
+        // Let a query see the state before the new run starts.
+        await condition(() => true);
+        return continueAsNew<typeof backfillWorkflow>({ ...input, carry: progress, carryRun: total });
+      }
     }
-  }
-  let thisRun = 0;
-  while (progress.phase === 'code' && progress.batchesDone < progress.batches) {
-    if (thisRun === (input.batchesPerRun ?? 20)) {
-      // Let a query see the state before the new run starts.
-      await condition(() => true);
-      return continueAsNew<typeof backfillWorkflow>({ ...input, carry: progress, carryRun: total });
+    let thisRun = 0;
+    while (progress.phase === 'code' && progress.batchesDone < progress.batches) {
+      if (thisRun === (input.batchesPerRun ?? 20)) {
+        // Let a query see the state before the new run starts.
+        await condition(() => true);
+        return continueAsNew<typeof backfillWorkflow>({ ...input, carry: progress, carryRun: total });
+      }
+      const batch = await act.runSources({ flags: { ...flags, sources: ['code'] }, incremental: false, slice: { index: progress.batchesDone, count: progress.batches } });
+      total = addSummary(total, batch);
+      progress.staged += batch.staged;
+      progress.batchesDone++;
+      thisRun++;
     }
-    const batch = await act.runSources({ flags: { ...flags, sources: ['code'] }, incremental: false, slice: { index: progress.batchesDone, count: progress.batches } });
-    total = addSummary(total, batch);
-    progress.staged += batch.staged;
-    progress.batchesDone++;
-    thisRun++;
-  }
-  if (progress.phase === 'code') {
-    await quick.finishBackfill({ flags, sha: progress.sha });
-    if (patched('fanout-batches')) await quick.dropFragments({ flags });
-    progress.phase = 'other sources';
+    if (progress.phase === 'code') {
+      await quick.finishBackfill({ flags, sha: progress.sha });
+      if (patched('fanout-batches')) await quick.dropFragments({ flags });
+      progress.phase = 'other sources';
+    }
+  } catch (e) {
+    // Cancelled anywhere in the code phase — batches in flight, between two runs, while finishing —
+    // the backfill's fragments go with it.
+    if (fanOut && isCancellation(e)) await CancellationScope.nonCancellable(() => quick.dropFragments({ flags }));
+    throw e;
   }
   const others = sources.filter((s) => s !== 'code');
   if (others.length) {
@@ -272,11 +280,8 @@ async function fanOutBatches(
     }
     return total;
   } catch (e) {
-    if (isCancellation(e))
-      await CancellationScope.nonCancellable(async () => {
-        await Promise.allSettled([...extracted.values(), ...committing]);
-        await quick.dropFragments({ flags });
-      });
+    // The caller drops the fragments once the batches in flight have ended.
+    if (isCancellation(e)) await CancellationScope.nonCancellable(() => Promise.allSettled([...extracted.values(), ...committing]));
     throw e;
   }
 }
