@@ -3,6 +3,7 @@
 // the extraction benchmark. A worker that dies (heap limit, crash, timeout) takes down only its
 // task: the task's files are run again one by one, and a file that still fails comes back as a skip.
 import { Piscina } from 'piscina';
+import { siblingModule, workerExecArgv } from '../lib/paths.js';
 import {
   extractCodeBatch,
   mergeCodeOutputs,
@@ -99,11 +100,11 @@ export function batchRunner(workers: number, opts: { taskTimeoutMs?: number } = 
     return { run: async (input) => processCodeBatch(input), extract: async (input) => extractCodeBatch(input), close: async () => undefined };
   const newPool = (threads: number) =>
     new Piscina({
-      filename: new URL('./code-worker.ts', import.meta.url).href,
+      filename: siblingModule(import.meta.url, 'code-worker').href,
       minThreads: threads,
       maxThreads: threads,
-      // Workers load TypeScript through tsx, whatever loaded the main thread.
-      execArgv: ['--import', 'tsx'],
+      // Workers load what this module is: TypeScript through tsx, or the compiled copy as it is.
+      execArgv: workerExecArgv(import.meta.url),
       // A batch needs a few tens of MB; a bounded old generation makes V8 collect instead of growing.
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });

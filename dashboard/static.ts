@@ -3,11 +3,11 @@
 // so no key: the page asks for an admin key itself and sends it to /api/dashboard/*.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { projectFile } from '../lib/paths.js';
 
-const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+const PUBLIC_DIR = projectFile('dashboard/public/');
 const require = createRequire(import.meta.url);
 /** Files of npm packages the page loads, by the name it asks for: [directory, file]. Only these. */
 const VENDOR: Record<string, [string, string]> = {

@@ -2,7 +2,6 @@
 // recall@10 falls more than gates.maxEvalDrop below the last accepted version's, the corpus is rolled
 // back to that version (the batch goes back to staging, with the reason) and nothing downstream runs.
 import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
@@ -12,6 +11,7 @@ import { lastAcceptedVersion, rollbackTo, setVersionEval } from '../datasets/ver
 import { meansOf } from './metrics.js';
 import { evalRetrieval } from './retrieval.js';
 import { loadEvalSet, type EvalSet } from './set.js';
+import { projectFile } from '../lib/paths.js';
 
 /** What a version's eval summary holds (stored with the version; the dashboard reads it). */
 export interface VersionEvalSummary {
@@ -42,7 +42,7 @@ export interface EvalGateResult {
   rollback: { version: number; restoredFrom: number; reverted: number } | null;
 }
 
-const SETS_DIR = fileURLToPath(new URL('./sets/', import.meta.url));
+const SETS_DIR = projectFile('evals/sets/');
 
 /** The repository the corpus is about, as its pairs name it (owner/name when it was known). */
 async function corpusRepo(stores: Stores): Promise<string | null> {

@@ -10,11 +10,12 @@ import { askForJson } from '../lib/models/json-reply.js';
 import { clipForPrompt, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
 import type { ChatModel, JsonSchema } from '../lib/models/types.js';
 import { candidatePair } from './pair.js';
+import { projectFile } from '../lib/paths.js';
 
 export const FEEDBACK_CORRECTION = { name: 'feedback-correction', version: '1.0.0' } as const;
 
-export const researchPrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/correction-research.v1.md', import.meta.url));
-export const revisePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/correction-revise.v1.md', import.meta.url));
+export const researchPrompt = (): PromptTemplate => loadPrompt(projectFile('generators/prompts/correction-research.v1.md'));
+export const revisePrompt = (): PromptTemplate => loadPrompt(projectFile('generators/prompts/correction-revise.v1.md'));
 
 /** Sources shown to the research step, and how much of each (the grounding check reads the whole context). */
 export const MAX_SOURCES = 4;

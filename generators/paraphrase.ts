@@ -10,6 +10,7 @@ import { askForJson } from '../lib/models/json-reply.js';
 import { loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
 import type { ChatMessage, ChatModel, ChatRequest, JsonSchema } from '../lib/models/types.js';
 import { keyNames } from '../validators/model-pair.js';
+import { projectFile } from '../lib/paths.js';
 
 export const PARAPHRASE = { name: 'paraphrase', version: '2.0.0' } as const;
 
@@ -24,8 +25,8 @@ export interface ParaphrasePrompt extends PromptTemplate {
 
 /** The prompt and its examples; the version names both files' hashes, so editing either makes new cache keys. */
 export function paraphrasePrompt(): ParaphrasePrompt {
-  const template = loadPrompt(new URL('./prompts/paraphrase.v2.md', import.meta.url));
-  const text = readFileSync(new URL('./prompts/paraphrase-examples.v2.json', import.meta.url), 'utf8');
+  const template = loadPrompt(projectFile('generators/prompts/paraphrase.v2.md'));
+  const text = readFileSync(projectFile('generators/prompts/paraphrase-examples.v2.json'), 'utf8');
   const examples: ParaphraseExamples = ParaphraseExamples.parse(JSON.parse(text));
   return {
     version: `${template.version}+${sha256Hex(text).slice(0, 8)}`,

@@ -1,8 +1,8 @@
 // The Self-Instruct seed pool: hand-written tasks shown to the generator model as few-shot examples.
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { SourceKind } from '../datasets/schemas.js';
+import { projectFile } from '../lib/paths.js';
 
 /** A seed's kind is the source-record kind whose context it imitates, so the two cannot drift apart. */
 export const SeedKind = SourceKind;
@@ -19,7 +19,7 @@ export const SeedTask = z.object({
 });
 export type SeedTask = z.infer<typeof SeedTask>;
 
-export const DEFAULT_SEED_POOL = fileURLToPath(new URL('./seeds/transformers.v1.json', import.meta.url));
+export const DEFAULT_SEED_POOL = projectFile('generators/seeds/transformers.v1.json');
 
 /** The id of the seed a zod issue is about, when the raw entry has one. */
 function seedIdAt(raw: unknown, path: readonly PropertyKey[]): string {

@@ -11,9 +11,10 @@ import { candidatePair } from './pair.js';
 import { askForJson } from '../lib/models/json-reply.js';
 import { fenceContent, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
 import type { SeedTask } from './seeds.js';
+import { projectFile } from '../lib/paths.js';
 
 export const SELF_INSTRUCT = { name: 'self-instruct', version: '1.0.0' } as const;
-export const selfInstructPrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/self-instruct.v1.md', import.meta.url));
+export const selfInstructPrompt = (): PromptTemplate => loadPrompt(projectFile('generators/prompts/self-instruct.v1.md'));
 
 /** Self-Instruct's novelty filter: a question this close to one already in the pool adds nothing. */
 export const ROUGE_L_MAX = 0.7;

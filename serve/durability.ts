@@ -6,13 +6,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Stores } from '../datasets/store.js';
 import { loadEvalSet, type EvalItem } from '../evals/set.js';
 import { readSegment } from './journal.js';
 import { runSimulation, type Acknowledged, type SimulationOptions, type SimulationSummary } from './simulate.js';
+import { projectFile } from '../lib/paths.js';
 
-export const QAFORGE_BIN = fileURLToPath(new URL('../bin/qaforge.mjs', import.meta.url));
+export const QAFORGE_BIN = projectFile('bin/qaforge.mjs');
 
 interface Pair<T> {
   queries: T;

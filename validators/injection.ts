@@ -3,8 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { RejectReason, Verdict } from '../datasets/schemas.js';
+import { projectFile } from '../lib/paths.js';
 
-export const INJECTION_PATTERNS_FILE = new URL('./injection-patterns.v1.json', import.meta.url);
+export const INJECTION_PATTERNS_FILE = projectFile('validators/injection-patterns.v1.json');
 
 const PROMPT_INJECTION: RejectReason = 'prompt_injection';
 

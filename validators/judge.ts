@@ -9,9 +9,10 @@ import type { QAPair, Verdict } from '../datasets/schemas.js';
 import { askForJson } from '../lib/models/json-reply.js';
 import { clipForPrompt, fenceContent, loadPrompt, type PromptTemplate } from '../lib/models/prompt-template.js';
 import type { ChatMessage, ChatModel } from '../lib/models/types.js';
+import { projectFile } from '../lib/paths.js';
 
-export const judgePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/judge.v1.md', import.meta.url));
-export const paraphraseJudgePrompt = (): PromptTemplate => loadPrompt(new URL('./prompts/paraphrase-judge.v2.md', import.meta.url));
+export const judgePrompt = (): PromptTemplate => loadPrompt(projectFile('validators/prompts/judge.v1.md'));
+export const paraphraseJudgePrompt = (): PromptTemplate => loadPrompt(projectFile('validators/prompts/paraphrase-judge.v2.md'));
 
 export const JudgeReply = z.object({
   verdict: z.enum(['supported', 'partially', 'unsupported']),

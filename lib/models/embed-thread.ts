@@ -5,11 +5,10 @@
 //
 // With more than one worker it is also the bulk embedder of promotion: one single-threaded ONNX session
 // per worker, each text still its own run (vectors as the in-process embedder gives them), tokenising in
-// the workers too. On two cores two one-thread sessions embed about twice what one two-thread session
-// does: a text of ~80 tokens is too small a run for two threads to share well.
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+// the workers too. On two cores two one-thread sessions embed 1.3× (idle machine) to 1.9× (loaded) what
+// one two-thread session does: a text of ~80 tokens is too small a run for two threads to share well.
 import { Piscina } from 'piscina';
+import { siblingModule, workerExecArgv } from '../paths.js';
 import type { LocalEmbedderSpec } from './config.js';
 import type { EmbedTask } from './embed-thread-worker.js';
 import type { Embedder } from './types.js';
@@ -17,18 +16,16 @@ import type { Embedder } from './types.js';
 /** Texts per task: small enough that both workers stay busy to the end and progress moves, large enough that a task's messaging costs nothing. */
 export const EMBED_TASK_TEXTS = 32;
 
-// tsx as an absolute URL: `--import tsx` would be resolved from the working directory, which need not be
-// the project's (a promotion run from elsewhere failed with ERR_MODULE_NOT_FOUND).
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export async function createThreadedEmbedder(open: EmbedTask['open'] & { spec: LocalEmbedderSpec }, opts: { workers?: number } = {}): Promise<Embedder> {
   const workers = Math.max(1, opts.workers ?? 1);
   const pool = new Piscina({
-    filename: new URL('./embed-thread-worker.ts', import.meta.url).href,
+    filename: siblingModule(import.meta.url, 'embed-thread-worker').href,
     minThreads: workers,
     maxThreads: workers,
-    // Workers load TypeScript through tsx, whatever loaded the main thread.
-    execArgv: ['--import', TSX],
+    // Workers load what this module is: TypeScript through tsx (by absolute URL: a promotion run from
+    // another working directory failed with ERR_MODULE_NOT_FOUND), or the compiled copy as it is.
+    execArgv: workerExecArgv(import.meta.url),
   });
   const run = (texts: string[], kind?: EmbedTask['kind']) => pool.run({ open, texts, kind } satisfies EmbedTask) as Promise<Float32Array[]>;
   // Every worker opened now (a missing model file fails the start; the first texts are not the slow ones).

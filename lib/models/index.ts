@@ -2,7 +2,6 @@
 // all chosen from the configuration, every chat call cached and metered. Local weights by default;
 // HF Inference Providers with HF_TOKEN, or an OpenAI-compatible server with an endpoint URL.
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.js';
 import { cachedChat, Meter } from './cache.js';
 import { createHfChat } from './chat-hf.js';
@@ -10,8 +9,8 @@ import { createLocalChat } from './chat-local.js';
 import { LOCAL_EMBEDDERS, LOCAL_MODELS, LOCAL_PARAPHRASE_MODELS, localEmbedder, REMOTE_MODELS, type ModelTask } from './config.js';
 import type { GraphOptimization } from './embed-local.js';
 import type { Backend, ChatModel, Embedder } from './types.js';
+import { PROJECT_ROOT } from '../paths.js';
 
-const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ModelChoice {
   backend: Backend;

@@ -12,18 +12,18 @@ export interface PromptTemplate {
   render(vars: Record<string, string>): ChatMessage[];
 }
 
-export function loadPrompt(url: URL): PromptTemplate {
-  const text = readFileSync(url, 'utf8');
+export function loadPrompt(path: string): PromptTemplate {
+  const text = readFileSync(path, 'utf8');
   const m = /<!-- system -->\n([\s\S]*?)<!-- user -->\n([\s\S]*)$/.exec(text);
-  if (!m) throw new Error(`prompt ${basename(url.pathname)} needs a "<!-- system -->" and a "<!-- user -->" part`);
+  if (!m) throw new Error(`prompt ${basename(path)} needs a "<!-- system -->" and a "<!-- user -->" part`);
   const [system, user] = [m[1]!.trim(), m[2]!.trim()];
   const fill = (t: string, vars: Record<string, string>) =>
     t.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-      if (!(k in vars)) throw new Error(`prompt ${basename(url.pathname)}: no value for {{${k}}}`);
+      if (!(k in vars)) throw new Error(`prompt ${basename(path)}: no value for {{${k}}}`);
       return vars[k]!;
     });
   return {
-    version: `${basename(url.pathname, '.md')}+${sha256Hex(text).slice(0, 8)}`,
+    version: `${basename(path, '.md')}+${sha256Hex(text).slice(0, 8)}`,
     render: (vars) => [
       { role: 'system', content: fill(system, vars) },
       { role: 'user', content: fill(user, vars) },

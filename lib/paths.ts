@@ -1,0 +1,39 @@
+// Where the project's own files are, whether this code runs from its TypeScript sources (through tsx
+// or vitest) or from the compiled copy under .build/ (what bin/qaforge.mjs runs once `npm run build`
+// has made one that is not older than the sources). Files that are not code — prompts, seed tasks,
+// eval sets, the dashboard's page, models and tools — are always read from the project itself.
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
+/** The compiled copy's directory, under the project root. */
+export const BUILD_DIR = '.build';
+
+function findRoot(): string {
+  // lib/ in the sources, .build/lib/ in the compiled copy.
+  const up = dirname(dirname(fileURLToPath(import.meta.url)));
+  return basename(up) === BUILD_DIR ? dirname(up) : up;
+}
+
+/** The project's root directory (where package.json is), with no trailing separator. */
+export const PROJECT_ROOT = findRoot();
+
+/** A file of the project, by its path from the root (e.g. `generators/prompts/judge.v1.md`). */
+export const projectFile = (path: string): string => join(PROJECT_ROOT, path);
+
+/**
+ * A module next to the caller's, as the caller runs: `name.ts` beside a TypeScript source, `name.js`
+ * beside a compiled one. For worker-thread entry points.
+ */
+export function siblingModule(callerUrl: string, name: string): URL {
+  return new URL(`./${name}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl);
+}
+
+/**
+ * What a worker thread needs to load the caller's kind of module: tsx (as an absolute URL, so the
+ * working directory does not matter) for TypeScript sources, nothing for compiled ones.
+ */
+export function workerExecArgv(callerUrl: string): string[] {
+  if (!callerUrl.endsWith('.ts')) return [];
+  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+}
