@@ -3,7 +3,7 @@
 // the extraction benchmark. A worker that dies (heap limit, crash, timeout) takes down only its
 // task: the task's files are run again one by one, and a file that still fails comes back as a skip.
 import { Piscina } from 'piscina';
-import { siblingModule, workerExecArgv } from '../lib/paths.js';
+import { workerEntry } from '../lib/paths.js';
 import {
   extractCodeBatch,
   mergeCodeOutputs,
@@ -100,11 +100,10 @@ export function batchRunner(workers: number, opts: { taskTimeoutMs?: number } = 
     return { run: async (input) => processCodeBatch(input), extract: async (input) => extractCodeBatch(input), close: async () => undefined };
   const newPool = (threads: number) =>
     new Piscina({
-      filename: siblingModule(import.meta.url, 'code-worker').href,
+      // Workers load what this module is: TypeScript through tsx, or the compiled copy as it is.
+      ...workerEntry(import.meta.url, 'code-worker'),
       minThreads: threads,
       maxThreads: threads,
-      // Workers load what this module is: TypeScript through tsx, or the compiled copy as it is.
-      execArgv: workerExecArgv(import.meta.url),
       // A batch needs a few tens of MB; a bounded old generation makes V8 collect instead of growing.
       resourceLimits: { maxOldGenerationSizeMb: 256 },
     });

@@ -22,18 +22,14 @@ export const PROJECT_ROOT = findRoot();
 export const projectFile = (path: string): string => join(PROJECT_ROOT, path);
 
 /**
- * A module next to the caller's, as the caller runs: `name.ts` beside a TypeScript source, `name.js`
- * beside a compiled one. For worker-thread entry points.
+ * The piscina options of a worker-thread entry point next to the caller's module, as the caller runs:
+ * `name.ts` loaded through tsx (by absolute URL, so the working directory does not matter) beside a
+ * TypeScript source, `name.js` as it is beside a compiled one.
  */
-export function siblingModule(callerUrl: string, name: string): URL {
-  return new URL(`./${name}${callerUrl.endsWith('.ts') ? '.ts' : '.js'}`, callerUrl);
-}
-
-/**
- * What a worker thread needs to load the caller's kind of module: tsx (as an absolute URL, so the
- * working directory does not matter) for TypeScript sources, nothing for compiled ones.
- */
-export function workerExecArgv(callerUrl: string): string[] {
-  if (!callerUrl.endsWith('.ts')) return [];
-  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+export function workerEntry(callerUrl: string, name: string): { filename: string; execArgv: string[] } {
+  const fromSources = callerUrl.endsWith('.ts');
+  return {
+    filename: new URL(`./${name}${fromSources ? '.ts' : '.js'}`, callerUrl).href,
+    execArgv: fromSources ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [],
+  };
 }

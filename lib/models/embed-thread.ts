@@ -8,7 +8,7 @@
 // the workers too. On two cores two one-thread sessions embed 1.3× (idle machine) to 1.9× (loaded) what
 // one two-thread session does: a text of ~80 tokens is too small a run for two threads to share well.
 import { Piscina } from 'piscina';
-import { siblingModule, workerExecArgv } from '../paths.js';
+import { workerEntry } from '../paths.js';
 import type { LocalEmbedderSpec } from './config.js';
 import type { EmbedTask } from './embed-thread-worker.js';
 import type { Embedder } from './types.js';
@@ -16,16 +16,14 @@ import type { Embedder } from './types.js';
 /** Texts per task: small enough that both workers stay busy to the end and progress moves, large enough that a task's messaging costs nothing. */
 export const EMBED_TASK_TEXTS = 32;
 
-
 export async function createThreadedEmbedder(open: EmbedTask['open'] & { spec: LocalEmbedderSpec }, opts: { workers?: number } = {}): Promise<Embedder> {
   const workers = Math.max(1, opts.workers ?? 1);
   const pool = new Piscina({
-    filename: siblingModule(import.meta.url, 'embed-thread-worker').href,
-    minThreads: workers,
-    maxThreads: workers,
     // Workers load what this module is: TypeScript through tsx (by absolute URL: a promotion run from
     // another working directory failed with ERR_MODULE_NOT_FOUND), or the compiled copy as it is.
-    execArgv: workerExecArgv(import.meta.url),
+    ...workerEntry(import.meta.url, 'embed-thread-worker'),
+    minThreads: workers,
+    maxThreads: workers,
   });
   const run = (texts: string[], kind?: EmbedTask['kind']) => pool.run({ open, texts, kind } satisfies EmbedTask) as Promise<Float32Array[]>;
   // Every worker opened now (a missing model file fails the start; the first texts are not the slow ones).

@@ -11,7 +11,6 @@ import type { GraphOptimization } from './embed-local.js';
 import type { Backend, ChatModel, Embedder } from './types.js';
 import { PROJECT_ROOT } from '../paths.js';
 
-
 export interface ModelChoice {
   backend: Backend;
   /** What the model step writes (models.task, `auto` resolved by the backend). */
